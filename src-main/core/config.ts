@@ -1,0 +1,69 @@
+import { homedir } from "node:os";
+import { join } from "node:path";
+import type { Logger } from "pino";
+
+/** Options for one running core. Every field has a default a desktop user can live with. */
+export interface CoreOptions {
+  /** Interface to bind. Loopback by default; LAN access is an explicit choice. */
+  host: string;
+  /** Port to bind; 0 picks a free one. */
+  port: number;
+  /** Where the database (and by default the models) live. */
+  dataDir: string;
+  /** Folder scanned for `*.gguf` at start. */
+  modelsDir: string;
+  /** Threads per context; `undefined` = the machine's physical cores as llama.cpp counts them. */
+  threads?: number;
+  /** `false` forces CPU inference. */
+  gpu: "auto" | false;
+  /** Parallel sequences per chat model. */
+  parallel: number;
+  /** Requests that may wait for a free sequence before new ones get 429. */
+  maxQueue: number;
+  /** Upper bound on the per-sequence context size, in tokens. */
+  contextSize: number;
+  /** Largest accepted request body, in bytes (larger → 413). */
+  bodyLimit: number;
+  /** Extra `Host` header names accepted besides the loopback names (DNS-rebinding defence). */
+  allowedHosts: string[];
+  logLevel: string;
+  /** Use this logger instead of making one (tests pass a silent one). */
+  logger?: Logger;
+}
+
+export const PRODUCT_NAME = "MaaS-Base";
+export const DEFAULT_PORT = 8421;
+
+/**
+ * The per-user app-data folder, the same one Electron's `app.getPath("userData")`
+ * gives the desktop app, so the CLI and the window share keys, models and usage.
+ */
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string {
+  if (env.MAAS_BASE_DATA_DIR) return env.MAAS_BASE_DATA_DIR;
+  if (platform === "win32") return join(env.APPDATA ?? join(homedir(), "AppData", "Roaming"), PRODUCT_NAME);
+  if (platform === "darwin") return join(homedir(), "Library", "Application Support", PRODUCT_NAME);
+  return join(env.XDG_CONFIG_HOME ?? join(homedir(), ".config"), PRODUCT_NAME);
+}
+
+export function resolveOptions(partial: Partial<CoreOptions> = {}): CoreOptions {
+  const dataDir = partial.dataDir ?? defaultDataDir();
+  return {
+    host: partial.host ?? "127.0.0.1",
+    port: partial.port ?? DEFAULT_PORT,
+    dataDir,
+    modelsDir: partial.modelsDir ?? join(dataDir, "models"),
+    ...(partial.threads !== undefined ? { threads: partial.threads } : {}),
+    gpu: partial.gpu ?? "auto",
+    parallel: partial.parallel ?? 4,
+    maxQueue: partial.maxQueue ?? 32,
+    contextSize: partial.contextSize ?? 8192,
+    bodyLimit: partial.bodyLimit ?? 16 * 1024 * 1024,
+    allowedHosts: partial.allowedHosts ?? [],
+    logLevel: partial.logLevel ?? "info",
+    ...(partial.logger ? { logger: partial.logger } : {}),
+  };
+}
+
+export function databasePath(dataDir: string): string {
+  return join(dataDir, "maas-base.sqlite");
+}

@@ -1,0 +1,204 @@
+import type {
+  ChatWrapper,
+  Llama,
+  LlamaContext,
+  LlamaContextSequence,
+  LlamaEmbeddingContext,
+  LlamaModel,
+} from "node-llama-cpp";
+import type { Logger } from "pino";
+import { ModelLoadError, QueueFullError } from "../errors.js";
+import type { ModelInfo } from "../inference/types.js";
+import { SlotQueue } from "./SlotQueue.js";
+
+export interface PoolOptions {
+  /** Threads per context; `undefined` = llama.cpp's count of physical cores. */
+  threads?: number | undefined;
+  /** Parallel sequences per chat model (continuous batching across them). */
+  parallel: number;
+  /** Requests that may wait for a free sequence before new ones get 429. */
+  maxQueue: number;
+  /** Upper bound on each sequence's context, in tokens. */
+  contextSize: number;
+}
+
+/** A sequence leased to one request. `release` must be called exactly once. */
+export interface SequenceLease {
+  sequence: LlamaContextSequence;
+  loaded: LoadedModel;
+  release(): void;
+}
+
+/** A model in memory with the contexts made for it so far. */
+export class LoadedModel {
+  lastUsed = Date.now();
+  chatWrapper: ChatWrapper | null = null;
+  private chat: { context: LlamaContext; sequences: Array<LlamaContextSequence | undefined>; slots: SlotQueue } | null =
+    null;
+  private chatCreating: Promise<void> | null = null;
+  private embedding: { context: LlamaEmbeddingContext; slots: SlotQueue } | null = null;
+  private embeddingCreating: Promise<LlamaEmbeddingContext> | null = null;
+
+  constructor(
+    readonly info: ModelInfo,
+    readonly model: LlamaModel,
+    private readonly options: PoolOptions,
+  ) {}
+
+  /** Per-sequence context size actually allocated (0 before the first chat request). */
+  get contextSize(): number {
+    return this.chat?.context.contextSize ?? 0;
+  }
+
+  get stats() {
+    return {
+      activeSequences: this.chat?.slots.active ?? 0,
+      queued: (this.chat?.slots.waiting ?? 0) + (this.embedding?.slots.waiting ?? 0),
+      parallel: this.options.parallel,
+      contextSize: this.contextSize,
+    };
+  }
+
+  private async ensureChatContext(): Promise<void> {
+    if (this.chat) return;
+    this.chatCreating ??= (async () => {
+      const context = await this.model.createContext({
+        sequences: this.options.parallel,
+        contextSize: { max: Math.min(this.options.contextSize, this.model.trainContextSize || this.options.contextSize) },
+        ...(this.options.threads ? { threads: this.options.threads } : {}),
+      });
+      this.chat = {
+        context,
+        sequences: new Array(this.options.parallel).fill(undefined),
+        slots: new SlotQueue(this.options.parallel, this.options.maxQueue),
+      };
+    })();
+    try {
+      await this.chatCreating;
+    } finally {
+      this.chatCreating = null;
+    }
+  }
+
+  async acquireSequence(signal: AbortSignal | undefined): Promise<SequenceLease> {
+    await this.ensureChatContext();
+    const chat = this.chat;
+    if (!chat) throw new ModelLoadError(this.info.id, "context was disposed");
+    const slot = await chat.slots.acquire(signal, () => new QueueFullError(this.info.id));
+    let sequence = chat.sequences[slot];
+    try {
+      if (!sequence || sequence.disposed) {
+        sequence = chat.context.getSequence();
+        chat.sequences[slot] = sequence;
+      }
+    } catch (error) {
+      chat.slots.release(slot);
+      throw error;
+    }
+    this.lastUsed = Date.now();
+    let released = false;
+    return {
+      sequence,
+      loaded: this,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.lastUsed = Date.now();
+        chat.slots.release(slot);
+      },
+    };
+  }
+
+  async withEmbeddingContext<T>(signal: AbortSignal | undefined, fn: (context: LlamaEmbeddingContext) => Promise<T>): Promise<T> {
+    if (!this.embedding) {
+      this.embeddingCreating ??= this.model.createEmbeddingContext({
+        ...(this.options.threads ? { threads: this.options.threads } : {}),
+        contextSize: { max: Math.min(this.options.contextSize, this.model.trainContextSize || this.options.contextSize) },
+      });
+      try {
+        const context = await this.embeddingCreating;
+        this.embedding ??= { context, slots: new SlotQueue(1, this.options.maxQueue) };
+      } finally {
+        this.embeddingCreating = null;
+      }
+    }
+    const { context, slots } = this.embedding;
+    const slot = await slots.acquire(signal, () => new QueueFullError(this.info.id));
+    this.lastUsed = Date.now();
+    try {
+      return await fn(context);
+    } finally {
+      slots.release(slot);
+      this.lastUsed = Date.now();
+    }
+  }
+
+  async dispose(): Promise<void> {
+    const error = new ModelLoadError(this.info.id, "the model is being unloaded");
+    this.chat?.slots.rejectAll(error);
+    this.embedding?.slots.rejectAll(error);
+    await this.model.dispose();
+    this.chat = null;
+    this.embedding = null;
+  }
+}
+
+/** Loads models on first use (one load per model even under concurrent requests) and owns their disposal. */
+export class ModelPool {
+  private readonly loaded = new Map<string, Promise<LoadedModel>>();
+
+  constructor(
+    private readonly llama: Llama,
+    private readonly options: PoolOptions,
+    private readonly logger: Logger,
+  ) {}
+
+  get(info: ModelInfo): Promise<LoadedModel> {
+    let entry = this.loaded.get(info.id);
+    if (!entry) {
+      entry = this.load(info);
+      this.loaded.set(info.id, entry);
+      // A failed load is forgotten, so the next request tries again.
+      entry.catch(() => {
+        if (this.loaded.get(info.id) === entry) this.loaded.delete(info.id);
+      });
+    }
+    return entry;
+  }
+
+  private async load(info: ModelInfo): Promise<LoadedModel> {
+    const started = Date.now();
+    try {
+      const model = await this.llama.loadModel({ modelPath: info.path, gpuLayers: "auto" });
+      this.logger.info({ model: info.id, ms: Date.now() - started }, "model loaded");
+      return new LoadedModel(info, model, this.options);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      this.logger.warn({ model: info.id, err: reason }, "model failed to load");
+      throw new ModelLoadError(info.id, reason);
+    }
+  }
+
+  async stats(): Promise<Array<{ id: string; state: "ready" } & LoadedModel["stats"]>> {
+    const out = [];
+    for (const [id, entry] of this.loaded) {
+      const loaded = await Promise.race([entry, Promise.resolve(null)]).catch(() => null);
+      if (loaded) out.push({ id, state: "ready" as const, ...loaded.stats });
+    }
+    return out;
+  }
+
+  async unload(id: string): Promise<boolean> {
+    const entry = this.loaded.get(id);
+    if (!entry) return false;
+    this.loaded.delete(id);
+    const loaded = await entry.catch(() => null);
+    await loaded?.dispose();
+    return loaded !== null;
+  }
+
+  async dispose(): Promise<void> {
+    const ids = [...this.loaded.keys()];
+    await Promise.all(ids.map((id) => this.unload(id)));
+  }
+}

@@ -1,0 +1,130 @@
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { sseData } from "../dialects/sse.js";
+import type { Operation } from "../domain/usage.js";
+import { isAbortError } from "../errors.js";
+import { foldEvents, type GenerationEvent, type GenerationResult } from "../inference/types.js";
+import type { ServerDeps } from "./context.js";
+import { toApiError } from "./errors.js";
+import { SseWriter } from "./sseWriter.js";
+
+/** An AbortSignal that fires when the client goes away before the response is complete. */
+export function clientSignal(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  reply.raw.on("close", () => {
+    if (!reply.raw.writableFinished) controller.abort();
+  });
+  return controller.signal;
+}
+
+export interface GenerationPlan {
+  operation: Operation;
+  model: string;
+  stream: boolean;
+  /** Starts the engine; resolves once a sequence is held. */
+  start: (signal: AbortSignal) => Promise<AsyncIterable<GenerationEvent>>;
+  /** Stream: payloads sent before the first event. */
+  opening?: () => object[];
+  /** Stream: payloads for one event. */
+  encode: (event: GenerationEvent) => object[];
+  /** Non-stream: the response body from the folded events. */
+  fold: (result: GenerationResult) => object;
+  /** Stream: the body of an error that happens after headers went out. */
+  streamError: (error: ReturnType<typeof toApiError>) => object;
+  /** Stream: the final line (OpenAI's `[DONE]`). */
+  closing?: string;
+}
+
+/**
+ * Runs one generation for an OpenAI-family endpoint, streamed or not, and
+ * records its usage. Errors before the first byte become normal error responses
+ * (thrown to the error handler); later ones are sent in-stream.
+ */
+export async function runGeneration(deps: ServerDeps, request: FastifyRequest, reply: FastifyReply, plan: GenerationPlan) {
+  const started = performance.now();
+  const signal = clientSignal(reply);
+  let firstTokenAt: number | null = null;
+  let result: GenerationResult | null = null;
+  let status = 200;
+  request.logInfo.model = plan.model;
+  const record = () => {
+    deps.usage.record({
+      requestId: request.id,
+      apiKeyId: request.apiKey?.id ?? null,
+      model: plan.model,
+      operation: plan.operation,
+      promptTokens: result?.usage.promptTokens ?? 0,
+      completionTokens: result?.usage.completionTokens ?? 0,
+      ttftMs: firstTokenAt === null ? null : Math.round(firstTokenAt - started),
+      durationMs: Math.round(performance.now() - started),
+      status,
+    });
+    if (result) {
+      request.logInfo.promptTokens = result.usage.promptTokens;
+      request.logInfo.completionTokens = result.usage.completionTokens;
+    }
+  };
+
+  let events: AsyncIterable<GenerationEvent>;
+  try {
+    events = await plan.start(signal);
+  } catch (error) {
+    status = isAbortError(error, signal) ? 499 : toApiError(error).status;
+    record();
+    throw error;
+  }
+
+  const seen: GenerationEvent[] = [];
+  if (!plan.stream) {
+    try {
+      for await (const event of events) {
+        if (firstTokenAt === null && event.type !== "done") firstTokenAt = performance.now();
+        seen.push(event);
+      }
+      result = foldEvents(seen);
+      record();
+      return reply.send(plan.fold(result));
+    } catch (error) {
+      status = isAbortError(error, signal) ? 499 : toApiError(error).status;
+      record();
+      if (status === 499) return reply;
+      throw error;
+    }
+  }
+
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, {
+    "content-type": "text/event-stream; charset=utf-8",
+    "cache-control": "no-cache",
+    connection: "keep-alive",
+    "x-accel-buffering": "no",
+    "x-request-id": request.id,
+  });
+  const writer = new SseWriter(res);
+  for (const payload of plan.opening?.() ?? []) writer.write(sseData(payload));
+  try {
+    for await (const event of events) {
+      if (firstTokenAt === null && event.type !== "done") firstTokenAt = performance.now();
+      seen.push(event);
+      for (const payload of plan.encode(event)) writer.write(sseData(payload));
+    }
+    result = foldEvents(seen);
+    if (plan.closing) writer.write(plan.closing);
+  } catch (error) {
+    if (isAbortError(error, signal)) status = 499;
+    else {
+      const apiError = toApiError(error);
+      status = apiError.status;
+      writer.write(sseData(plan.streamError(apiError)));
+    }
+    result = foldEvents(seen);
+  } finally {
+    writer.end();
+    record();
+    request.log.info(
+      { reqId: request.id, status, model: plan.model, ms: Math.round(performance.now() - started), ...request.logInfo },
+      "stream finished",
+    );
+  }
+  return reply;
+}

@@ -1,0 +1,92 @@
+import type { FastifyInstance } from "fastify";
+import { ChatChunkEncoder, parseChatCompletion, toChatCompletion } from "../../dialects/openai/chat.js";
+import { CompletionChunkEncoder, parseCompletion, toTextCompletion } from "../../dialects/openai/completions.js";
+import { parseEmbedding, toEmbeddingResponse } from "../../dialects/openai/embeddings.js";
+import { toOpenAIError } from "../../dialects/openai/errors.js";
+import { toOpenAIModel, toOpenAIModelList } from "../../dialects/openai/models.js";
+import { sseData } from "../../dialects/sse.js";
+import { ModelNotFoundError } from "../../errors.js";
+import { requireKey } from "../auth.js";
+import type { ServerDeps } from "../context.js";
+import { clientSignal, runGeneration } from "../generation.js";
+
+function responseMeta(prefix: string, requestId: string, model: string) {
+  return { id: `${prefix}-${requestId.replace(/^req_/, "")}`, created: Math.floor(Date.now() / 1000), model };
+}
+
+/** The OpenAI-compatible surface: models, chat completions, completions, embeddings. */
+export async function openaiRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
+  app.addHook("preHandler", requireKey(deps.keys, "inference"));
+
+  app.get("/v1/models", async () => toOpenAIModelList(deps.models.list()));
+
+  app.get<{ Params: { id: string } }>("/v1/models/:id", async (request) => {
+    const model = deps.models.get(request.params.id);
+    if (!model) throw new ModelNotFoundError(request.params.id);
+    return toOpenAIModel(model);
+  });
+
+  app.post("/v1/chat/completions", async (request, reply) => {
+    const parsed = parseChatCompletion(request.body);
+    const meta = responseMeta("chatcmpl", request.id, parsed.request.model);
+    const encoder = new ChatChunkEncoder(meta, parsed.includeUsage);
+    return runGeneration(deps, request, reply, {
+      operation: "chat",
+      model: parsed.request.model,
+      stream: parsed.stream,
+      start: (signal) => deps.engine.chat(parsed.request, signal),
+      opening: () => [encoder.start()],
+      encode: (event) => encoder.encode(event),
+      fold: (result) => toChatCompletion(result, meta),
+      streamError: toOpenAIError,
+      closing: sseData("[DONE]"),
+    });
+  });
+
+  app.post("/v1/completions", async (request, reply) => {
+    const parsed = parseCompletion(request.body);
+    const meta = responseMeta("cmpl", request.id, parsed.request.model);
+    const encoder = new CompletionChunkEncoder(meta, parsed.includeUsage);
+    const prefix = parsed.echo ? parsed.request.prompt : "";
+    return runGeneration(deps, request, reply, {
+      operation: "completion",
+      model: parsed.request.model,
+      stream: parsed.stream,
+      start: (signal) => deps.engine.complete(parsed.request, signal),
+      opening: () => (prefix ? [encoder.chunk(prefix)] : []),
+      encode: (event) => encoder.encode(event),
+      fold: (result) => toTextCompletion(result, meta, prefix),
+      streamError: toOpenAIError,
+      closing: sseData("[DONE]"),
+    });
+  });
+
+  app.post("/v1/embeddings", async (request, reply) => {
+    const parsed = parseEmbedding(request.body);
+    const started = performance.now();
+    request.logInfo.model = parsed.request.model;
+    let status = 200;
+    let promptTokens = 0;
+    try {
+      const result = await deps.engine.embed(parsed.request, clientSignal(reply));
+      promptTokens = result.promptTokens;
+      return toEmbeddingResponse(result, parsed, parsed.request.model);
+    } catch (error) {
+      status = (error as { status?: number }).status ?? 500;
+      throw error;
+    } finally {
+      request.logInfo.promptTokens = promptTokens;
+      deps.usage.record({
+        requestId: request.id,
+        apiKeyId: request.apiKey?.id ?? null,
+        model: parsed.request.model,
+        operation: "embedding",
+        promptTokens,
+        completionTokens: 0,
+        ttftMs: null,
+        durationMs: Math.round(performance.now() - started),
+        status,
+      });
+    }
+  });
+}

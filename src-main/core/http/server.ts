@@ -1,0 +1,92 @@
+import { randomBytes } from "node:crypto";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
+import { toOpenAIError } from "../dialects/openai/errors.js";
+import { ApiError, PermissionError } from "../errors.js";
+import type { ServerDeps } from "./context.js";
+import { toApiError } from "./errors.js";
+import { adminRoutes } from "./routes/admin.js";
+import { healthRoutes } from "./routes/health.js";
+import { openaiRoutes } from "./routes/openai.js";
+
+const LOOPBACK_NAMES = ["localhost", "127.0.0.1", "[::1]", "::1"];
+
+function newRequestId(request: { headers: Record<string, unknown> }): string {
+  const incoming = request.headers["x-request-id"];
+  if (typeof incoming === "string" && /^[\w.:-]{1,128}$/.test(incoming)) return incoming;
+  return `req_${randomBytes(12).toString("hex")}`;
+}
+
+/** Which `Host` header values this server answers (DNS-rebinding defence). */
+export function hostAllowed(hostHeader: string | undefined, boundHost: string, allowedHosts: readonly string[]): boolean {
+  if (!hostHeader) return false;
+  const name = hostHeader.startsWith("[") ? hostHeader.slice(0, hostHeader.indexOf("]") + 1) : hostHeader.split(":")[0];
+  if (!name) return false;
+  const lower = name.toLowerCase();
+  if (LOOPBACK_NAMES.includes(lower)) return true;
+  if (allowedHosts.includes("*") || allowedHosts.map((h) => h.toLowerCase()).includes(lower)) return true;
+  return lower === boundHost.toLowerCase() && boundHost !== "0.0.0.0" && boundHost !== "::";
+}
+
+/** The error body in the caller's dialect. Only the OpenAI family exists so far. */
+function errorBody(_request: FastifyRequest, error: ApiError): object {
+  return toOpenAIError(error);
+}
+
+export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: deps.options.bodyLimit,
+    genReqId: newRequestId,
+    requestIdLogLabel: "reqId",
+    return503OnClosing: true,
+    forceCloseConnections: true,
+  });
+
+  app.decorateRequest("apiKey", null);
+  app.decorateRequest("logInfo", null as never);
+
+  app.addHook("onRequest", async (request, reply) => {
+    request.logInfo = {};
+    reply.header("x-request-id", request.id);
+    if (!hostAllowed(request.headers.host, deps.options.host, deps.options.allowedHosts)) {
+      throw new PermissionError(`Host '${request.headers.host ?? ""}' is not allowed.`);
+    }
+  });
+
+  // One log line per request, without keys or prompt text.
+  app.addHook("onResponse", async (request, reply) => {
+    if (reply.sent && request.raw.method === "GET" && request.url === "/health") return;
+    request.log.info(
+      {
+        method: request.method,
+        url: request.url.split("?")[0],
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+        keyId: request.apiKey?.id,
+        ...request.logInfo,
+      },
+      "request",
+    );
+  });
+
+  app.setErrorHandler(async (error, request, reply) => {
+    const apiError = toApiError(error);
+    if (apiError.status >= 500) request.log.error({ err: error }, "request failed");
+    const retryAfter = apiError.options.retryAfterSeconds;
+    if (retryAfter !== undefined) reply.header("retry-after", String(retryAfter));
+    return reply.status(apiError.status).type("application/json").send(errorBody(request, apiError));
+  });
+
+  app.setNotFoundHandler(async (request, reply) => {
+    const error = new ApiError(404, "not_found", `Unknown route: ${request.method} ${request.url.split("?")[0]}`, {
+      code: "unknown_route",
+    });
+    return reply.status(404).send(errorBody(request, error));
+  });
+
+  await app.register(healthRoutes);
+  await app.register(async (scope) => openaiRoutes(scope, deps));
+  await app.register(async (scope) => adminRoutes(scope, deps));
+  return app;
+}

@@ -1,0 +1,85 @@
+import type { AddressInfo } from "node:net";
+import type { FastifyInstance } from "fastify";
+import { type CoreOptions, databasePath, resolveOptions } from "./config.js";
+import { type Db, openDatabase } from "./db/database.js";
+import { ApiKeyService } from "./domain/apiKeys.js";
+import { ModelService } from "./domain/models.js";
+import { UsageService } from "./domain/usage.js";
+import { Engine } from "./engine/Engine.js";
+import { buildServer } from "./http/server.js";
+import { createLogger } from "./logger.js";
+
+export type { CoreOptions } from "./config.js";
+
+export interface Core {
+  readonly options: CoreOptions;
+  readonly db: Db;
+  readonly keys: ApiKeyService;
+  readonly models: ModelService;
+  readonly usage: UsageService;
+  /** Binds the server; resolves with its base URL. */
+  start(): Promise<string>;
+  /** Stops accepting requests, aborts running ones, unloads models, closes the database. */
+  stop(): Promise<void>;
+  /** The base URL once started. */
+  readonly url: string | null;
+  readonly engine: Engine | null;
+}
+
+/**
+ * The headless core: database, model library, engine and HTTP server. The
+ * Electron shell and the `serve` command both start it this way.
+ */
+export function createCore(partial: Partial<CoreOptions> = {}): Core {
+  const options = resolveOptions(partial);
+  const logger = options.logger ?? createLogger(options.logLevel);
+  const db = openDatabase(databasePath(options.dataDir));
+  const keys = new ApiKeyService(db);
+  const models = new ModelService(db, logger);
+  const usage = new UsageService(db);
+  let engine: Engine | null = null;
+  let app: FastifyInstance | null = null;
+  let url: string | null = null;
+  let stopping: Promise<void> | null = null;
+
+  return {
+    options,
+    db,
+    keys,
+    models,
+    usage,
+    get url() {
+      return url;
+    },
+    get engine() {
+      return engine;
+    },
+    async start() {
+      const scan = await models.scan(options.modelsDir);
+      logger.info({ modelsDir: options.modelsDir, models: scan.registered, skipped: scan.skipped.length }, "models registered");
+      engine = await Engine.create({
+        gpu: options.gpu,
+        threads: options.threads,
+        parallel: options.parallel,
+        maxQueue: options.maxQueue,
+        contextSize: options.contextSize,
+        logger,
+        resolveModel: (id) => models.get(id),
+      });
+      app = await buildServer({ options, engine, models, keys, usage, logger });
+      await app.listen({ host: options.host, port: options.port });
+      const address = app.server.address() as AddressInfo;
+      const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+      url = `http://${host}:${address.port}`;
+      return url;
+    },
+    stop() {
+      stopping ??= (async () => {
+        await app?.close();
+        await engine?.dispose();
+        db.close();
+      })();
+      return stopping;
+    },
+  };
+}
