@@ -156,18 +156,27 @@ export class Engine {
     lease: SequenceLease,
     callerSignal: AbortSignal | undefined,
     promptTokens: number,
-    generate: (push: (event: GenerationEvent) => void, signal: AbortSignal) => Promise<GenerationStop>,
+    generate: (
+      push: (event: GenerationEvent) => void,
+      signal: AbortSignal,
+      countTokens: (n: number) => void,
+    ) => Promise<GenerationStop>,
   ): AsyncIterable<GenerationEvent> {
     const controller = new AbortController();
     const onCallerAbort = () => controller.abort();
     callerSignal?.addEventListener("abort", onCallerAbort, { once: true });
     const channel = new EventChannel<GenerationEvent>();
-    const meter = lease.sequence.tokenMeter;
-    const outputBefore = meter.usedOutputTokens;
+    let completionTokens = 0;
     const logger = this.options.logger;
     const run = (async () => {
       try {
-        const stop = await generate((event) => channel.push(event), controller.signal);
+        const stop = await generate(
+          (event) => channel.push(event),
+          controller.signal,
+          (n) => {
+            completionTokens += n;
+          },
+        );
         if (controller.signal.aborted) {
           channel.fail(new AbortedError());
           return;
@@ -175,7 +184,7 @@ export class Engine {
         channel.push({
           type: "done",
           ...stop,
-          usage: { promptTokens, completionTokens: meter.usedOutputTokens - outputBefore },
+          usage: { promptTokens, completionTokens },
         });
         channel.close();
       } catch (error) {
@@ -265,7 +274,7 @@ export class Engine {
       throw error;
     }
     const sampling = this.samplingOptions(request.sampling);
-    return this.stream(lease, signal, promptTokens, async (push, abortSignal) => {
+    return this.stream(lease, signal, promptTokens, async (push, abortSignal, countTokens) => {
       const started = new Set<number>();
       const callIds: string[] = [];
       let forcedText = "";
@@ -275,7 +284,8 @@ export class Engine {
           maxTokens,
           signal: abortSignal,
           stopOnAbortSignal: true,
-          onResponseChunk: (chunk: { type: "segment" | undefined; segmentType?: string; text: string }) => {
+          onResponseChunk: (chunk: { type: "segment" | undefined; segmentType?: string; text: string; tokens: Token[] }) => {
+            countTokens(chunk.tokens.length);
             if (!chunk.text) return;
             if (chunk.type === "segment") {
               if (chunk.segmentType === "thought") push({ type: "reasoning", text: chunk.text });
@@ -299,7 +309,11 @@ export class Engine {
                     name: chunk.functionName,
                   });
                 }
-                if (chunk.paramsChunk) push({ type: "tool_call_delta", index: chunk.callIndex, arguments: chunk.paramsChunk });
+                if (chunk.paramsChunk) {
+                  // Function-call tokens do not pass through onResponseChunk; count them from the text.
+                  countTokens(loaded.model.tokenize(chunk.paramsChunk).length);
+                  push({ type: "tool_call_delta", index: chunk.callIndex, arguments: chunk.paramsChunk });
+                }
               },
             })
           : await chat.generateResponse(history, { ...common, ...(grammar ? { grammar } : {}) });
@@ -333,7 +347,7 @@ export class Engine {
       throw error;
     }
     const sampling = this.samplingOptions(request.sampling);
-    return this.stream(lease, signal, promptTokens, async (push, abortSignal) => {
+    return this.stream(lease, signal, promptTokens, async (push, abortSignal, countTokens) => {
       const completion = new LlamaCompletion({ contextSequence: lease.sequence });
       try {
         const response = await completion.generateCompletionWithMeta(request.prompt, {
@@ -341,6 +355,7 @@ export class Engine {
           maxTokens,
           signal: abortSignal,
           stopOnAbortSignal: true,
+          onToken: (tokens) => countTokens(tokens.length),
           onTextChunk: (text) => {
             if (text) push({ type: "text", text });
           },

@@ -8,12 +8,12 @@ export function toApiError(error: unknown): ApiError {
   switch (fastifyError.code) {
     case "FST_ERR_CTP_BODY_TOO_LARGE":
       return new RequestTooLargeError();
-    case "FST_ERR_CTP_INVALID_JSON":
+    case "FST_ERR_CTP_INVALID_JSON_BODY":
     case "FST_ERR_CTP_EMPTY_JSON_BODY":
       return new InvalidRequestError(
         fastifyError.code === "FST_ERR_CTP_EMPTY_JSON_BODY"
           ? "The request body is empty; send a JSON object."
-          : `The request body is not valid JSON: ${fastifyError.message ?? ""}`.trim(),
+          : "The request body is not valid JSON.",
         null,
         "invalid_json",
       );

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, LogController } from "fastify";
 import { toOpenAIError } from "../dialects/openai/errors.js";
 import { ApiError, PermissionError } from "../errors.js";
 import type { ServerDeps } from "./context.js";
@@ -35,10 +35,9 @@ function errorBody(_request: FastifyRequest, error: ApiError): object {
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: "reqId" }),
     bodyLimit: deps.options.bodyLimit,
     genReqId: newRequestId,
-    requestIdLogLabel: "reqId",
     return503OnClosing: true,
     forceCloseConnections: true,
   });
