@@ -65,10 +65,14 @@ describe("maas-base CLI", () => {
 
   it("serve --port 0 prints its URL, serves the SDK, and exits cleanly on SIGTERM", async () => {
     const key = (await cli("keys", "create", "--name", "serve", "--data-dir", dir)).stdout.trim();
-    const child = spawn(process.execPath, [BIN, "serve", "--port", "0", "--data-dir", dir, "--threads", "1", "--cpu", "--log-level", "warn"], {
-      cwd: dir,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(
+      process.execPath,
+      [BIN, "serve", "--port", "0", "--data-dir", dir, "--threads", "1", "--cpu", "--log-level", "warn"],
+      {
+        cwd: dir,
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     try {
       const url = await waitForListening(child);
       expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);

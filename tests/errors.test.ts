@@ -38,7 +38,9 @@ describe("errors in the OpenAI shape", () => {
     expect(body.error).toMatchObject({ type: "authentication_error", code: "invalid_api_key" });
     expect(typeof body.error.message).toBe("string");
 
-    const wrong = await fetch(`${server.url}/v1/models`, { headers: { authorization: "Bearer mb_0000000000000000_00000000000000000000000000000000" } });
+    const wrong = await fetch(`${server.url}/v1/models`, {
+      headers: { authorization: "Bearer mb_0000000000000000_00000000000000000000000000000000" },
+    });
     expect(wrong.status).toBe(401);
 
     const { key, record } = server.core.keys.create({ name: "short-lived", scope: "inference" });
@@ -121,7 +123,10 @@ describe("errors in the OpenAI shape", () => {
   });
 
   it("400 when the prompt is longer than the context", async () => {
-    const res = await post("/v1/completions", JSON.stringify({ model: "tiny-chat", prompt: "word ".repeat(3000), max_tokens: 2 }));
+    const res = await post(
+      "/v1/completions",
+      JSON.stringify({ model: "tiny-chat", prompt: "word ".repeat(3000), max_tokens: 2 }),
+    );
     expect(res.status).toBe(400);
     expect((await res.json()).error.code).toBe("context_length_exceeded");
   });
@@ -198,10 +203,13 @@ describe("server hygiene", () => {
     const { request } = await import("node:http");
     const status = await new Promise<number>((resolve, reject) => {
       const url = new URL(server.url);
-      const req = request({ host: url.hostname, port: url.port, path: "/health", headers: { host: "evil.example:80" } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
+      const req = request(
+        { host: url.hostname, port: url.port, path: "/health", headers: { host: "evil.example:80" } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
       req.on("error", reject);
       req.end();
     });

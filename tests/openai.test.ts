@@ -159,7 +159,11 @@ describe("chat completions", () => {
     });
     expect(second.choices[0]?.finish_reason).toBe("length");
     expect(second.choices[0]?.message.tool_calls ?? []).toHaveLength(0);
-    const plain = await client.chat.completions.create({ model: "tiny-chat", messages: user("Weather in Paris?"), max_tokens: 1 });
+    const plain = await client.chat.completions.create({
+      model: "tiny-chat",
+      messages: user("Weather in Paris?"),
+      max_tokens: 1,
+    });
     // The call and its result are part of the prompt of the second turn.
     expect(second.usage?.prompt_tokens).toBeGreaterThan((plain.usage?.prompt_tokens ?? 0) + 10);
   });
@@ -282,7 +286,9 @@ describe("embeddings", () => {
     viaDefault.data.forEach((d, i) => {
       const expected = viaFloat.data[i]?.embedding ?? [];
       expect(d.embedding).toHaveLength(64);
-      d.embedding.forEach((v, j) => expect(v).toBeCloseTo(expected[j] ?? Number.NaN, 5));
+      d.embedding.forEach((v, j) => {
+        expect(v).toBeCloseTo(expected[j] ?? Number.NaN, 5);
+      });
     });
     const norm = Math.hypot(...(viaFloat.data[0]?.embedding ?? []));
     expect(norm).toBeCloseTo(1, 4);
@@ -292,10 +298,22 @@ describe("embeddings", () => {
   });
 
   it("embeds token ids and truncates to dimensions", async () => {
-    const tokens = await client.embeddings.create({ model: "tiny-chat", input: [[10, 20, 30], [40, 50]], encoding_format: "float" });
+    const tokens = await client.embeddings.create({
+      model: "tiny-chat",
+      input: [
+        [10, 20, 30],
+        [40, 50],
+      ],
+      encoding_format: "float",
+    });
     expect(tokens.data).toHaveLength(2);
     expect(tokens.usage.prompt_tokens).toBe(5);
-    const short = await client.embeddings.create({ model: "tiny-embed", input: "the cat", dimensions: 8, encoding_format: "float" });
+    const short = await client.embeddings.create({
+      model: "tiny-embed",
+      input: "the cat",
+      dimensions: 8,
+      encoding_format: "float",
+    });
     expect(short.data[0]?.embedding).toHaveLength(8);
     expect(Math.hypot(...(short.data[0]?.embedding ?? []))).toBeCloseTo(1, 4);
   });

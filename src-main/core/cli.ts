@@ -16,7 +16,8 @@ function integer(min: number) {
   };
 }
 
-const dataDirOption = () => new Option("--data-dir <dir>", "app data folder (database, default models folder)").default(defaultDataDir());
+const dataDirOption = () =>
+  new Option("--data-dir <dir>", "app data folder (database, default models folder)").default(defaultDataDir());
 const modelsDirOption = () => new Option("--models-dir <dir>", "folder scanned for *.gguf models (default <data-dir>/models)");
 
 function openStore(dataDir: string) {
@@ -111,9 +112,7 @@ export function buildCli(): Command {
       try {
         const list = new ApiKeyService(db).list();
         print(Boolean(opts.json), list, () =>
-          list
-            .map((k) => `${k.id}\t${k.name}\t${k.scope}\t${k.maskedValue}\t${k.revokedAt ? "revoked" : "active"}`)
-            .join("\n"),
+          list.map((k) => `${k.id}\t${k.name}\t${k.scope}\t${k.maskedValue}\t${k.revokedAt ? "revoked" : "active"}`).join("\n"),
         );
       } finally {
         db.close();
@@ -144,7 +143,10 @@ export function buildCli(): Command {
     .addOption(modelsDirOption())
     .option("--json", "machine-readable output")
     .action(async (opts) => {
-      const options = resolveOptions({ dataDir: resolve(opts.dataDir), ...(opts.modelsDir ? { modelsDir: resolve(opts.modelsDir) } : {}) });
+      const options = resolveOptions({
+        dataDir: resolve(opts.dataDir),
+        ...(opts.modelsDir ? { modelsDir: resolve(opts.modelsDir) } : {}),
+      });
       const db = openStore(options.dataDir);
       try {
         const service = new ModelService(db, pino({ level: "silent" }));

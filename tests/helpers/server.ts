@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
-import { type CoreOptions, createCore } from "../../src-main/core/index.js";
 import { writeFixtureModels } from "../../src-main/core/fixtures/tinyModels.js";
+import { type CoreOptions, createCore } from "../../src-main/core/index.js";
 
 export interface TestServer {
   url: string;

@@ -58,9 +58,7 @@ export class ApiKeyService {
     const secret = randomBytes(16).toString("hex");
     const now = Date.now();
     const info = this.db
-      .prepare(
-        "INSERT INTO api_keys (name, access_key, secret_hash, scope, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
-      )
+      .prepare("INSERT INTO api_keys (name, access_key, secret_hash, scope, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)")
       .run(input.name, accessKey, hashSecret(secret).toString("hex"), input.scope, now, input.expiresAt ?? null);
     const row = this.db.prepare("SELECT * FROM api_keys WHERE id = ?").get(info.lastInsertRowid) as ApiKeyRow;
     return { key: `mb_${accessKey}_${secret}`, record: toPublic(row) };
@@ -71,7 +69,9 @@ export class ApiKeyService {
   }
 
   revoke(id: number): boolean {
-    return this.db.prepare("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL").run(Date.now(), id).changes > 0;
+    return (
+      this.db.prepare("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL").run(Date.now(), id).changes > 0
+    );
   }
 
   count(): number {

@@ -6,7 +6,16 @@ import type { Db } from "../db/database.js";
 import type { ModelCapability, ModelInfo } from "../inference/types.js";
 
 /** Encoder-only architectures: they embed (or rank), they cannot chat. */
-const ENCODER_ONLY = new Set(["bert", "nomic-bert", "nomic-bert-moe", "jina-bert-v2", "jina-bert-v3", "modern-bert", "neo-bert", "t5encoder"]);
+const ENCODER_ONLY = new Set([
+  "bert",
+  "nomic-bert",
+  "nomic-bert-moe",
+  "jina-bert-v2",
+  "jina-bert-v3",
+  "modern-bert",
+  "neo-bert",
+  "t5encoder",
+]);
 
 interface ModelRow {
   id: string;
@@ -39,7 +48,8 @@ export async function inspectGguf(path: string): Promise<Pick<ModelInfo, "archit
   const contextLength = typeof archMeta?.context_length === "number" ? archMeta.context_length : null;
   const poolingType = archMeta?.pooling_type;
   const tensorNames = new Set((info.tensorInfo ?? []).map((t) => t.name));
-  const ranks = poolingType === 4 || (tensorNames.has("cls.output.weight") && poolingType !== undefined) || tensorNames.has("cls.weight");
+  const ranks =
+    poolingType === 4 || (tensorNames.has("cls.output.weight") && poolingType !== undefined) || tensorNames.has("cls.weight");
   const capabilities: ModelCapability[] = [];
   if (ranks) capabilities.push("rerank");
   else {

@@ -37,9 +37,9 @@ export class UsageService {
   }
 
   recent(limit = 100): UsageRecord[] {
-    const rows = this.db
-      .prepare("SELECT * FROM usage_records ORDER BY id DESC LIMIT ?")
-      .all(limit) as Array<Record<string, unknown>>;
+    const rows = this.db.prepare("SELECT * FROM usage_records ORDER BY id DESC LIMIT ?").all(limit) as Array<
+      Record<string, unknown>
+    >;
     return rows.map((r) => ({
       id: r.id as number,
       createdAt: r.created_at as number,

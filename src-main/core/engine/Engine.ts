@@ -379,7 +379,8 @@ export class Engine {
         const tokens = typeof input === "string" ? loaded.model.tokenize(input) : (input as Token[]);
         if (typeof input !== "string" && vocabularySize !== undefined) {
           const bad = input.find((t) => !Number.isInteger(t) || t < 0 || t >= vocabularySize);
-          if (bad !== undefined) throw new InvalidRequestError(`Token id ${bad} is outside the model's vocabulary.`, `input[${i}]`);
+          if (bad !== undefined)
+            throw new InvalidRequestError(`Token id ${bad} is outside the model's vocabulary.`, `input[${i}]`);
         }
         if (tokens.length === 0) throw new InvalidRequestError("Input must not be empty.", `input[${i}]`);
         if (tokens.length > context.model.trainContextSize && tokens.length > 512) {
@@ -397,7 +398,11 @@ export class Engine {
         } catch (error) {
           const message = (error as Error).message ?? String(error);
           if (/longer than the context|context size/i.test(message)) {
-            throw new InvalidRequestError(`Input ${i} is longer than the model's context: ${message}`, `input[${i}]`, "context_length_exceeded");
+            throw new InvalidRequestError(
+              `Input ${i} is longer than the model's context: ${message}`,
+              `input[${i}]`,
+              "context_length_exceeded",
+            );
           }
           throw error;
         }

@@ -1,11 +1,4 @@
-import type {
-  ChatWrapper,
-  Llama,
-  LlamaContext,
-  LlamaContextSequence,
-  LlamaEmbeddingContext,
-  LlamaModel,
-} from "node-llama-cpp";
+import type { ChatWrapper, Llama, LlamaContext, LlamaContextSequence, LlamaEmbeddingContext, LlamaModel } from "node-llama-cpp";
 import type { Logger } from "pino";
 import { ModelLoadError, QueueFullError } from "../errors.js";
 import type { ModelInfo } from "../inference/types.js";
@@ -33,8 +26,7 @@ export interface SequenceLease {
 export class LoadedModel {
   lastUsed = Date.now();
   chatWrapper: ChatWrapper | null = null;
-  private chat: { context: LlamaContext; sequences: Array<LlamaContextSequence | undefined>; slots: SlotQueue } | null =
-    null;
+  private chat: { context: LlamaContext; sequences: Array<LlamaContextSequence | undefined>; slots: SlotQueue } | null = null;
   private chatCreating: Promise<void> | null = null;
   private embedding: { context: LlamaEmbeddingContext; slots: SlotQueue } | null = null;
   private embeddingCreating: Promise<LlamaEmbeddingContext> | null = null;

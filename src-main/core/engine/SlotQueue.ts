@@ -7,7 +7,12 @@ import { AbortedError } from "../errors.js";
  */
 export class SlotQueue {
   private readonly free: number[];
-  private readonly waiters: Array<{ resolve: (slot: number) => void; reject: (e: Error) => void; signal?: AbortSignal; onAbort: () => void }> = [];
+  private readonly waiters: Array<{
+    resolve: (slot: number) => void;
+    reject: (e: Error) => void;
+    signal?: AbortSignal;
+    onAbort: () => void;
+  }> = [];
 
   constructor(
     readonly capacity: number,

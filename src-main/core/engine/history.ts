@@ -62,9 +62,8 @@ export function toChatHistory(messages: readonly ChatMessage[]): ChatHistoryItem
       }
     }
   });
-  const last = history.at(-1);
-  const continuesToolTurn = messages.at(-1)?.role === "tool";
-  if (!last || last.type !== "model" || (!continuesToolTurn && messages.at(-1)?.role !== "assistant")) {
+  const lastRole = messages.at(-1)?.role;
+  if (history.at(-1)?.type !== "model" || (lastRole !== "tool" && lastRole !== "assistant")) {
     history.push({ type: "model", response: [] });
   }
   return history;

@@ -23,9 +23,7 @@ function convert(node: unknown, param: string, depth: number): unknown {
   const out: Record<string, unknown> = {};
   if (typeof s.description === "string") out.description = s.description;
   if (s.$defs && typeof s.$defs === "object") {
-    out.$defs = Object.fromEntries(
-      Object.entries(s.$defs as JsonSchema).map(([k, v]) => [k, convert(v, param, depth + 1)]),
-    );
+    out.$defs = Object.fromEntries(Object.entries(s.$defs as JsonSchema).map(([k, v]) => [k, convert(v, param, depth + 1)]));
   }
   if (s.definitions && typeof s.definitions === "object" && !out.$defs) {
     out.$defs = Object.fromEntries(
@@ -62,14 +60,11 @@ function convert(node: unknown, param: string, depth: number): unknown {
     case "object": {
       const properties = (s.properties ?? {}) as JsonSchema;
       out.type = "object";
-      out.properties = Object.fromEntries(
-        Object.entries(properties).map(([k, v]) => [k, convert(v, param, depth + 1)]),
-      );
+      out.properties = Object.fromEntries(Object.entries(properties).map(([k, v]) => [k, convert(v, param, depth + 1)]));
       if (Array.isArray(s.required)) out.required = s.required.filter((k) => typeof k === "string" && k in properties);
       else out.required = [];
       if (s.additionalProperties === true || typeof s.additionalProperties === "object") {
-        out.additionalProperties =
-          s.additionalProperties === true ? true : convert(s.additionalProperties, param, depth + 1);
+        out.additionalProperties = s.additionalProperties === true ? true : convert(s.additionalProperties, param, depth + 1);
       }
       return out;
     }

@@ -11,8 +11,18 @@ describe("parseChatCompletion", () => {
       model: "m",
       messages: [
         { role: "developer", content: "be nice" },
-        { role: "user", content: [{ type: "text", text: "a" }, { type: "text", text: "b" }] },
-        { role: "assistant", content: null, tool_calls: [{ id: "call_1", type: "function", function: { name: "f", arguments: "{}" } }] },
+        {
+          role: "user",
+          content: [
+            { type: "text", text: "a" },
+            { type: "text", text: "b" },
+          ],
+        },
+        {
+          role: "assistant",
+          content: null,
+          tool_calls: [{ id: "call_1", type: "function", function: { name: "f", arguments: "{}" } }],
+        },
         { role: "tool", tool_call_id: "call_1", content: "42" },
       ],
       max_completion_tokens: 9,
@@ -51,7 +61,11 @@ describe("parseChatCompletion", () => {
 
   it("requires a schema for json_schema", () => {
     expect(() =>
-      parseChatCompletion({ model: "m", messages: [{ role: "user", content: "x" }], response_format: { type: "json_schema", json_schema: { name: "x" } } }),
+      parseChatCompletion({
+        model: "m",
+        messages: [{ role: "user", content: "x" }],
+        response_format: { type: "json_schema", json_schema: { name: "x" } },
+      }),
     ).toThrow(/schema is required/);
   });
 });
@@ -59,8 +73,15 @@ describe("parseChatCompletion", () => {
 describe("ChatChunkEncoder", () => {
   it("opens with the assistant role and ends with finish_reason and a usage chunk", () => {
     const encoder = new ChatChunkEncoder(meta, true);
-    expect(encoder.start()).toMatchObject({ choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }], usage: null });
-    const [finish, usage] = encoder.encode({ type: "done", finishReason: "stop_sequence", usage: { promptTokens: 4, completionTokens: 2 } });
+    expect(encoder.start()).toMatchObject({
+      choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }],
+      usage: null,
+    });
+    const [finish, usage] = encoder.encode({
+      type: "done",
+      finishReason: "stop_sequence",
+      usage: { promptTokens: 4, completionTokens: 2 },
+    });
     expect(finish).toMatchObject({ choices: [{ delta: {}, finish_reason: "stop" }], usage: null });
     expect(usage).toMatchObject({ choices: [], usage: { prompt_tokens: 4, completion_tokens: 2, total_tokens: 6 } });
   });
@@ -69,8 +90,16 @@ describe("ChatChunkEncoder", () => {
     const encoder = new ChatChunkEncoder(meta, false);
     const [start] = encoder.encode({ type: "tool_call_start", index: 0, id: "call_x", name: "f" });
     const [delta] = encoder.encode({ type: "tool_call_delta", index: 0, arguments: '{"a":' });
-    expect(start).toMatchObject({ choices: [{ delta: { tool_calls: [{ index: 0, id: "call_x", type: "function", function: { name: "f", arguments: "" } }] } }] });
-    expect(delta).toEqual(expect.objectContaining({ choices: [expect.objectContaining({ delta: { tool_calls: [{ index: 0, function: { arguments: '{"a":' } }] } })] }));
+    expect(start).toMatchObject({
+      choices: [
+        { delta: { tool_calls: [{ index: 0, id: "call_x", type: "function", function: { name: "f", arguments: "" } }] } },
+      ],
+    });
+    expect(delta).toEqual(
+      expect.objectContaining({
+        choices: [expect.objectContaining({ delta: { tool_calls: [{ index: 0, function: { arguments: '{"a":' } }] } })],
+      }),
+    );
     expect(start).not.toHaveProperty("usage");
   });
 });

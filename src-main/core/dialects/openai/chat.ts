@@ -81,7 +81,11 @@ export const ChatCompletionSchema = z.object({
       z.object({ type: z.literal("json_object") }),
       z.object({
         type: z.literal("json_schema"),
-        json_schema: z.object({ name: z.string().optional(), schema: z.record(z.string(), z.unknown()).optional(), strict: z.boolean().nullish() }),
+        json_schema: z.object({
+          name: z.string().optional(),
+          schema: z.record(z.string(), z.unknown()).optional(),
+          strict: z.boolean().nullish(),
+        }),
       }),
     ])
     .nullish(),
@@ -153,6 +157,8 @@ export function parseChatCompletion(body: unknown): ParsedChatCompletion {
       }
       case "tool":
         return { role: "tool", toolCallId: m.tool_call_id, content: contentText(m.content, param) };
+      default:
+        throw new InvalidRequestError("Unknown message role.", `messages[${i}].role`);
     }
   });
   const sampling = samplingFrom(parsed);
@@ -166,14 +172,16 @@ export function parseChatCompletion(body: unknown): ParsedChatCompletion {
     }));
   }
   if (parsed.tool_choice != null) {
-    const choice: ToolChoice = typeof parsed.tool_choice === "string" ? parsed.tool_choice : { name: parsed.tool_choice.function.name };
+    const choice: ToolChoice =
+      typeof parsed.tool_choice === "string" ? parsed.tool_choice : { name: parsed.tool_choice.function.name };
     request.toolChoice = choice;
   }
   if (parsed.response_format) {
     let format: ResponseFormat;
     if (parsed.response_format.type === "json_schema") {
       const schema = parsed.response_format.json_schema.schema;
-      if (!schema) throw new InvalidRequestError("response_format.json_schema.schema is required.", "response_format.json_schema.schema");
+      if (!schema)
+        throw new InvalidRequestError("response_format.json_schema.schema is required.", "response_format.json_schema.schema");
       format = { type: "json_schema", schema };
     } else format = { type: parsed.response_format.type };
     request.responseFormat = format;

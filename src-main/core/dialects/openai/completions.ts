@@ -28,7 +28,11 @@ export function parseCompletion(body: unknown): ParsedCompletion {
 }
 
 function usageOf(u: { promptTokens: number; completionTokens: number }) {
-  return { prompt_tokens: u.promptTokens, completion_tokens: u.completionTokens, total_tokens: u.promptTokens + u.completionTokens };
+  return {
+    prompt_tokens: u.promptTokens,
+    completion_tokens: u.completionTokens,
+    total_tokens: u.promptTokens + u.completionTokens,
+  };
 }
 
 export function toTextCompletion(result: GenerationResult, meta: ResponseMeta, prefix = "") {

@@ -30,7 +30,11 @@ export function parseEmbedding(body: unknown): ParsedEmbedding {
   inputs.forEach((x, i) => {
     if (typeof x === "string" && x.length === 0) throw new InvalidRequestError("Input strings must not be empty.", `input[${i}]`);
   });
-  return { request: { model: parsed.model, inputs }, encoding: parsed.encoding_format ?? "float", dimensions: parsed.dimensions ?? null };
+  return {
+    request: { model: parsed.model, inputs },
+    encoding: parsed.encoding_format ?? "float",
+    dimensions: parsed.dimensions ?? null,
+  };
 }
 
 /** Little-endian float32 bytes, base64: what the openai SDK decodes by default. */
