@@ -1,0 +1,23 @@
+import { resolve } from "node:path";
+import react from "@vitejs/plugin-react";
+import { defineConfig } from "electron-vite";
+
+export default defineConfig({
+  main: {
+    build: {
+      rollupOptions: {
+        input: { index: resolve(import.meta.dirname, "src-main/electron/main.ts") },
+        // Native modules stay outside the bundle and load from node_modules.
+        external: ["node-llama-cpp", "better-sqlite3"],
+      },
+    },
+  },
+  preload: {
+    build: { rollupOptions: { input: { index: resolve(import.meta.dirname, "src-main/preload/index.ts") } } },
+  },
+  renderer: {
+    root: resolve(import.meta.dirname, "src-renderer"),
+    build: { rollupOptions: { input: { index: resolve(import.meta.dirname, "src-renderer/index.html") } } },
+    plugins: [react()],
+  },
+});
