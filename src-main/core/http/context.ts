@@ -19,6 +19,6 @@ declare module "fastify" {
   interface FastifyRequest {
     apiKey: ApiKeyPublic | null;
     /** Filled by handlers for the request log line. */
-    logInfo: { model?: string; promptTokens?: number; completionTokens?: number };
+    logInfo: { model?: string; promptTokens?: number; completionTokens?: number; status?: number };
   }
 }

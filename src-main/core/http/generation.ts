@@ -58,6 +58,7 @@ export async function runGeneration(deps: ServerDeps, request: FastifyRequest, r
       durationMs: Math.round(performance.now() - started),
       status,
     });
+    request.logInfo.status = status;
     if (result) {
       request.logInfo.promptTokens = result.usage.promptTokens;
       request.logInfo.completionTokens = result.usage.completionTokens;
@@ -86,7 +87,8 @@ export async function runGeneration(deps: ServerDeps, request: FastifyRequest, r
     } catch (error) {
       status = isAbortError(error, signal) ? 499 : toApiError(error).status;
       record();
-      if (status === 499) return reply;
+      // The client is gone; there is nobody to answer, but the reply must still finish.
+      if (status === 499) return reply.status(499).send();
       throw error;
     }
   }
@@ -121,10 +123,6 @@ export async function runGeneration(deps: ServerDeps, request: FastifyRequest, r
   } finally {
     writer.end();
     record();
-    request.log.info(
-      { reqId: request.id, status, model: plan.model, ms: Math.round(performance.now() - started), ...request.logInfo },
-      "stream finished",
-    );
   }
   return reply;
 }
