@@ -9,6 +9,7 @@ import type {
   ResponseFormat,
   SamplingOptions,
   ToolChoice,
+  Usage,
 } from "../../inference/types.js";
 import { parseBody } from "../validation.js";
 
@@ -193,6 +194,15 @@ export function openAIFinishReason(reason: FinishReason): "stop" | "length" | "t
   return reason === "stop_sequence" ? "stop" : reason;
 }
 
+/** Internal usage → OpenAI's `usage` object. */
+export function toOpenAIUsage(usage: Usage) {
+  return {
+    prompt_tokens: usage.promptTokens,
+    completion_tokens: usage.completionTokens,
+    total_tokens: usage.promptTokens + usage.completionTokens,
+  };
+}
+
 export interface ResponseMeta {
   id: string;
   created: number;
@@ -217,11 +227,7 @@ export function toChatCompletion(result: GenerationResult, meta: ResponseMeta) {
     created: meta.created,
     model: meta.model,
     choices: [{ index: 0, message, finish_reason: openAIFinishReason(result.finishReason), logprobs: null }],
-    usage: {
-      prompt_tokens: result.usage.promptTokens,
-      completion_tokens: result.usage.completionTokens,
-      total_tokens: result.usage.promptTokens + result.usage.completionTokens,
-    },
+    usage: toOpenAIUsage(result.usage),
   };
 }
 
@@ -271,11 +277,7 @@ export class ChatChunkEncoder {
             created: this.meta.created,
             model: this.meta.model,
             choices: [],
-            usage: {
-              prompt_tokens: event.usage.promptTokens,
-              completion_tokens: event.usage.completionTokens,
-              total_tokens: event.usage.promptTokens + event.usage.completionTokens,
-            },
+            usage: toOpenAIUsage(event.usage),
           });
         }
         return out;

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { InvalidRequestError } from "../../errors.js";
 import type { CompletionRequest, GenerationEvent, GenerationResult } from "../../inference/types.js";
 import { parseBody } from "../validation.js";
-import { openAIFinishReason, type ResponseMeta, SamplingFields, samplingFrom } from "./chat.js";
+import { openAIFinishReason, type ResponseMeta, SamplingFields, samplingFrom, toOpenAIUsage } from "./chat.js";
 
 export const CompletionSchema = z.object({
   model: z.string().min(1),
@@ -27,14 +27,6 @@ export function parseCompletion(body: unknown): ParsedCompletion {
   };
 }
 
-function usageOf(u: { promptTokens: number; completionTokens: number }) {
-  return {
-    prompt_tokens: u.promptTokens,
-    completion_tokens: u.completionTokens,
-    total_tokens: u.promptTokens + u.completionTokens,
-  };
-}
-
 export function toTextCompletion(result: GenerationResult, meta: ResponseMeta, prefix = "") {
   return {
     id: meta.id,
@@ -42,7 +34,7 @@ export function toTextCompletion(result: GenerationResult, meta: ResponseMeta, p
     created: meta.created,
     model: meta.model,
     choices: [{ index: 0, text: prefix + result.text, logprobs: null, finish_reason: openAIFinishReason(result.finishReason) }],
-    usage: usageOf(result.usage),
+    usage: toOpenAIUsage(result.usage),
   };
 }
 
@@ -75,7 +67,7 @@ export class CompletionChunkEncoder {
         created: this.meta.created,
         model: this.meta.model,
         choices: [],
-        usage: usageOf(event.usage),
+        usage: toOpenAIUsage(event.usage),
       });
     }
     return out;
