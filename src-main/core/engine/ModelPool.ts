@@ -51,12 +51,17 @@ export class LoadedModel {
     };
   }
 
+  /** The configured context, but never more than the model was trained for. */
+  private get contextBound() {
+    return { max: Math.min(this.options.contextSize, this.model.trainContextSize || this.options.contextSize) };
+  }
+
   private async ensureChatContext(): Promise<void> {
     if (this.chat) return;
     this.chatCreating ??= (async () => {
       const context = await this.model.createContext({
         sequences: this.options.parallel,
-        contextSize: { max: Math.min(this.options.contextSize, this.model.trainContextSize || this.options.contextSize) },
+        contextSize: this.contextBound,
         ...(this.options.threads ? { threads: this.options.threads } : {}),
       });
       this.chat = {
@@ -105,7 +110,7 @@ export class LoadedModel {
     if (!this.embedding) {
       this.embeddingCreating ??= this.model.createEmbeddingContext({
         ...(this.options.threads ? { threads: this.options.threads } : {}),
-        contextSize: { max: Math.min(this.options.contextSize, this.model.trainContextSize || this.options.contextSize) },
+        contextSize: this.contextBound,
       });
       try {
         const context = await this.embeddingCreating;
