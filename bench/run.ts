@@ -1,231 +1,275 @@
 /**
- * `npm run bench`: decode throughput and time to first token through our
- * streaming /v1/chat/completions versus node-llama-cpp called directly, in the
- * same run, on the same generated model with the same settings.
+ * `npm run bench`: streamed decode throughput and time to first token, side by side,
+ * in one run, on the same generated model with the same settings and greedy decoding:
  *
- *   npm run bench -- [--threads 1] [--tokens 64] [--concurrency 1,4,8] [--model path.gguf]
+ *   direct        node-llama-cpp used plainly (one context, a LlamaCompletion/LlamaChat per stream)
+ *   engine        our Engine in-process (its batching and scheduling, no HTTP)
+ *   api           `maas-base serve`, streamed /v1/completions or /v1/chat/completions
+ *   llama-server  llama.cpp's own server, when --llama-server PATH is given
+ *                 (bench/build-llama-server.sh builds it from the same bundled source)
+ *
+ * Every side runs in a process of its own. Each cell is the median of --repeats runs.
+ *
+ *   npm run bench -- [--threads 1,2] [--streams 1,4,8] [--tokens 64] [--repeats 3]
+ *                    [--modes completions,chat] [--llama-server PATH] [--model path.gguf]
+ *                    [--uv-pool 1] [--no-record]
  */
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { type ChildProcess, spawn } from "node:child_process";
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { createServer } from "node:net";
 import { cpus, tmpdir, totalmem } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { getLlama, LlamaChat, LlamaLogLevel } from "node-llama-cpp";
-import pino from "pino";
-import { writeTinyLlama } from "../src-main/core/fixtures/tinyModels.js";
-import { createCore } from "../src-main/core/index.js";
+import { benchModel, type Mode, median, percentile, promptFor, type RunResult, sseData } from "./common.js";
 
 const { values } = parseArgs({
   options: {
-    threads: { type: "string", default: "1" },
+    threads: { type: "string", default: "1,2" },
+    streams: { type: "string", default: "1,4,8" },
     tokens: { type: "string", default: "64" },
-    concurrency: { type: "string", default: "1,4,8" },
+    repeats: { type: "string", default: "3" },
+    modes: { type: "string", default: "completions,chat" },
+    "llama-server": { type: "string" },
     model: { type: "string" },
+    "uv-pool": { type: "string", default: "1" },
     "no-record": { type: "boolean", default: false },
   },
 });
-const threads = Number(values.threads);
+const threadCounts = (values.threads ?? "1").split(",").map(Number);
+const levels = (values.streams ?? "1,4,8").split(",").map(Number);
 const maxTokens = Number(values.tokens);
-const levels = (values.concurrency ?? "1,4,8").split(",").map(Number);
+const repeats = Number(values.repeats);
+const modes = (values.modes ?? "completions").split(",") as Mode[];
+const llamaServer = values["llama-server"] ? resolve(values["llama-server"]) : undefined;
+const uvPool = values["uv-pool"] ?? "1";
 const parallel = Math.max(...levels);
 const contextSize = 1024;
-// Stream i of a run at concurrency n gets the same prompt on both sides (greedy
-// decoding then yields the same tokens), and no prompt repeats within a side, so
-// neither gains from a cached prefix.
-const promptFor = (n: number, i: number) => `Story ${n}.${i}: write a long story about a lighthouse keeper and the sea.`;
+const root = resolve(import.meta.dirname, "..");
 
-interface RunResult {
-  tokens: number;
-  seconds: number;
-  ttftMs: number[];
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-}
-
+if (llamaServer && !existsSync(llamaServer)) throw new Error(`no llama-server at ${llamaServer}`);
+const modelPath = values.model ? resolve(values.model) : benchModel(join(root, "bench", ".cache"));
 const work = mkdtempSync(join(tmpdir(), "maas-bench-"));
 const modelsDir = join(work, "models");
 mkdirSync(modelsDir);
-let modelPath = values.model;
-if (!modelPath) {
-  modelPath = join(modelsDir, "bench-llama.gguf");
-  // A mid-sized random llama (~45 MB F16): big enough that decode, not overhead, dominates.
-  writeTinyLlama(modelPath, {
-    layers: 8,
-    embedding: 512,
-    heads: 8,
-    feedForward: 1408,
-    type: "f16",
-    vocabulary: "ascii",
-    seed: 11,
+symlinkSync(modelPath, join(modelsDir, "bench.gguf"));
+const childEnv = { ...process.env, UV_THREADPOOL_SIZE: uvPool };
+
+function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const address = s.address();
+      s.close(() => (typeof address === "object" && address ? ok(address.port) : fail(new Error("no port"))));
+    });
   });
-} else if (!existsSync(modelPath)) throw new Error(`no such model: ${modelPath}`);
-const modelId = values.model ? (modelPath.split("/").pop() ?? "").replace(/\.gguf$/, "") : "bench-llama";
-if (values.model) {
-  const { symlinkSync } = await import("node:fs");
-  symlinkSync(modelPath, join(modelsDir, `${modelId}.gguf`));
 }
 
-async function direct(concurrency: number): Promise<RunResult> {
-  const llama = await getLlama({ gpu: false, maxThreads: threads, build: "never", logLevel: LlamaLogLevel.error });
-  const model = await llama.loadModel({ modelPath: join(modelsDir, `${modelId}.gguf`) });
-  const context = await model.createContext({ sequences: parallel, contextSize, threads });
-  // Warm-up, as the server gets one below.
-  const warm = new LlamaChat({ contextSequence: context.getSequence() });
-  await warm.generateResponse(
-    [
-      { type: "user", text: "hi" },
-      { type: "model", response: [] },
-    ],
-    { maxTokens: 2 },
-  );
-  warm.dispose({ disposeSequence: true });
-  const sequences = Array.from({ length: concurrency }, () => context.getSequence());
-  const ttft: number[] = [];
+function run(command: string, args: string[]): Promise<string> {
+  return new Promise((ok, fail) => {
+    const child = spawn(command, args, { env: childEnv, stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.on("data", (d) => {
+      out += d;
+    });
+    child.on("exit", (code) => (code === 0 ? ok(out) : fail(new Error(`${command} ${args.join(" ")} exited ${code}`))));
+  });
+}
+
+async function workerSide(side: "direct" | "engine", mode: Mode, threads: number): Promise<RunResult[]> {
+  const out = await run(process.execPath, [
+    join(root, "bin", "run-ts.mjs"),
+    join(root, "bench", "worker.ts"),
+    ...["--side", side, "--mode", mode, "--model", join(modelsDir, "bench.gguf"), "--threads", String(threads)],
+    ...["--levels", levels.join(","), "--tokens", String(maxTokens), "--repeats", String(repeats)],
+    ...["--context", String(contextSize)],
+  ]);
+  return out
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line) as RunResult);
+}
+
+async function waitHealthy(url: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no answer from ${url}`);
+}
+
+/** Streams `streams` generations at once through an OpenAI-compatible HTTP server. */
+async function httpRun(base: string, headers: Record<string, string>, mode: Mode, streams: number, r: number) {
+  const ttftMs: number[] = [];
   let tokens = 0;
   const started = performance.now();
   await Promise.all(
-    sequences.map(async (sequence, i) => {
-      const chat = new LlamaChat({ contextSequence: sequence });
-      const prompt = promptFor(concurrency, i);
+    Array.from({ length: streams }, async (_, i) => {
+      const prompt = r < 0 ? "Warm up." : promptFor(streams, r, i);
+      const body = {
+        model: "bench",
+        ...(mode === "completions" ? { prompt } : { messages: [{ role: "user", content: prompt }] }),
+        max_tokens: maxTokens,
+        temperature: 0,
+        stream: true,
+        stream_options: { include_usage: true },
+      };
       const t0 = performance.now();
-      let first = true;
-      await chat.generateResponse(
-        [
-          { type: "user", text: prompt },
-          { type: "model", response: [] },
-        ],
-        {
-          maxTokens,
-          // The engine's settings for a request that sets temperature 0 and nothing else.
-          temperature: 0,
-          topK: 40,
-          topP: 0.95,
-          minP: 0.05,
-          repeatPenalty: false,
-          onResponseChunk: (chunk) => {
-            if (first && chunk.tokens.length > 0) {
-              first = false;
-              ttft.push(performance.now() - t0);
-            }
-            tokens += chunk.tokens.length;
-          },
-        },
-      );
-      chat.dispose({ disposeSequence: false });
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  await context.dispose();
-  await model.dispose();
-  return { tokens, seconds, ttftMs: ttft };
-}
-
-async function throughApi(url: string, key: string, concurrency: number, warmUp = false): Promise<RunResult> {
-  const ttft: number[] = [];
-  let tokens = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async (_, i) => {
-      const t0 = performance.now();
-      const res = await fetch(`${url}/v1/chat/completions`, {
+      const res = await fetch(`${base}/v1/${mode === "completions" ? "completions" : "chat/completions"}`, {
         method: "POST",
-        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-        body: JSON.stringify({
-          model: modelId,
-          messages: [{ role: "user", content: warmUp ? "hi" : promptFor(concurrency, i) }],
-          max_tokens: maxTokens,
-          temperature: 0,
-          stream: true,
-          stream_options: { include_usage: true },
-        }),
+        headers: { ...headers, "content-type": "application/json" },
+        body: JSON.stringify(body),
       });
       if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
-      const decoder = new TextDecoder();
-      let buffer = "";
       let first = true;
-      for await (const piece of res.body as unknown as AsyncIterable<Uint8Array>) {
-        buffer += decoder.decode(piece, { stream: true });
-        let end = buffer.indexOf("\n\n");
-        while (end >= 0) {
-          const line = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          end = buffer.indexOf("\n\n");
-          if (!line.startsWith("data: ") || line === "data: [DONE]") continue;
-          const chunk = JSON.parse(line.slice(6));
-          if (first && chunk.choices?.[0]?.delta?.content) {
+      let counted = 0;
+      let usage: number | undefined;
+      for await (const data of sseData(res.body as unknown as AsyncIterable<Uint8Array>)) {
+        if (data === "[DONE]") continue;
+        const chunk = JSON.parse(data);
+        const choice = chunk.choices?.[0];
+        const text = choice?.text ?? choice?.delta?.content;
+        if (text) {
+          counted++;
+          if (first) {
             first = false;
-            ttft.push(performance.now() - t0);
+            ttftMs.push(performance.now() - t0);
           }
-          if (chunk.usage) tokens += chunk.usage.completion_tokens;
         }
+        if (chunk.usage?.completion_tokens !== undefined) usage = chunk.usage.completion_tokens;
       }
+      tokens += usage ?? counted;
     }),
   );
-  return { tokens, seconds: (performance.now() - started) / 1000, ttftMs: ttft };
+  return { streams, tokens, seconds: (performance.now() - started) / 1000, ttftMs };
 }
 
-const rows: string[][] = [];
-const directResults = new Map<number, RunResult>();
-for (const n of levels) directResults.set(n, await direct(n));
-
-const core = createCore({
-  port: 0,
-  dataDir: work,
-  modelsDir,
-  threads,
-  gpu: false,
-  parallel,
-  contextSize,
-  logger: pino({ level: "silent" }),
-});
-const url = await core.start();
-const key = core.keys.create({ name: "bench", scope: "inference" }).key;
-await throughApi(url, key, 1, true); // warm-up: loads the model
-for (const n of levels) {
-  const d = directResults.get(n) as RunResult;
-  const a = await throughApi(url, key, n);
-  const dRate = d.tokens / d.seconds;
-  const aRate = a.tokens / a.seconds;
-  rows.push([
-    String(n),
-    `${d.tokens} / ${a.tokens}`,
-    dRate.toFixed(1),
-    aRate.toFixed(1),
-    (aRate / dRate).toFixed(3),
-    percentile(d.ttftMs, 50).toFixed(0),
-    percentile(a.ttftMs, 50).toFixed(0),
-    percentile(d.ttftMs, 95).toFixed(0),
-    percentile(a.ttftMs, 95).toFixed(0),
-  ]);
+async function httpSide(side: "api" | "llama-server", mode: Mode, threads: number): Promise<RunResult[]> {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  let headers: Record<string, string> = {};
+  let child: ChildProcess;
+  if (side === "api") {
+    const dataDir = join(work, `data-${threads}-${mode}`);
+    const cli = join(root, "bin", "maas-base.mjs");
+    const created = await run(process.execPath, [cli, "keys", "create", "--name", "bench", "--json", "--data-dir", dataDir]);
+    headers = { authorization: `Bearer ${JSON.parse(created).key}` };
+    child = spawn(
+      process.execPath,
+      [
+        cli,
+        "serve",
+        ...["--port", String(port), "--data-dir", dataDir, "--models-dir", modelsDir, "--threads", String(threads)],
+        ...["--parallel", String(parallel), "--context-size", String(contextSize), "--cpu", "--log-level", "warn"],
+      ],
+      { env: childEnv, stdio: ["ignore", "ignore", "inherit"] },
+    );
+  } else {
+    child = spawn(
+      llamaServer as string,
+      [
+        ...["-m", join(modelsDir, "bench.gguf"), "--alias", "bench", "--host", "127.0.0.1", "--port", String(port)],
+        ...["-t", String(threads), "-tb", String(threads), "-np", String(parallel)],
+        ...["-c", String(contextSize * parallel), "--no-webui", "--log-disable"],
+      ],
+      { stdio: ["ignore", "ignore", "ignore"] },
+    );
+  }
+  try {
+    await waitHealthy(`${base}/health`, child);
+    await httpRun(base, headers, mode, 1, -1); // warm-up (and, for our server, the model load)
+    const results: RunResult[] = [];
+    for (const streams of levels) {
+      for (let r = 0; r < repeats; r++) results.push(await httpRun(base, headers, mode, streams, r));
+    }
+    return results;
+  } finally {
+    child.kill("SIGTERM");
+    await new Promise((r) => (child.exitCode !== null ? r(null) : child.once("exit", r)));
+  }
 }
-const engine = core.engine;
-const build = engine ? `${engine.llama.buildType} ${engine.llama.gpu === false ? "cpu" : engine.llama.gpu}` : "?";
-await core.stop();
+
+interface Cell {
+  rate: number;
+  ttft50: number;
+  ttft95: number;
+  tokens: number;
+}
+
+function summarize(results: RunResult[], streams: number): Cell {
+  const runs = results.filter((r) => r.streams === streams);
+  return {
+    rate: median(runs.map((r) => r.tokens / r.seconds)),
+    ttft50: median(runs.map((r) => percentile(r.ttftMs, 50))),
+    ttft95: median(runs.map((r) => percentile(r.ttftMs, 95))),
+    tokens: median(runs.map((r) => r.tokens)),
+  };
+}
+
+const sides: Array<"direct" | "engine" | "api" | "llama-server"> = [
+  "direct",
+  "engine",
+  "api",
+  ...(llamaServer ? (["llama-server"] as const) : []),
+];
+const sections: string[] = [];
+const machine = `${cpus()[0]?.model.trim() ?? "?"}, ${cpus().length} logical cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
+const engineInfo = await run(process.execPath, [join(root, "bin", "maas-base.mjs"), "gpus", "--json", "--cpu"]).then(
+  (out) => JSON.parse(out) as { engine: { build: string; source: string } },
+  () => null,
+);
+for (const mode of modes) {
+  for (const threads of threadCounts) {
+    const results = new Map<string, RunResult[]>();
+    for (const side of sides) {
+      process.stderr.write(`bench: ${mode}, ${threads} thread(s), ${side}…\n`);
+      results.set(
+        side,
+        side === "direct" || side === "engine" ? await workerSide(side, mode, threads) : await httpSide(side, mode, threads),
+      );
+    }
+    const header = [
+      "streams",
+      ...sides.map((s) => `${s} tok/s`),
+      "api/engine",
+      ...(llamaServer ? ["engine/llama-server", "api/llama-server"] : []),
+      ...sides.map((s) => `${s} TTFT p50/p95 ms`),
+    ];
+    const rows = levels.map((n) => {
+      const cell = Object.fromEntries(sides.map((s) => [s, summarize(results.get(s) ?? [], n)])) as Record<string, Cell>;
+      const ratio = (a: string, b: string) => ((cell[a]?.rate ?? 0) / (cell[b]?.rate ?? 1)).toFixed(3);
+      return [
+        String(n),
+        ...sides.map((s) => (cell[s]?.rate ?? 0).toFixed(1)),
+        ratio("api", "engine"),
+        ...(llamaServer ? [ratio("engine", "llama-server"), ratio("api", "llama-server")] : []),
+        ...sides.map((s) => `${(cell[s]?.ttft50 ?? 0).toFixed(0)} / ${(cell[s]?.ttft95 ?? 0).toFixed(0)}`),
+      ];
+    });
+    const table = [
+      `| ${header.join(" | ")} |`,
+      `|${header.map(() => "---").join("|")}|`,
+      ...rows.map((r) => `| ${r.join(" | ")} |`),
+    ].join("\n");
+    const section = `### ${mode}, ${threads} thread(s)\n\n${table}\n`;
+    console.log(section);
+    sections.push(section);
+  }
+}
 rmSync(work, { recursive: true, force: true });
 
-const header = [
-  "streams",
-  "tokens direct / API",
-  "direct tok/s",
-  "API tok/s",
-  "API/direct",
-  "direct TTFT p50 ms",
-  "API TTFT p50 ms",
-  "direct TTFT p95 ms",
-  "API TTFT p95 ms",
-];
-const table = [
-  `| ${header.join(" | ")} |`,
-  `|${header.map(() => "---").join("|")}|`,
-  ...rows.map((r) => `| ${r.join(" | ")} |`),
-].join("\n");
-const machine = `${cpus()[0]?.model ?? "?"}, ${cpus().length} logical cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
-const heading = `## ${new Date().toISOString().slice(0, 10)} — chat completions, ${modelId}, ${maxTokens} tokens, ${threads} thread(s), greedy\n\nMachine: ${machine}. node-llama-cpp binary: ${build}.\n`;
-console.log(`${heading}\n${table}\n`);
+const heading =
+  `## ${new Date().toISOString().slice(0, 10)} — side by side, ${values.model ? values.model : "bench-medium (12×768 F16 llama, ASCII vocabulary)"}, ` +
+  `${maxTokens} tokens, greedy, median of ${repeats}\n\n` +
+  `Machine: ${machine}. Engine binary: ${engineInfo ? `${engineInfo.engine.build} (${engineInfo.engine.source})` : "?"}. ` +
+  `UV_THREADPOOL_SIZE=${uvPool} for the Node sides. ${parallel} sequences per context, ${contextSize} tokens each.\n`;
 if (!values["no-record"]) {
   const file = join(import.meta.dirname, "RESULTS.md");
   if (!existsSync(file)) appendFileSync(file, "# Benchmark results\n\nAppended by `npm run bench`; newest last.\n\n");
-  appendFileSync(file, `${heading}\n${table}\n\n`);
+  appendFileSync(file, `${heading}\n${sections.join("\n")}\n`);
 }

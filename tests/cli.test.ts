@@ -34,6 +34,16 @@ function waitForListening(child: ChildProcess): Promise<string> {
 }
 
 describe("maas-base CLI", () => {
+  it("gpus --json says which backend and which engine build are in use", async () => {
+    const { stdout } = await cli("gpus", "--json", "--cpu");
+    const info = JSON.parse(stdout);
+    expect(info.engine.backend).toBe("cpu");
+    expect(["localBuild", "prebuilt"]).toContain(info.engine.build);
+    expect(info.engine.cpuMathCores).toBeGreaterThan(0);
+    expect(info.engine.ram.total).toBeGreaterThan(info.engine.ram.free);
+    expect(info.devices).toEqual([]);
+  });
+
   it("fixtures --out writes the three tiny models", async () => {
     const { stdout } = await cli("fixtures", "--out", join(dir, "models"));
     for (const name of ["tiny-chat.gguf", "tiny-embed.gguf", "tiny-rerank.gguf"]) {

@@ -216,6 +216,27 @@ describe("chat completions", () => {
     expect(stats.models.find((m) => m.id === "tiny-chat")?.activeSequences).toBe(0);
   });
 
+  it("decodes one token of every concurrent stream per step (continuous batching)", async () => {
+    const stat = async () => {
+      const m = (await engineStats(server)).models.find((x) => x.id === "tiny-chat");
+      return { batches: m?.decodeBatches ?? 0, short: m?.shortBatches ?? 0 };
+    };
+    await client.completions.create({ model: "tiny-chat", prompt: "Load", max_tokens: 1 });
+    const before = await stat();
+    const tokens = 32;
+    const results = await Promise.all(
+      [0, 1, 2, 3].map((i) =>
+        client.completions.create({ model: "tiny-chat", prompt: `Batch ${i}:`, max_tokens: tokens, temperature: 0 }),
+      ),
+    );
+    for (const r of results) expect(r.usage?.completion_tokens).toBe(tokens);
+    const after = await stat();
+    // 4 streams × 32 tokens in about 32 decode steps (plus prompt steps as requests arrive),
+    // not the ~43 that batches of 3 would need; only the arrivals may leave a step short.
+    expect(after.batches - before.batches).toBeLessThanOrEqual(tokens + 8);
+    expect(after.short - before.short).toBeLessThanOrEqual(6);
+  });
+
   it("frees the sequence when the client disconnects mid-stream", async () => {
     const controller = new AbortController();
     const stream = await client.chat.completions.create(

@@ -62,7 +62,10 @@ export async function startTestServer(
 export async function engineStats(server: TestServer) {
   const res = await fetch(`${server.url}/api/admin/engine`, { headers: { authorization: `Bearer ${server.adminKey}` } });
   if (!res.ok) throw new Error(`engine stats: ${res.status}`);
-  return (await res.json()) as { models: Array<{ id: string; activeSequences: number; queued: number }> };
+  return (await res.json()) as {
+    build: string;
+    models: Array<{ id: string; activeSequences: number; queued: number; decodeBatches: number; shortBatches: number }>;
+  };
 }
 
 /** Polls `check` until it returns true or `ms` pass. */

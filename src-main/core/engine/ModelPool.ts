@@ -2,6 +2,7 @@ import type { ChatWrapper, Llama, LlamaContext, LlamaContextSequence, LlamaEmbed
 import type { Logger } from "pino";
 import { ModelLoadError, QueueFullError } from "../errors.js";
 import type { ModelInfo } from "../inference/types.js";
+import { createBatchStrategy } from "./batching.js";
 import { SlotQueue } from "./SlotQueue.js";
 
 export interface PoolOptions {
@@ -15,6 +16,11 @@ export interface PoolOptions {
   contextSize: number;
 }
 
+/** Prompt tokens fed per decode step while other streams of the model are generating. */
+const PROMPT_CHUNK = 128;
+/** How long (in dispatch-loop turns) a decode waits for every generating stream to queue its token. */
+const BATCH_MAX_WAITS = 32;
+
 /** A sequence leased to one request. `release` must be called exactly once. */
 export interface SequenceLease {
   sequence: LlamaContextSequence;
@@ -26,7 +32,12 @@ export interface SequenceLease {
 export class LoadedModel {
   lastUsed = Date.now();
   chatWrapper: ChatWrapper | null = null;
-  private chat: { context: LlamaContext; sequences: Array<LlamaContextSequence | undefined>; slots: SlotQueue } | null = null;
+  private chat: {
+    context: LlamaContext;
+    sequences: Array<LlamaContextSequence | undefined>;
+    slots: SlotQueue;
+    batching: ReturnType<typeof createBatchStrategy>;
+  } | null = null;
   private chatCreating: Promise<void> | null = null;
   private embedding: { context: LlamaEmbeddingContext; slots: SlotQueue } | null = null;
   private embeddingCreating: Promise<LlamaEmbeddingContext> | null = null;
@@ -43,12 +54,21 @@ export class LoadedModel {
   }
 
   get stats() {
+    const batching = this.chat?.batching.stats;
     return {
       activeSequences: this.chat?.slots.active ?? 0,
+      decodeBatches: batching?.batches ?? 0,
+      batchedTokens: batching?.tokens ?? 0,
+      shortBatches: batching?.shortBatches ?? 0,
       queued: (this.chat?.slots.waiting ?? 0) + (this.embedding?.slots.waiting ?? 0),
       parallel: this.options.parallel,
       contextSize: this.contextSize,
     };
+  }
+
+  /** The configured thread count, else the machine's physical cores (what llama.cpp counts as math cores). */
+  private get threads(): number {
+    return this.options.threads ?? this.model.llama.cpuMathCores;
   }
 
   /** The configured context, but never more than the model was trained for. */
@@ -59,16 +79,20 @@ export class LoadedModel {
   private async ensureChatContext(): Promise<void> {
     if (this.chat) return;
     this.chatCreating ??= (async () => {
+      const slots = new SlotQueue(this.options.parallel, this.options.maxQueue);
+      // A leased sequence is a generating one: leases are taken right before generation and released right after.
+      const batching = createBatchStrategy({
+        expectedItems: () => slots.active,
+        maxWaits: BATCH_MAX_WAITS,
+        promptChunk: PROMPT_CHUNK,
+      });
       const context = await this.model.createContext({
         sequences: this.options.parallel,
         contextSize: this.contextBound,
-        ...(this.options.threads ? { threads: this.options.threads } : {}),
+        threads: this.threads,
+        batching: { itemPrioritizationStrategy: batching },
       });
-      this.chat = {
-        context,
-        sequences: new Array(this.options.parallel).fill(undefined),
-        slots: new SlotQueue(this.options.parallel, this.options.maxQueue),
-      };
+      this.chat = { context, sequences: new Array(this.options.parallel).fill(undefined), slots, batching };
     })();
     try {
       await this.chatCreating;
@@ -109,7 +133,7 @@ export class LoadedModel {
   async withEmbeddingContext<T>(signal: AbortSignal | undefined, fn: (context: LlamaEmbeddingContext) => Promise<T>): Promise<T> {
     if (!this.embedding) {
       this.embeddingCreating ??= this.model.createEmbeddingContext({
-        ...(this.options.threads ? { threads: this.options.threads } : {}),
+        threads: this.threads,
         contextSize: this.contextBound,
       });
       try {

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import { describeEngine } from "../../engine/engineInfo.js";
 import { requireKey } from "../auth.js";
 import type { ServerDeps } from "../context.js";
 
@@ -7,8 +8,7 @@ export async function adminRoutes(app: FastifyInstance, deps: ServerDeps): Promi
   app.addHook("preHandler", requireKey(deps.keys, "management"));
 
   app.get("/api/admin/engine", async () => ({
-    backend: deps.engine.llama.gpu === false ? "cpu" : deps.engine.llama.gpu,
-    build: deps.engine.llama.buildType,
+    ...(await describeEngine(deps.engine.llama)),
     threads: deps.options.threads ?? deps.engine.llama.cpuMathCores,
     models: await deps.engine.pool.stats(),
   }));

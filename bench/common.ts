@@ -1,0 +1,67 @@
+import { existsSync, mkdirSync, renameSync } from "node:fs";
+import { join } from "node:path";
+import { writeTinyLlama } from "../src-main/core/fixtures/tinyModels.js";
+
+export type Mode = "completions" | "chat";
+
+/** One measured run: `streams` concurrent generations started together. */
+export interface RunResult {
+  streams: number;
+  tokens: number;
+  seconds: number;
+  ttftMs: number[];
+}
+
+/**
+ * Stream i of repeat r at concurrency n: the same prompt on every side (greedy
+ * decoding then yields the same work), and no prompt repeats within a side, so
+ * no side gains from a cached prefix.
+ */
+export const promptFor = (n: number, r: number, i: number) =>
+  `Story ${n}.${r}.${i}: write a long story about a lighthouse keeper and the sea.`;
+
+export function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+export const median = (values: readonly number[]) => percentile(values, 50);
+
+/**
+ * The medium bench model: a random-weight llama, 12 layers, 768 wide, F16 (~170 MB),
+ * whose vocabulary holds only printable ASCII and newline, so llama-server (which
+ * rejects output that is not valid UTF-8) can serve it too. Cached across runs.
+ */
+export function benchModel(cacheDir: string): string {
+  const path = join(cacheDir, "bench-medium-v1.gguf");
+  if (existsSync(path)) return path;
+  mkdirSync(cacheDir, { recursive: true });
+  const partial = `${path}.partial`;
+  writeTinyLlama(partial, {
+    layers: 12,
+    embedding: 768,
+    heads: 12,
+    feedForward: 2048,
+    type: "f16",
+    vocabulary: "ascii",
+    seed: 12,
+  });
+  renameSync(partial, path);
+  return path;
+}
+
+/** Splits an SSE byte stream into its `data:` payloads. */
+export async function* sseData(body: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for await (const piece of body) {
+    buffer += decoder.decode(piece, { stream: true });
+    let end = buffer.indexOf("\n\n");
+    while (end >= 0) {
+      const event = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      end = buffer.indexOf("\n\n");
+      for (const line of event.split("\n")) if (line.startsWith("data: ")) yield line.slice(6);
+    }
+  }
+}

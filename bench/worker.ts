@@ -1,0 +1,136 @@
+/**
+ * One in-process side of `npm run bench`, run in a child process of its own:
+ *   direct — node-llama-cpp used plainly: one context, a LlamaCompletion or LlamaChat per stream;
+ *   engine — our Engine (the server's batching and scheduling) called in-process, no HTTP.
+ * Prints one JSON RunResult per line.
+ */
+import { parseArgs } from "node:util";
+import { getLlama, LlamaChat, LlamaCompletion, LlamaLogLevel } from "node-llama-cpp";
+import pino from "pino";
+import { Engine } from "../src-main/core/engine/Engine.js";
+import type { GenerationEvent } from "../src-main/core/inference/types.js";
+import { type Mode, promptFor, type RunResult } from "./common.js";
+
+const { values } = parseArgs({
+  options: {
+    side: { type: "string" },
+    mode: { type: "string" },
+    model: { type: "string" },
+    threads: { type: "string" },
+    levels: { type: "string" },
+    tokens: { type: "string" },
+    repeats: { type: "string" },
+    context: { type: "string" },
+  },
+});
+const side = values.side as "direct" | "engine";
+const mode = values.mode as Mode;
+const modelPath = values.model as string;
+const threads = Number(values.threads);
+const levels = (values.levels as string).split(",").map(Number);
+const maxTokens = Number(values.tokens);
+const repeats = Number(values.repeats);
+const contextSize = Number(values.context);
+const parallel = Math.max(...levels);
+const greedy = { temperature: 0, topK: 40, topP: 0.95, minP: 0.05 } as const;
+
+type Generate = (prompt: string, onTokens: (n: number) => void) => Promise<void>;
+
+async function directSide(): Promise<{ generate: Generate; close(): Promise<void> }> {
+  const llama = await getLlama({ gpu: false, maxThreads: threads, build: "never", logLevel: LlamaLogLevel.error });
+  const model = await llama.loadModel({ modelPath });
+  const context = await model.createContext({ sequences: parallel, contextSize, threads });
+  const free = Array.from({ length: parallel }, () => context.getSequence());
+  return {
+    async generate(prompt, onTokens) {
+      const sequence = free.pop();
+      if (!sequence) throw new Error("no free sequence");
+      try {
+        if (mode === "completions") {
+          const completion = new LlamaCompletion({ contextSequence: sequence });
+          await completion.generateCompletion(prompt, {
+            maxTokens,
+            ...greedy,
+            repeatPenalty: false,
+            onToken: (t) => onTokens(t.length),
+          });
+          completion.dispose({ disposeSequence: false });
+        } else {
+          const chat = new LlamaChat({ contextSequence: sequence });
+          await chat.generateResponse(
+            [
+              { type: "user", text: prompt },
+              { type: "model", response: [] },
+            ],
+            { maxTokens, ...greedy, repeatPenalty: false, onResponseChunk: (c) => onTokens(c.tokens.length) },
+          );
+          chat.dispose({ disposeSequence: false });
+        }
+      } finally {
+        free.push(sequence);
+      }
+    },
+    close: () => llama.dispose(),
+  };
+}
+
+async function engineSide(): Promise<{ generate: Generate; close(): Promise<void> }> {
+  const info = {
+    id: "bench",
+    path: modelPath,
+    sizeBytes: 0,
+    architecture: "llama",
+    contextLength: null,
+    capabilities: ["chat" as const],
+    createdAt: 0,
+  };
+  const engine = await Engine.create({
+    gpu: false,
+    threads,
+    parallel,
+    maxQueue: 64,
+    contextSize,
+    logger: pino({ level: "silent" }),
+    resolveModel: (id) => (id === "bench" ? info : undefined),
+  });
+  const sampling = { maxTokens, temperature: 0 };
+  return {
+    async generate(prompt, onTokens) {
+      const events: AsyncIterable<GenerationEvent> =
+        mode === "completions"
+          ? await engine.complete({ model: "bench", prompt, sampling })
+          : await engine.chat({ model: "bench", messages: [{ role: "user", content: prompt }], sampling });
+      for await (const event of events) {
+        if (event.type === "text") onTokens(0);
+        if (event.type === "done") onTokens(event.usage.completionTokens);
+      }
+    },
+    close: () => engine.dispose(),
+  };
+}
+
+const runner = side === "direct" ? await directSide() : await engineSide();
+await runner.generate("Warm up.", () => {});
+for (const streams of levels) {
+  for (let r = 0; r < repeats; r++) {
+    const ttftMs: number[] = [];
+    let tokens = 0;
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: streams }, async (_, i) => {
+        const t0 = performance.now();
+        let first = true;
+        await runner.generate(promptFor(streams, r, i), (n) => {
+          if (first) {
+            first = false;
+            ttftMs.push(performance.now() - t0);
+          }
+          tokens += n;
+        });
+      }),
+    );
+    const result: RunResult = { streams, tokens, seconds: (performance.now() - started) / 1000, ttftMs };
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  }
+}
+await runner.close();

@@ -1,0 +1,51 @@
+import type { BatchItem } from "node-llama-cpp";
+import { describe, expect, it } from "vitest";
+import { createBatchStrategy, planBatch } from "./batching.js";
+
+const item = (tokens: number, evaluationPriority = 5): BatchItem =>
+  ({ tokens: Array.from({ length: tokens }, (_, i) => i), logits: [], evaluationPriority }) as unknown as BatchItem;
+
+describe("planBatch", () => {
+  it("puts every generating sequence's token in the batch before any prompt", () => {
+    const prompt = item(300);
+    const a = item(1);
+    const b = item(1);
+    const plan = planBatch([prompt, a, b], 512, 128);
+    expect(plan.map((p) => [p.item, p.processAmount])).toEqual([
+      [a, 1],
+      [b, 1],
+      [prompt, 128],
+    ]);
+  });
+
+  it("feeds a whole prompt (up to the batch size) when nothing else is generating", () => {
+    const first = item(400);
+    const second = item(300);
+    const plan = planBatch([first, second], 512, 128);
+    expect(plan.map((p) => p.processAmount)).toEqual([400, 112]);
+  });
+
+  it("serves higher-priority prompts first and never exceeds the batch", () => {
+    const low = item(50, 1);
+    const high = item(50, 9);
+    const plan = planBatch([low, high, item(1)], 40, 128);
+    expect(plan[1]?.item).toBe(high);
+    expect(plan.reduce((n, p) => n + p.processAmount, 0)).toBe(40);
+  });
+});
+
+describe("createBatchStrategy", () => {
+  it("answers with an empty batch while a generating sequence has not queued, within its bound", () => {
+    let expected = 3;
+    const strategy = createBatchStrategy({ expectedItems: () => expected, maxWaits: 2, promptChunk: 128 });
+    const items = [item(1), item(1)];
+    expect(strategy({ items, size: 512 })).toEqual([]);
+    expect(strategy({ items, size: 512 })).toEqual([]);
+    // The bound ran out: decode what is there rather than wait for a straggler forever.
+    expect(strategy({ items, size: 512 })).toHaveLength(2);
+    expect(strategy.stats).toMatchObject({ waits: 2, shortBatches: 1, batches: 1, tokens: 2 });
+    expected = 2;
+    expect(strategy({ items, size: 512 })).toHaveLength(2);
+    expect(strategy.stats.shortBatches).toBe(1);
+  });
+});

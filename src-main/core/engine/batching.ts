@@ -1,0 +1,89 @@
+import type { BatchItem, CustomBatchingPrioritizationStrategy, PrioritizedBatchItem } from "node-llama-cpp";
+
+export interface BatchStrategyOptions {
+  /** Sequences of the context that are generating now, each about to queue its next token. */
+  expectedItems: () => number;
+  /**
+   * How many times in a row the strategy may answer "not yet" while some expected
+   * sequence has still to queue. node-llama-cpp's dispatch loop re-asks at once,
+   * without leaving the microtask queue, so each "not yet" lets the stragglers'
+   * JavaScript run a little further; a straggler waiting for real I/O will not
+   * arrive, and the bound keeps that wait short.
+   */
+  maxWaits: number;
+  /** While other sequences are generating, a prompt is fed in chunks of at most this many tokens. */
+  promptChunk: number;
+}
+
+export interface BatchStats {
+  /** Decode steps dispatched. */
+  batches: number;
+  /** Tokens those steps carried (prompt and generated). */
+  tokens: number;
+  /** Times the strategy answered "not yet". */
+  waits: number;
+  /** Steps dispatched with some generating sequence missing, after the wait ran out. */
+  shortBatches: number;
+}
+
+/**
+ * The context's batch prioritization strategy. node-llama-cpp builds the next batch
+ * while the sequence that was sampled last has not queued its next token yet, so
+ * with N streams its batches settle at N−1 tokens and every decode pays for a
+ * batch that is not full. This strategy waits, briefly and boundedly, until every
+ * generating sequence has queued, so each decode step carries one token from every
+ * active stream (what llama-server does), and it chunks prompts so a new request
+ * does not stall running streams for a whole long prompt.
+ *
+ * Answering with an empty list is how it waits: node-llama-cpp then decodes nothing
+ * and asks again while items are queued. That is not documented API; the engine's
+ * tests cover it.
+ */
+export function createBatchStrategy(options: BatchStrategyOptions): CustomBatchingPrioritizationStrategy & {
+  readonly stats: BatchStats;
+} {
+  let waits = 0;
+  const stats: BatchStats = { batches: 0, tokens: 0, waits: 0, shortBatches: 0 };
+  const strategy = ({ items, size }: { items: readonly BatchItem[]; size: number }): PrioritizedBatchItem[] => {
+    if (items.length === 0) return [];
+    const expected = options.expectedItems();
+    if (items.length < expected && waits < options.maxWaits) {
+      waits++;
+      stats.waits++;
+      return [];
+    }
+    if (items.length < expected) stats.shortBatches++;
+    waits = 0;
+    const plan = planBatch(items, size, options.promptChunk);
+    stats.batches++;
+    for (const p of plan) stats.tokens += p.processAmount;
+    return plan;
+  };
+  return Object.assign(strategy, { stats });
+}
+
+/**
+ * Splits one batch of `size` tokens between the queued items: every generating
+ * sequence (a single queued token) first, then prompts in queue order, each capped
+ * at `promptChunk` tokens while anything else is generating, the rest of the batch
+ * otherwise. Higher `evaluationPriority` prompts go first.
+ */
+export function planBatch(items: readonly BatchItem[], size: number, promptChunk: number): PrioritizedBatchItem[] {
+  const decodes = items.filter((item) => item.tokens.length <= 1);
+  const prompts = items.filter((item) => item.tokens.length > 1).sort((a, b) => b.evaluationPriority - a.evaluationPriority);
+  const plan: PrioritizedBatchItem[] = [];
+  let left = size;
+  for (const item of decodes) {
+    if (left <= 0) break;
+    plan.push({ item, processAmount: item.tokens.length });
+    left -= item.tokens.length;
+  }
+  const chunk = decodes.length > 0 ? Math.max(1, promptChunk) : Number.POSITIVE_INFINITY;
+  for (const item of prompts) {
+    if (left <= 0) break;
+    const amount = Math.min(item.tokens.length, chunk, left);
+    plan.push({ item, processAmount: amount });
+    left -= amount;
+  }
+  return plan;
+}
