@@ -4,8 +4,8 @@ import {
   type Llama,
   LlamaChat,
   LlamaCompletion,
-  type LlamaContextSequence,
   type LlamaGrammar,
+  resolveChatWrapper,
   type Token,
 } from "node-llama-cpp";
 import type { Logger } from "pino";
@@ -17,6 +17,7 @@ import type {
   EmbeddingResult,
   FinishReason,
   GenerationEvent,
+  GenerationStream,
   ModelCapability,
   ModelInfo,
   SamplingOptions,
@@ -161,7 +162,7 @@ export class Engine {
       signal: AbortSignal,
       countTokens: (n: number) => void,
     ) => Promise<GenerationStop>,
-  ): AsyncIterable<GenerationEvent> {
+  ): GenerationStream {
     const controller = new AbortController();
     const onCallerAbort = () => controller.abort();
     callerSignal?.addEventListener("abort", onCallerAbort, { once: true });
@@ -199,6 +200,7 @@ export class Engine {
       }
     })();
     return {
+      promptTokens,
       async *[Symbol.asyncIterator]() {
         let finished = false;
         try {
@@ -216,14 +218,20 @@ export class Engine {
     };
   }
 
-  private async chatWrapperFor(loaded: LoadedModel, sequence: LlamaContextSequence): Promise<LlamaChat> {
-    // Resolving the wrapper parses the Jinja template; do it once per model.
-    const chat = new LlamaChat({ contextSequence: sequence, chatWrapper: loaded.chatWrapper ?? "auto" });
-    loaded.chatWrapper ??= chat.chatWrapper;
-    return chat;
+  /** The model's chat wrapper; resolving it parses the Jinja template, so it is done once per model. */
+  private chatWrapper(loaded: LoadedModel) {
+    loaded.chatWrapper ??= resolveChatWrapper(loaded.model);
+    return loaded.chatWrapper;
   }
 
-  async chat(request: ChatRequest, signal?: AbortSignal): Promise<AsyncIterable<GenerationEvent>> {
+  private promptTokens(loaded: LoadedModel, history: ReturnType<typeof toChatHistory>, functions?: ChatModelFunctions): number {
+    return this.chatWrapper(loaded)
+      .generateContextState({ chatHistory: history, availableFunctions: functions, documentFunctionParams: true })
+      .contextText.tokenize(loaded.model.tokenizer).length;
+  }
+
+  /** Everything a chat request needs before it holds a sequence; throws the request's 400s and 404s. */
+  private async prepareChat(request: ChatRequest) {
     const info = this.resolve(request.model, "chat");
     const tools = request.toolChoice === "none" ? [] : (request.tools ?? []);
     const forced = tools.length > 0 && request.toolChoice !== undefined && request.toolChoice !== "auto";
@@ -257,17 +265,26 @@ export class Engine {
     } else if (!functions && request.responseFormat?.type === "json_schema") {
       grammar = await this.grammarForSchema(request.responseFormat.schema, "response_format.json_schema.schema");
     }
-    const history = toChatHistory(messages);
+    return { info, functions, grammar, forced, history: toChatHistory(messages) };
+  }
+
+  /** The prompt's length in tokens, as `chat` would feed it (Anthropic's count_tokens). */
+  async countChatTokens(request: ChatRequest): Promise<number> {
+    const { info, functions, history } = await this.prepareChat(request);
+    const loaded = await this.pool.get(info);
+    return this.promptTokens(loaded, history, functions);
+  }
+
+  async chat(request: ChatRequest, signal?: AbortSignal): Promise<GenerationStream> {
+    const { info, functions, grammar, forced, history } = await this.prepareChat(request);
     const loaded = await this.pool.get(info);
     const lease = await loaded.acquireSequence(signal);
     let chat: LlamaChat;
     let maxTokens: number;
     let promptTokens: number;
     try {
-      chat = await this.chatWrapperFor(loaded, lease.sequence);
-      promptTokens = chat.chatWrapper
-        .generateContextState({ chatHistory: history, availableFunctions: functions, documentFunctionParams: true })
-        .contextText.tokenize(loaded.model.tokenizer).length;
+      chat = new LlamaChat({ contextSequence: lease.sequence, chatWrapper: this.chatWrapper(loaded) });
+      promptTokens = this.promptTokens(loaded, history, functions);
       maxTokens = this.budget(lease, promptTokens, request.sampling.maxTokens);
     } catch (error) {
       lease.release();
@@ -332,7 +349,7 @@ export class Engine {
     });
   }
 
-  async complete(request: CompletionRequest, signal?: AbortSignal): Promise<AsyncIterable<GenerationEvent>> {
+  async complete(request: CompletionRequest, signal?: AbortSignal): Promise<GenerationStream> {
     const info = this.resolve(request.model, "chat");
     const loaded = await this.pool.get(info);
     const lease = await loaded.acquireSequence(signal);

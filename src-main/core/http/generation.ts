@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import { sseData } from "../dialects/sse.js";
 import type { Operation } from "../domain/usage.js";
 import { isAbortError } from "../errors.js";
-import { foldEvents, type GenerationEvent, type GenerationResult } from "../inference/types.js";
+import { foldEvents, type GenerationEvent, type GenerationResult, type GenerationStream } from "../inference/types.js";
 import type { ServerDeps } from "./context.js";
 import { toApiError } from "./errors.js";
 import { SseWriter } from "./sseWriter.js";
@@ -16,14 +16,21 @@ export function clientSignal(reply: FastifyReply): AbortSignal {
   return controller.signal;
 }
 
+/** How long a stream may stay silent before a keep-alive goes out. */
+const KEEPALIVE_MS = 5000;
+
 export interface GenerationPlan {
   operation: Operation;
   model: string;
   stream: boolean;
   /** Starts the engine; resolves once a sequence is held. */
-  start: (signal: AbortSignal) => Promise<AsyncIterable<GenerationEvent>>;
+  start: (signal: AbortSignal) => Promise<GenerationStream>;
   /** Stream: payloads sent before the first event. */
-  opening?: () => object[];
+  opening?: (stream: GenerationStream) => object[];
+  /** Stream: how a payload is framed (default: a `data:` line; Anthropic names its events). */
+  frame?: (payload: object) => string;
+  /** Stream: sent when nothing else went out for a while (a long prompt, a slow model). */
+  keepAlive?: string;
   /** Stream: payloads for one event. */
   encode: (event: GenerationEvent) => object[];
   /** Non-stream: the response body from the folded events. */
@@ -35,7 +42,7 @@ export interface GenerationPlan {
 }
 
 /**
- * Runs one generation for an OpenAI-family endpoint, streamed or not, and
+ * Runs one generation for any dialect's endpoint, streamed or not, and
  * records its usage. Errors before the first byte become normal error responses
  * (thrown to the error handler); later ones are sent in-stream.
  */
@@ -65,7 +72,7 @@ export async function runGeneration(deps: ServerDeps, request: FastifyRequest, r
     }
   };
 
-  let events: AsyncIterable<GenerationEvent>;
+  let events: GenerationStream;
   try {
     events = await plan.start(signal);
   } catch (error) {
@@ -103,12 +110,21 @@ export async function runGeneration(deps: ServerDeps, request: FastifyRequest, r
     "x-request-id": request.id,
   });
   const writer = new SseWriter(res);
-  for (const payload of plan.opening?.() ?? []) writer.write(sseData(payload));
+  const frame = plan.frame ?? sseData;
+  for (const payload of plan.opening?.(events) ?? []) writer.write(frame(payload));
+  let lastWrite = performance.now();
+  const keepAlive = plan.keepAlive;
+  const timer = keepAlive
+    ? setInterval(() => {
+        if (performance.now() - lastWrite >= KEEPALIVE_MS - 50) writer.write(keepAlive);
+      }, KEEPALIVE_MS)
+    : null;
   try {
     for await (const event of events) {
       if (firstTokenAt === null && event.type !== "done") firstTokenAt = performance.now();
       seen.push(event);
-      for (const payload of plan.encode(event)) writer.write(sseData(payload));
+      for (const payload of plan.encode(event)) writer.write(frame(payload));
+      lastWrite = performance.now();
     }
     result = foldEvents(seen);
     if (plan.closing) writer.write(plan.closing);
@@ -117,10 +133,11 @@ export async function runGeneration(deps: ServerDeps, request: FastifyRequest, r
     else {
       const apiError = toApiError(error);
       status = apiError.status;
-      writer.write(sseData(plan.streamError(apiError)));
+      writer.write(frame(plan.streamError(apiError)));
     }
     result = foldEvents(seen);
   } finally {
+    if (timer) clearInterval(timer);
     writer.end();
     record();
   }

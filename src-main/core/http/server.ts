@@ -1,10 +1,13 @@
 import { randomBytes } from "node:crypto";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, LogController } from "fastify";
+import { anthropicStatus, toAnthropicError } from "../dialects/anthropic/errors.js";
 import { toOpenAIError } from "../dialects/openai/errors.js";
 import { ApiError, PermissionError } from "../errors.js";
 import type { ServerDeps } from "./context.js";
+import { speaksAnthropic } from "./dialect.js";
 import { toApiError } from "./errors.js";
 import { adminRoutes } from "./routes/admin.js";
+import { anthropicRoutes } from "./routes/anthropic.js";
 import { healthRoutes } from "./routes/health.js";
 import { openaiRoutes } from "./routes/openai.js";
 
@@ -27,9 +30,10 @@ export function hostAllowed(hostHeader: string | undefined, boundHost: string, a
   return lower === boundHost.toLowerCase() && boundHost !== "0.0.0.0" && boundHost !== "::";
 }
 
-/** The error body in the caller's dialect. Only the OpenAI family exists so far. */
-function errorBody(_request: FastifyRequest, error: ApiError): object {
-  return toOpenAIError(error);
+/** The status and error body in the caller's dialect. */
+function errorReply(request: FastifyRequest, error: ApiError): { status: number; body: object } {
+  if (speaksAnthropic(request)) return { status: anthropicStatus(error), body: toAnthropicError(error, request.id) };
+  return { status: error.status, body: toOpenAIError(error) };
 }
 
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
@@ -74,18 +78,21 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     if (apiError.status >= 500) request.log.error({ err: error }, "request failed");
     const retryAfter = apiError.options.retryAfterSeconds;
     if (retryAfter !== undefined) reply.header("retry-after", String(retryAfter));
-    return reply.status(apiError.status).type("application/json").send(errorBody(request, apiError));
+    const { status, body } = errorReply(request, apiError);
+    return reply.status(status).type("application/json").send(body);
   });
 
   app.setNotFoundHandler(async (request, reply) => {
     const error = new ApiError(404, "not_found", `Unknown route: ${request.method} ${request.url.split("?")[0]}`, {
       code: "unknown_route",
     });
-    return reply.status(404).send(errorBody(request, error));
+    const { status, body } = errorReply(request, error);
+    return reply.status(status).send(body);
   });
 
   await app.register(healthRoutes);
   await app.register(async (scope) => openaiRoutes(scope, deps));
+  await app.register(async (scope) => anthropicRoutes(scope, deps));
   await app.register(async (scope) => adminRoutes(scope, deps));
   return app;
 }

@@ -83,6 +83,11 @@ export type GenerationEvent =
   | { type: "tool_call_delta"; index: number; arguments: string }
   | { type: "done"; finishReason: FinishReason; stopSequence?: string; usage: Usage };
 
+/** A running generation: its events, and the prompt's length known before the first one. */
+export interface GenerationStream extends AsyncIterable<GenerationEvent> {
+  promptTokens: number;
+}
+
 /** The result of folding a whole event stream. */
 export interface GenerationResult {
   text: string;

@@ -1,13 +1,15 @@
 import type { FastifyInstance } from "fastify";
+import { toAnthropicModel, toAnthropicModelList } from "../../dialects/anthropic/models.js";
 import { ChatChunkEncoder, parseChatCompletion, toChatCompletion } from "../../dialects/openai/chat.js";
 import { CompletionChunkEncoder, parseCompletion, toTextCompletion } from "../../dialects/openai/completions.js";
 import { parseEmbedding, toEmbeddingResponse } from "../../dialects/openai/embeddings.js";
 import { toOpenAIError } from "../../dialects/openai/errors.js";
 import { toOpenAIModel, toOpenAIModelList } from "../../dialects/openai/models.js";
-import { sseData } from "../../dialects/sse.js";
+import { SSE_KEEPALIVE, sseData } from "../../dialects/sse.js";
 import { ModelNotFoundError } from "../../errors.js";
 import { requireKey } from "../auth.js";
 import type { ServerDeps } from "../context.js";
+import { speaksAnthropic } from "../dialect.js";
 import { clientSignal, runGeneration } from "../generation.js";
 
 function responseMeta(prefix: string, requestId: string, model: string) {
@@ -18,12 +20,15 @@ function responseMeta(prefix: string, requestId: string, model: string) {
 export async function openaiRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
   app.addHook("preHandler", requireKey(deps.keys, "inference"));
 
-  app.get("/v1/models", async () => toOpenAIModelList(deps.models.list()));
+  // The Anthropic SDK lists models on the same path; it says so with `anthropic-version`.
+  app.get("/v1/models", async (request) =>
+    speaksAnthropic(request) ? toAnthropicModelList(deps.models.list()) : toOpenAIModelList(deps.models.list()),
+  );
 
   app.get<{ Params: { id: string } }>("/v1/models/:id", async (request) => {
     const model = deps.models.get(request.params.id);
     if (!model) throw new ModelNotFoundError(request.params.id);
-    return toOpenAIModel(model);
+    return speaksAnthropic(request) ? toAnthropicModel(model) : toOpenAIModel(model);
   });
 
   app.post("/v1/chat/completions", async (request, reply) => {
@@ -39,6 +44,7 @@ export async function openaiRoutes(app: FastifyInstance, deps: ServerDeps): Prom
       encode: (event) => encoder.encode(event),
       fold: (result) => toChatCompletion(result, meta),
       streamError: toOpenAIError,
+      keepAlive: SSE_KEEPALIVE,
       closing: sseData("[DONE]"),
     });
   });
@@ -57,6 +63,7 @@ export async function openaiRoutes(app: FastifyInstance, deps: ServerDeps): Prom
       encode: (event) => encoder.encode(event),
       fold: (result) => toTextCompletion(result, meta, prefix),
       streamError: toOpenAIError,
+      keepAlive: SSE_KEEPALIVE,
       closing: sseData("[DONE]"),
     });
   });

@@ -1,0 +1,39 @@
+import type { FastifyInstance } from "fastify";
+import { toAnthropicError } from "../../dialects/anthropic/errors.js";
+import { parseCountTokens, parseMessages, toAnthropicMessage } from "../../dialects/anthropic/messages.js";
+import { AnthropicStreamEncoder } from "../../dialects/anthropic/stream.js";
+import { sseEvent } from "../../dialects/sse.js";
+import { requireKey } from "../auth.js";
+import type { ServerDeps } from "../context.js";
+import { runGeneration } from "../generation.js";
+
+const PING = sseEvent("ping", { type: "ping" });
+
+/** The Anthropic-compatible surface: `/v1/messages` and `/v1/messages/count_tokens` (any query, e.g. `?beta=true`). */
+export async function anthropicRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
+  app.addHook("preHandler", requireKey(deps.keys, "inference"));
+
+  app.post("/v1/messages", async (request, reply) => {
+    const parsed = parseMessages(request.body);
+    const meta = { id: `msg_${request.id.replace(/^req_/, "")}`, model: parsed.request.model };
+    const encoder = new AnthropicStreamEncoder(meta);
+    return runGeneration(deps, request, reply, {
+      operation: "messages",
+      model: parsed.request.model,
+      stream: parsed.stream,
+      start: (signal) => deps.engine.chat(parsed.request, signal),
+      opening: (stream) => encoder.start(stream.promptTokens),
+      encode: (event) => encoder.encode(event),
+      fold: (result) => toAnthropicMessage(result, meta),
+      frame: (payload) => sseEvent((payload as { type: string }).type, payload),
+      keepAlive: PING,
+      streamError: (error) => toAnthropicError(error, request.id),
+    });
+  });
+
+  app.post("/v1/messages/count_tokens", async (request) => {
+    const chat = parseCountTokens(request.body);
+    request.logInfo.model = chat.model;
+    return { input_tokens: await deps.engine.countChatTokens(chat) };
+  });
+}
