@@ -20,6 +20,8 @@ import type {
   GenerationStream,
   ModelCapability,
   ModelInfo,
+  RerankRequest,
+  RerankResult,
   SamplingOptions,
   ToolDefinition,
 } from "../inference/types.js";
@@ -388,45 +390,70 @@ export class Engine {
     const info = this.resolve(request.model, "embedding");
     const loaded = await this.pool.get(info);
     const vocabularySize = loaded.model.fileInfo.metadata?.tokenizer?.ggml?.tokens?.length;
-    return loaded.withEmbeddingContext(signal, async (context) => {
-      const vectors: number[][] = [];
-      let promptTokens = 0;
-      for (const [i, input] of request.inputs.entries()) {
-        if (signal?.aborted) throw new AbortedError();
-        const tokens = typeof input === "string" ? loaded.model.tokenize(input) : (input as Token[]);
-        if (typeof input !== "string" && vocabularySize !== undefined) {
-          const bad = input.find((t) => !Number.isInteger(t) || t < 0 || t >= vocabularySize);
-          if (bad !== undefined)
-            throw new InvalidRequestError(`Token id ${bad} is outside the model's vocabulary.`, `input[${i}]`);
-        }
+    // Validate and tokenize everything first, so a bad input fails the request before any work.
+    const inputs = request.inputs.map((input, i) => {
+      if (typeof input === "string") {
+        const tokens = loaded.model.tokenize(input);
         if (tokens.length === 0) throw new InvalidRequestError("Input must not be empty.", `input[${i}]`);
-        if (tokens.length > context.model.trainContextSize && tokens.length > 512) {
-          // Reported clearly instead of failing inside llama.cpp.
+        return tokens;
+      }
+      if (input.length === 0) throw new InvalidRequestError("Input must not be empty.", `input[${i}]`);
+      const bad = input.find((t) => !Number.isInteger(t) || t < 0 || (vocabularySize !== undefined && t >= vocabularySize));
+      if (bad !== undefined) throw new InvalidRequestError(`Token id ${bad} is outside the model's vocabulary.`, `input[${i}]`);
+      return input as Token[];
+    });
+    const vectors = await loaded.embedding.map(signal, inputs, async (context, tokens, i) => {
+      try {
+        return normalize((await context.getEmbeddingFor(tokens)).vector);
+      } catch (error) {
+        // node-llama-cpp checks the length against the context it made (special tokens included).
+        if (/longer than the usable context/i.test((error as Error).message ?? "")) {
           throw new InvalidRequestError(
-            `Input ${i} is ${tokens.length} tokens long, more than the model's context of ${context.model.trainContextSize}.`,
+            `Input ${i} is ${tokens.length} tokens long, more than the model's context holds.`,
             `input[${i}]`,
             "context_length_exceeded",
           );
         }
-        promptTokens += tokens.length;
-        let embedding: Awaited<ReturnType<typeof context.getEmbeddingFor>>;
-        try {
-          embedding = await context.getEmbeddingFor(tokens);
-        } catch (error) {
-          const message = (error as Error).message ?? String(error);
-          if (/longer than the context|context size/i.test(message)) {
-            throw new InvalidRequestError(
-              `Input ${i} is longer than the model's context: ${message}`,
-              `input[${i}]`,
-              "context_length_exceeded",
-            );
-          }
-          throw error;
-        }
-        vectors.push(normalize(embedding.vector));
+        throw error;
       }
-      return { vectors, promptTokens };
     });
+    return { vectors, promptTokens: inputs.reduce((n, t) => n + t.length, 0) };
+  }
+
+  /**
+   * Scores each document against the query with the model's rank head. A document
+   * too long for the context is cut to fit (its index is reported in `truncated`);
+   * a query that leaves no room for any document is a 400.
+   */
+  async rerank(request: RerankRequest, signal?: AbortSignal): Promise<RerankResult> {
+    const info = this.resolve(request.model, "rerank");
+    const loaded = await this.pool.get(info);
+    const tokenizer = loaded.model.tokenizer;
+    const query = tokenizer(request.query, false, "trimLeadingSpace");
+    if (query.length === 0) throw new InvalidRequestError("query must not be empty.", "query");
+    const documents = request.documents.map((d) => tokenizer(d, false, "trimLeadingSpace"));
+    const truncated: number[] = [];
+    let promptTokens = 0;
+    const scores = await loaded.ranking.map(signal, documents, async (context, document, i) => {
+      // The input is query and document with the model's special tokens around them.
+      const overhead = context.calculateInputLength(query, []);
+      const room = context.contextSize - 1 - overhead;
+      if (room <= 0) {
+        throw new InvalidRequestError(
+          `The query is ${query.length} tokens long and leaves no room for documents in the model's context of ${context.contextSize}.`,
+          "query",
+          "context_length_exceeded",
+        );
+      }
+      let tokens = document;
+      if (tokens.length > room) {
+        tokens = tokens.slice(0, room);
+        truncated.push(i);
+      }
+      promptTokens += context.calculateInputLength(query, tokens);
+      return context.rank(query, tokens);
+    });
+    return { scores, promptTokens, truncated: truncated.sort((a, b) => a - b) };
   }
 
   async tokenize(modelId: string, text: string): Promise<number[]> {

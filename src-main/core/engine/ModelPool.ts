@@ -1,8 +1,17 @@
-import type { ChatWrapper, Llama, LlamaContext, LlamaContextSequence, LlamaEmbeddingContext, LlamaModel } from "node-llama-cpp";
+import type {
+  ChatWrapper,
+  Llama,
+  LlamaContext,
+  LlamaContextSequence,
+  LlamaEmbeddingContext,
+  LlamaModel,
+  LlamaRankingContext,
+} from "node-llama-cpp";
 import type { Logger } from "pino";
 import { ModelLoadError, QueueFullError } from "../errors.js";
 import type { ModelInfo } from "../inference/types.js";
 import { createBatchStrategy } from "./batching.js";
+import { ContextPool } from "./ContextPool.js";
 import { SlotQueue } from "./SlotQueue.js";
 
 export interface PoolOptions {
@@ -20,6 +29,8 @@ export interface PoolOptions {
 const PROMPT_CHUNK = 128;
 /** How long (in dispatch-loop turns) a decode waits for every generating stream to queue its token. */
 const BATCH_MAX_WAITS = 32;
+/** Embedding or ranking contexts per encoder model (each serves one input at a time). */
+const ENCODER_CONTEXTS = 2;
 
 /** A sequence leased to one request. `release` must be called exactly once. */
 export interface SequenceLease {
@@ -39,14 +50,29 @@ export class LoadedModel {
     batching: ReturnType<typeof createBatchStrategy>;
   } | null = null;
   private chatCreating: Promise<void> | null = null;
-  private embedding: { context: LlamaEmbeddingContext; slots: SlotQueue } | null = null;
-  private embeddingCreating: Promise<LlamaEmbeddingContext> | null = null;
+  readonly embedding: ContextPool<LlamaEmbeddingContext>;
+  readonly ranking: ContextPool<LlamaRankingContext>;
 
   constructor(
     readonly info: ModelInfo,
     readonly model: LlamaModel,
     private readonly options: PoolOptions,
-  ) {}
+  ) {
+    const full = () => new QueueFullError(info.id);
+    const encoders = Math.min(ENCODER_CONTEXTS, options.parallel);
+    this.embedding = new ContextPool(
+      encoders,
+      options.maxQueue,
+      () => model.createEmbeddingContext({ threads: this.threads, contextSize: this.contextBound }),
+      full,
+    );
+    this.ranking = new ContextPool(
+      encoders,
+      options.maxQueue,
+      () => model.createRankingContext({ threads: this.threads, contextSize: this.contextBound }),
+      full,
+    );
+  }
 
   /** Per-sequence context size actually allocated (0 before the first chat request). */
   get contextSize(): number {
@@ -60,7 +86,8 @@ export class LoadedModel {
       decodeBatches: batching?.batches ?? 0,
       batchedTokens: batching?.tokens ?? 0,
       shortBatches: batching?.shortBatches ?? 0,
-      queued: (this.chat?.slots.waiting ?? 0) + (this.embedding?.slots.waiting ?? 0),
+      queued: (this.chat?.slots.waiting ?? 0) + this.embedding.waiting + this.ranking.waiting,
+      activeEncoders: this.embedding.active + this.ranking.active,
       parallel: this.options.parallel,
       contextSize: this.contextSize,
     };
@@ -130,37 +157,15 @@ export class LoadedModel {
     };
   }
 
-  async withEmbeddingContext<T>(signal: AbortSignal | undefined, fn: (context: LlamaEmbeddingContext) => Promise<T>): Promise<T> {
-    if (!this.embedding) {
-      this.embeddingCreating ??= this.model.createEmbeddingContext({
-        threads: this.threads,
-        contextSize: this.contextBound,
-      });
-      try {
-        const context = await this.embeddingCreating;
-        this.embedding ??= { context, slots: new SlotQueue(1, this.options.maxQueue) };
-      } finally {
-        this.embeddingCreating = null;
-      }
-    }
-    const { context, slots } = this.embedding;
-    const slot = await slots.acquire(signal, () => new QueueFullError(this.info.id));
-    this.lastUsed = Date.now();
-    try {
-      return await fn(context);
-    } finally {
-      slots.release(slot);
-      this.lastUsed = Date.now();
-    }
-  }
-
   async dispose(): Promise<void> {
     const error = new ModelLoadError(this.info.id, "the model is being unloaded");
     this.chat?.slots.rejectAll(error);
-    this.embedding?.slots.rejectAll(error);
+    this.embedding.rejectAll(error);
+    this.ranking.rejectAll(error);
+    await this.embedding.dispose();
+    await this.ranking.dispose();
     await this.model.dispose();
     this.chat = null;
-    this.embedding = null;
   }
 }
 

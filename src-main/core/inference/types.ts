@@ -68,6 +68,20 @@ export interface EmbeddingResult {
   promptTokens: number;
 }
 
+export interface RerankRequest {
+  model: string;
+  query: string;
+  documents: string[];
+}
+
+export interface RerankResult {
+  /** One relevance score per document, in the documents' order. */
+  scores: number[];
+  promptTokens: number;
+  /** Indexes of documents cut to fit the model's context. */
+  truncated: number[];
+}
+
 export type FinishReason = "stop" | "length" | "tool_calls" | "stop_sequence";
 
 export interface Usage {

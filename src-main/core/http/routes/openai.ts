@@ -10,7 +10,8 @@ import { ModelNotFoundError } from "../../errors.js";
 import { requireKey } from "../auth.js";
 import type { ServerDeps } from "../context.js";
 import { speaksAnthropic } from "../dialect.js";
-import { clientSignal, runGeneration } from "../generation.js";
+import { runGeneration } from "../generation.js";
+import { metered } from "../metered.js";
 
 function responseMeta(prefix: string, requestId: string, model: string) {
   return { id: `${prefix}-${requestId.replace(/^req_/, "")}`, created: Math.floor(Date.now() / 1000), model };
@@ -70,30 +71,9 @@ export async function openaiRoutes(app: FastifyInstance, deps: ServerDeps): Prom
 
   app.post("/v1/embeddings", async (request, reply) => {
     const parsed = parseEmbedding(request.body);
-    const started = performance.now();
-    request.logInfo.model = parsed.request.model;
-    let status = 200;
-    let promptTokens = 0;
-    try {
-      const result = await deps.engine.embed(parsed.request, clientSignal(reply));
-      promptTokens = result.promptTokens;
-      return toEmbeddingResponse(result, parsed, parsed.request.model);
-    } catch (error) {
-      status = (error as { status?: number }).status ?? 500;
-      throw error;
-    } finally {
-      request.logInfo.promptTokens = promptTokens;
-      deps.usage.record({
-        requestId: request.id,
-        apiKeyId: request.apiKey?.id ?? null,
-        model: parsed.request.model,
-        operation: "embedding",
-        promptTokens,
-        completionTokens: 0,
-        ttftMs: null,
-        durationMs: Math.round(performance.now() - started),
-        status,
-      });
-    }
+    return metered(deps, request, reply, { operation: "embedding", model: parsed.request.model }, async (signal) => {
+      const result = await deps.engine.embed(parsed.request, signal);
+      return { body: toEmbeddingResponse(result, parsed, parsed.request.model), promptTokens: result.promptTokens };
+    });
   });
 }
