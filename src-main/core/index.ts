@@ -4,6 +4,7 @@ import { type CoreOptions, databasePath, resolveOptions } from "./config.js";
 import { type Db, openDatabase } from "./db/database.js";
 import { ApiKeyService } from "./domain/apiKeys.js";
 import { ModelService } from "./domain/models.js";
+import { ResponseStore } from "./domain/responses.js";
 import { UsageService } from "./domain/usage.js";
 import { Engine } from "./engine/Engine.js";
 import { buildServer } from "./http/server.js";
@@ -37,6 +38,7 @@ export function createCore(partial: Partial<CoreOptions> = {}): Core {
   const keys = new ApiKeyService(db);
   const models = new ModelService(db, logger);
   const usage = new UsageService(db);
+  const responses = new ResponseStore(db);
   let engine: Engine | null = null;
   let app: FastifyInstance | null = null;
   let url: string | null = null;
@@ -66,7 +68,7 @@ export function createCore(partial: Partial<CoreOptions> = {}): Core {
         logger,
         resolveModel: (id) => models.get(id),
       });
-      app = await buildServer({ options, engine, models, keys, usage, logger });
+      app = await buildServer({ options, engine, models, keys, usage, responses, logger });
       await app.listen({ host: options.host, port: options.port });
       const address = app.server.address() as AddressInfo;
       const host = address.family === "IPv6" ? `[${address.address}]` : address.address;

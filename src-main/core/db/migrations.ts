@@ -45,4 +45,21 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       CREATE INDEX usage_records_key ON usage_records(api_key_id, created_at);
     `,
   },
+  {
+    version: 2,
+    name: "responses",
+    sql: `
+      CREATE TABLE responses (
+        id                   TEXT PRIMARY KEY,
+        created_at           INTEGER NOT NULL,
+        api_key_id           INTEGER REFERENCES api_keys(id) ON DELETE SET NULL,
+        model                TEXT NOT NULL,
+        previous_response_id TEXT,
+        response_json        TEXT NOT NULL,
+        input_items_json     TEXT NOT NULL,
+        conversation_json    TEXT NOT NULL
+      );
+      CREATE INDEX responses_created_at ON responses(created_at);
+    `,
+  },
 ];

@@ -1,6 +1,6 @@
 import type { Db } from "../db/database.js";
 
-export type Operation = "chat" | "completion" | "embedding" | "messages" | "rerank" | "proxy";
+export type Operation = "chat" | "completion" | "embedding" | "messages" | "responses" | "rerank" | "proxy";
 
 export interface UsageRecordInput {
   requestId: string;

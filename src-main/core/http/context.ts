@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { CoreOptions } from "../config.js";
 import type { ApiKeyPublic, ApiKeyService } from "../domain/apiKeys.js";
 import type { ModelService } from "../domain/models.js";
+import type { ResponseStore } from "../domain/responses.js";
 import type { UsageService } from "../domain/usage.js";
 import type { Engine } from "../engine/Engine.js";
 
@@ -12,6 +13,7 @@ export interface ServerDeps {
   models: ModelService;
   keys: ApiKeyService;
   usage: UsageService;
+  responses: ResponseStore;
   logger: Logger;
 }
 

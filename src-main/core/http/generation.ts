@@ -33,10 +33,12 @@ export interface GenerationPlan {
   keepAlive?: string;
   /** Stream: payloads for one event. */
   encode: (event: GenerationEvent) => object[];
-  /** Non-stream: the response body from the folded events. */
-  fold: (result: GenerationResult) => object;
-  /** Stream: the body of an error that happens after headers went out. */
-  streamError: (error: ReturnType<typeof toApiError>) => object;
+  /** Non-stream: the response body from the folded events (and the events themselves). */
+  fold: (result: GenerationResult, events: readonly GenerationEvent[]) => object;
+  /** Stream: the payload(s) of an error that happens after headers went out. */
+  streamError: (error: ReturnType<typeof toApiError>) => object | object[];
+  /** Called once when the generation finished normally (both modes), before the last byte goes out. */
+  onComplete?: (result: GenerationResult) => void;
   /** Stream: the final line (OpenAI's `[DONE]`). */
   closing?: string;
 }
@@ -89,8 +91,10 @@ export async function runGeneration(deps: ServerDeps, request: FastifyRequest, r
         seen.push(event);
       }
       result = foldEvents(seen);
+      const body = plan.fold(result, seen);
+      plan.onComplete?.(result);
       record();
-      return reply.send(plan.fold(result));
+      return reply.send(body);
     } catch (error) {
       status = isAbortError(error, signal) ? 499 : toApiError(error).status;
       record();
@@ -127,13 +131,14 @@ export async function runGeneration(deps: ServerDeps, request: FastifyRequest, r
       lastWrite = performance.now();
     }
     result = foldEvents(seen);
+    plan.onComplete?.(result);
     if (plan.closing) writer.write(plan.closing);
   } catch (error) {
     if (isAbortError(error, signal)) status = 499;
     else {
       const apiError = toApiError(error);
       status = apiError.status;
-      writer.write(frame(plan.streamError(apiError)));
+      for (const payload of [plan.streamError(apiError)].flat()) writer.write(frame(payload));
     }
     result = foldEvents(seen);
   } finally {

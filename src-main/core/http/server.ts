@@ -11,6 +11,7 @@ import { anthropicRoutes } from "./routes/anthropic.js";
 import { healthRoutes } from "./routes/health.js";
 import { openaiRoutes } from "./routes/openai.js";
 import { rerankRoutes } from "./routes/rerank.js";
+import { responsesRoutes } from "./routes/responses.js";
 
 const LOOPBACK_NAMES = ["localhost", "127.0.0.1", "[::1]", "::1"];
 
@@ -95,6 +96,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => openaiRoutes(scope, deps));
   await app.register(async (scope) => anthropicRoutes(scope, deps));
   await app.register(async (scope) => rerankRoutes(scope, deps));
+  await app.register(async (scope) => responsesRoutes(scope, deps));
   await app.register(async (scope) => adminRoutes(scope, deps));
   return app;
 }
