@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, renameSync } from "node:fs";
 import { join } from "node:path";
-import { writeTinyLlama } from "../src-main/core/fixtures/tinyModels.js";
+import { writeTinyBert, writeTinyLlama } from "../src-main/core/fixtures/tinyModels.js";
 
 export type Mode = "completions" | "chat";
 
@@ -64,4 +64,31 @@ export async function* sseData(body: AsyncIterable<Uint8Array>): AsyncGenerator<
       for (const line of event.split("\n")) if (line.startsWith("data: ")) yield line.slice(6);
     }
   }
+}
+
+/** Encoder bench models: MiniLM-sized BERTs (6 layers, 384 wide), a reranker and an embedder. Cached. */
+export function benchEncoders(cacheDir: string): { rerank: string; embed: string } {
+  mkdirSync(cacheDir, { recursive: true });
+  const rerank = join(cacheDir, "bench-rerank-v1.gguf");
+  const embed = join(cacheDir, "bench-embed-v1.gguf");
+  if (!existsSync(rerank)) writeTinyBert(rerank, { pooling: 4, embedding: 384, layers: 6, seed: 21 });
+  if (!existsSync(embed)) writeTinyBert(embed, { pooling: 1, embedding: 384, layers: 6, seed: 22 });
+  return { rerank, embed };
+}
+
+export const RERANK_QUERY = "which harbour has a lighthouse keeper";
+/** 64 documents of a few sentences each. */
+export const rerankDocuments = () =>
+  Array.from(
+    { length: 64 },
+    (_, i) => `document ${i}: the keeper of harbour ${i} lit the lamp at dusk, and the sea was calm until morning.`,
+  );
+/** A batch of 32 embedding inputs. */
+export const embeddingInputs = () =>
+  Array.from({ length: 32 }, (_, i) => `input ${i}: a short sentence about boats, light and the sea.`);
+
+/** One encoder measurement: items per second for rerank (documents) and embeddings (inputs). */
+export interface EncoderResult {
+  rerankDocsPerSecond: number;
+  embedInputsPerSecond: number;
 }

@@ -20,7 +20,20 @@ import { createServer } from "node:net";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { benchModel, type Mode, median, percentile, promptFor, type RunResult, sseData } from "./common.js";
+import {
+  benchEncoders,
+  benchModel,
+  type EncoderResult,
+  embeddingInputs,
+  type Mode,
+  median,
+  percentile,
+  promptFor,
+  RERANK_QUERY,
+  type RunResult,
+  rerankDocuments,
+  sseData,
+} from "./common.js";
 
 const { values } = parseArgs({
   options: {
@@ -32,6 +45,7 @@ const { values } = parseArgs({
     "llama-server": { type: "string" },
     model: { type: "string" },
     "uv-pool": { type: "string", default: "1" },
+    "no-encoders": { type: "boolean", default: false },
     "no-record": { type: "boolean", default: false },
   },
 });
@@ -52,6 +66,9 @@ const work = mkdtempSync(join(tmpdir(), "maas-bench-"));
 const modelsDir = join(work, "models");
 mkdirSync(modelsDir);
 symlinkSync(modelPath, join(modelsDir, "bench.gguf"));
+const encoderModels = benchEncoders(join(root, "bench", ".cache"));
+symlinkSync(encoderModels.rerank, join(modelsDir, "bench-rerank.gguf"));
+symlinkSync(encoderModels.embed, join(modelsDir, "bench-embed.gguf"));
 const childEnv = { ...process.env, UV_THREADPOOL_SIZE: uvPool };
 
 function freePort(): Promise<number> {
@@ -149,13 +166,14 @@ async function httpRun(base: string, headers: Record<string, string>, mode: Mode
   return { streams, tokens, seconds: (performance.now() - started) / 1000, ttftMs };
 }
 
-async function httpSide(side: "api" | "llama-server", mode: Mode, threads: number): Promise<RunResult[]> {
+/** Starts `maas-base serve` (our API) or llama-server on a free port; resolves once healthy. */
+async function startServer(side: "api" | "llama-server", threads: number, tag: string) {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   let headers: Record<string, string> = {};
   let child: ChildProcess;
   if (side === "api") {
-    const dataDir = join(work, `data-${threads}-${mode}`);
+    const dataDir = join(work, `data-${tag}`);
     const cli = join(root, "bin", "maas-base.mjs");
     const created = await run(process.execPath, [cli, "keys", "create", "--name", "bench", "--json", "--data-dir", dataDir]);
     headers = { authorization: `Bearer ${JSON.parse(created).key}` };
@@ -167,7 +185,7 @@ async function httpSide(side: "api" | "llama-server", mode: Mode, threads: numbe
         ...["--port", String(port), "--data-dir", dataDir, "--models-dir", modelsDir, "--threads", String(threads)],
         ...["--parallel", String(parallel), "--context-size", String(contextSize), "--cpu", "--log-level", "warn"],
       ],
-      { env: childEnv, stdio: ["ignore", "ignore", "inherit"] },
+      { env: childEnv, stdio: ["ignore", "ignore", "ignore"] },
     );
   } else {
     child = spawn(
@@ -180,18 +198,80 @@ async function httpSide(side: "api" | "llama-server", mode: Mode, threads: numbe
       { stdio: ["ignore", "ignore", "ignore"] },
     );
   }
+  const stop = async () => {
+    child.kill("SIGTERM");
+    await new Promise((r) => (child.exitCode !== null ? r(null) : child.once("exit", r)));
+  };
   try {
     await waitHealthy(`${base}/health`, child);
-    await httpRun(base, headers, mode, 1, -1); // warm-up (and, for our server, the model load)
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { base, headers, stop };
+}
+
+async function httpSide(side: "api" | "llama-server", mode: Mode, threads: number): Promise<RunResult[]> {
+  const server = await startServer(side, threads, `${mode}-${threads}`);
+  try {
+    await httpRun(server.base, server.headers, mode, 1, -1); // warm-up (and, for our server, the model load)
     const results: RunResult[] = [];
     for (const streams of levels) {
-      for (let r = 0; r < repeats; r++) results.push(await httpRun(base, headers, mode, streams, r));
+      for (let r = 0; r < repeats; r++) results.push(await httpRun(server.base, server.headers, mode, streams, r));
     }
     return results;
   } finally {
-    child.kill("SIGTERM");
-    await new Promise((r) => (child.exitCode !== null ? r(null) : child.once("exit", r)));
+    await server.stop();
   }
+}
+
+/** Rerank (1 query × 64 documents) and embeddings (a batch of 32) through our API. */
+async function encodersApi(threads: number): Promise<EncoderResult[]> {
+  const server = await startServer("api", threads, `encoders-${threads}`);
+  const post = async (path: string, body: object) => {
+    const res = await fetch(`${server.base}${path}`, {
+      method: "POST",
+      headers: { ...server.headers, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    if (!res.ok) throw new Error(`${path}: HTTP ${res.status} ${await res.text()}`);
+    await res.json();
+  };
+  const documents = rerankDocuments();
+  const inputs = embeddingInputs();
+  const rerank = { model: "bench-rerank", query: RERANK_QUERY, documents, return_documents: false };
+  const embed = { model: "bench-embed", input: inputs, encoding_format: "float" };
+  try {
+    await post("/v1/rerank", { ...rerank, documents: ["warm up"] });
+    await post("/v1/embeddings", { ...embed, input: "warm up" });
+    const results: EncoderResult[] = [];
+    for (let r = 0; r < repeats; r++) {
+      let t0 = performance.now();
+      await post("/v1/rerank", rerank);
+      const rerankSeconds = (performance.now() - t0) / 1000;
+      t0 = performance.now();
+      await post("/v1/embeddings", embed);
+      const embedSeconds = (performance.now() - t0) / 1000;
+      results.push({ rerankDocsPerSecond: documents.length / rerankSeconds, embedInputsPerSecond: inputs.length / embedSeconds });
+    }
+    return results;
+  } finally {
+    await server.stop();
+  }
+}
+
+async function encodersDirect(threads: number): Promise<EncoderResult[]> {
+  const out = await run(process.execPath, [
+    join(root, "bin", "run-ts.mjs"),
+    join(root, "bench", "worker.ts"),
+    ...["--side", "encoders", "--mode", "completions", "--model", join(modelsDir, "bench.gguf")],
+    ...["--threads", String(threads), "--levels", "1", "--tokens", "1", "--repeats", String(repeats), "--context", "512"],
+    ...["--rerank-model", join(modelsDir, "bench-rerank.gguf"), "--embed-model", join(modelsDir, "bench-embed.gguf")],
+  ]);
+  return out
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line) as EncoderResult);
 }
 
 interface Cell {
@@ -260,6 +340,45 @@ for (const mode of modes) {
     console.log(section);
     sections.push(section);
   }
+}
+if (!values["no-encoders"]) {
+  const header = [
+    "threads",
+    "rerank docs/s direct",
+    "rerank docs/s api",
+    "api/direct",
+    "embed inputs/s direct",
+    "embed inputs/s api",
+    "api/direct",
+  ];
+  const rows: string[][] = [];
+  for (const threads of threadCounts) {
+    process.stderr.write(`bench: rerank and embeddings, ${threads} thread(s)…\n`);
+    const direct = await encodersDirect(threads);
+    const api = await encodersApi(threads);
+    const d = {
+      rerank: median(direct.map((r) => r.rerankDocsPerSecond)),
+      embed: median(direct.map((r) => r.embedInputsPerSecond)),
+    };
+    const a = { rerank: median(api.map((r) => r.rerankDocsPerSecond)), embed: median(api.map((r) => r.embedInputsPerSecond)) };
+    rows.push([
+      String(threads),
+      d.rerank.toFixed(1),
+      a.rerank.toFixed(1),
+      (a.rerank / d.rerank).toFixed(3),
+      d.embed.toFixed(1),
+      a.embed.toFixed(1),
+      (a.embed / d.embed).toFixed(3),
+    ]);
+  }
+  const table = [
+    `| ${header.join(" | ")} |`,
+    `|${header.map(() => "---").join("|")}|`,
+    ...rows.map((r) => `| ${r.join(" | ")} |`),
+  ].join("\n");
+  const section = `### rerank (1 query × 64 documents) and embeddings (batch of 32), 6×384 BERTs\n\n${table}\n`;
+  console.log(section);
+  sections.push(section);
 }
 rmSync(work, { recursive: true, force: true });
 

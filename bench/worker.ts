@@ -9,7 +9,15 @@ import { getLlama, LlamaChat, LlamaCompletion, LlamaLogLevel } from "node-llama-
 import pino from "pino";
 import { Engine } from "../src-main/core/engine/Engine.js";
 import type { GenerationEvent } from "../src-main/core/inference/types.js";
-import { type Mode, promptFor, type RunResult } from "./common.js";
+import {
+  type EncoderResult,
+  embeddingInputs,
+  type Mode,
+  promptFor,
+  RERANK_QUERY,
+  type RunResult,
+  rerankDocuments,
+} from "./common.js";
 
 const { values } = parseArgs({
   options: {
@@ -21,9 +29,11 @@ const { values } = parseArgs({
     tokens: { type: "string" },
     repeats: { type: "string" },
     context: { type: "string" },
+    "rerank-model": { type: "string" },
+    "embed-model": { type: "string" },
   },
 });
-const side = values.side as "direct" | "engine";
+const side = values.side as "direct" | "engine" | "encoders";
 const mode = values.mode as Mode;
 const modelPath = values.model as string;
 const threads = Number(values.threads);
@@ -109,6 +119,37 @@ async function engineSide(): Promise<{ generate: Generate; close(): Promise<void
   };
 }
 
+/** node-llama-cpp used plainly for the encoder bench: one ranking and one embedding context. */
+async function encoderSide(): Promise<void> {
+  const llama = await getLlama({ gpu: false, maxThreads: threads, build: "never", logLevel: LlamaLogLevel.error });
+  const reranker = await llama.loadModel({ modelPath: values["rerank-model"] as string });
+  const embedder = await llama.loadModel({ modelPath: values["embed-model"] as string });
+  const ranking = await reranker.createRankingContext({ threads });
+  const embedding = await embedder.createEmbeddingContext({ threads });
+  const documents = rerankDocuments();
+  const inputs = embeddingInputs();
+  await ranking.rank(RERANK_QUERY, "warm up");
+  await embedding.getEmbeddingFor("warm up");
+  for (let r = 0; r < repeats; r++) {
+    let t0 = performance.now();
+    await ranking.rankAll(RERANK_QUERY, documents);
+    const rerankSeconds = (performance.now() - t0) / 1000;
+    t0 = performance.now();
+    for (const input of inputs) await embedding.getEmbeddingFor(input);
+    const embedSeconds = (performance.now() - t0) / 1000;
+    const result: EncoderResult = {
+      rerankDocsPerSecond: documents.length / rerankSeconds,
+      embedInputsPerSecond: inputs.length / embedSeconds,
+    };
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  }
+  await llama.dispose();
+}
+
+if (side === "encoders") {
+  await encoderSide();
+  process.exit(0);
+}
 const runner = side === "direct" ? await directSide() : await engineSide();
 await runner.generate("Warm up.", () => {});
 for (const streams of levels) {
