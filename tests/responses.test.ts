@@ -188,7 +188,7 @@ describe("Responses API with the openai SDK", () => {
     expect(bad.message).toMatch(/web_search/);
     expect(bad.param).toBe("tools[0].type");
     const mine = await client.responses.create({ model: "tiny-chat", input: "x", max_output_tokens: 1 });
-    const otherKey = server.core.keys.create({ name: "other", scope: "inference" }).key;
+    const otherKey = server.core.keys.create({ name: "other", scopes: ["inference"] }).key;
     const other = new OpenAI({ apiKey: otherKey, baseURL: server.baseURL, maxRetries: 0 });
     await expect(other.responses.retrieve(mine.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
   });

@@ -1,10 +1,13 @@
 import { resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import pino from "pino";
-import { DEFAULT_PORT, databasePath, defaultDataDir, resolveOptions } from "./config.js";
+import { DEFAULT_PORT, databasePath, defaultDataDir, isLoopbackHost, resolveOptions } from "./config.js";
 import { openDatabase } from "./db/database.js";
-import { ApiKeyService } from "./domain/apiKeys.js";
+import { ApiKeyService, KEY_SCOPES, type KeyScope } from "./domain/apiKeys.js";
+import { type DownloadInfo, DownloadManager } from "./domain/downloads.js";
+import { HuggingFace } from "./domain/huggingface.js";
 import { ModelService } from "./domain/models.js";
+import { toCsv, UsageService, utcDay } from "./domain/usage.js";
 import { buildEngine, describeEngine, missingBuildTools } from "./engine/engineInfo.js";
 import { loadLlama } from "./engine/llama.js";
 import { writeFixtureModels } from "./fixtures/tinyModels.js";
@@ -24,6 +27,47 @@ const modelsDirOption = () => new Option("--models-dir <dir>", "folder scanned f
 
 function openStore(dataDir: string) {
   return openDatabase(databasePath(resolve(dataDir)));
+}
+
+interface LibraryContext {
+  options: ReturnType<typeof resolveOptions>;
+  db: ReturnType<typeof openStore>;
+  models: ModelService;
+  logger: import("pino").Logger;
+}
+
+/** A progress bar on a terminal, plain lines (at most one a second) otherwise. */
+class ProgressPrinter {
+  private lastLine = 0;
+  constructor(private readonly out: NodeJS.WriteStream) {}
+
+  update(d: DownloadInfo): void {
+    const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
+    const pct = d.totalBytes ? Math.floor((d.downloadedBytes / d.totalBytes) * 100) : 0;
+    const eta = d.etaSeconds === null ? "" : ` ETA ${d.etaSeconds}s`;
+    const text = `${d.fileName} ${mb(d.downloadedBytes)}/${mb(d.totalBytes)} ${pct}% ${mb(d.speed)}/s${eta} ${d.status}`;
+    if (this.out.isTTY) {
+      const width = 24;
+      const filled = Math.round((pct / 100) * width);
+      this.out.write(`\r[${"#".repeat(filled)}${" ".repeat(width - filled)}] ${text}\u001b[K`);
+    } else if (Date.now() - this.lastLine >= 1000 || d.status !== "downloading") {
+      this.lastLine = Date.now();
+      this.out.write(`${text}\n`);
+    }
+  }
+
+  end(): void {
+    if (this.out.isTTY) this.out.write("\n");
+  }
+}
+
+function scopeList(value: string): KeyScope[] {
+  const scopes = value.split(",").map((s) => s.trim());
+  for (const scope of scopes) {
+    if (!KEY_SCOPES.includes(scope as KeyScope))
+      throw new InvalidArgumentError(`unknown scope '${scope}' (inference, management)`);
+  }
+  return scopes as KeyScope[];
 }
 
 function print(json: boolean, value: unknown, text: () => string): void {
@@ -49,7 +93,18 @@ export function buildCli(): Command {
     .option("--cpu", "do not use a GPU even when one is found")
     .option("--allowed-host <name...>", "extra Host header names to accept (for LAN use)")
     .option("--log-level <level>", "pino log level", "info")
+    .option("--allow-loopback-without-key", "let clients on this machine call the inference endpoints without a key")
+    .option("--cors-origin <origin...>", "browser origins allowed to call the API ('*' for any)")
+    .option("--metrics-without-key", "serve GET /metrics without a management key")
+    .option("--max-loaded-models <n>", "models kept in memory at once", integer(1), 4)
+    .option("--model-ttl-minutes <n>", "idle minutes before a model unloads (0 = never)", Number, 15)
+    .option("--hf-endpoint <url>", "Hugging Face base URL (default: $HF_ENDPOINT or https://huggingface.co)")
     .action(async (opts) => {
+      if (!isLoopbackHost(opts.host)) {
+        process.stderr.write(
+          `warning: binding ${opts.host} makes the API reachable from other machines; every request still needs a key.\n`,
+        );
+      }
       const core = createCore({
         host: opts.host,
         port: opts.port,
@@ -61,6 +116,12 @@ export function buildCli(): Command {
         contextSize: opts.contextSize,
         gpu: opts.cpu ? false : "auto",
         allowedHosts: opts.allowedHost ?? [],
+        allowLoopbackWithoutKey: Boolean(opts.allowLoopbackWithoutKey),
+        corsOrigins: opts.corsOrigin ?? [],
+        metricsWithoutKey: Boolean(opts.metricsWithoutKey),
+        maxLoadedModels: opts.maxLoadedModels,
+        modelTtlMinutes: opts.modelTtlMinutes,
+        ...(opts.hfEndpoint ? { hfEndpoint: opts.hfEndpoint } : {}),
         logLevel: opts.logLevel,
       });
       let stopping = false;
@@ -80,7 +141,7 @@ export function buildCli(): Command {
       process.on("SIGTERM", () => shutdown("SIGTERM"));
       const url = await core.start();
       process.stdout.write(`listening on ${url}\n`);
-      if (core.keys.count() === 0) {
+      if (core.keys.count("inference") === 0) {
         process.stderr.write(
           `No API key yet. Create one with: maas-base keys create --name me --data-dir ${JSON.stringify(core.options.dataDir)}\n`,
         );
@@ -92,13 +153,26 @@ export function buildCli(): Command {
     .command("create")
     .description("create a key and print it once (only its hash is stored)")
     .requiredOption("--name <name>", "a label for the key")
-    .addOption(new Option("--scope <scope>", "what the key may do").choices(["inference", "management"]).default("inference"))
+    .option("--scope <scopes>", "what the key may do: inference, management, or inference,management", scopeList, ["inference"])
+    .option("--routes <names...>", "model or route names the key may use (default: all)")
+    .option("--rpm <n>", "requests per minute", integer(1))
+    .option("--tokens-per-day <n>", "prompt plus completion tokens per UTC day", integer(1))
+    .option("--expires-in-days <n>", "days until the key stops working", integer(1))
+    .option("--key <value>", "use this key of your own instead of a generated one (checked for strength)")
     .addOption(dataDirOption())
     .option("--json", "print the key and its record as JSON")
     .action((opts) => {
       const db = openStore(opts.dataDir);
       try {
-        const { key, record } = new ApiKeyService(db).create({ name: opts.name, scope: opts.scope });
+        const { key, record } = new ApiKeyService(db).create({
+          name: opts.name,
+          scopes: opts.scope,
+          allowedRoutes: opts.routes ?? null,
+          rpmLimit: opts.rpm ?? null,
+          tokensPerDay: opts.tokensPerDay ?? null,
+          expiresAt: opts.expiresInDays ? Date.now() + opts.expiresInDays * 86_400_000 : null,
+          ...(opts.key ? { custom: opts.key } : {}),
+        });
         print(Boolean(opts.json), { key, ...record }, () => key);
       } finally {
         db.close();
@@ -132,6 +206,69 @@ export function buildCli(): Command {
           process.stderr.write(`no active key with id ${id}\n`);
           process.exitCode = 1;
         } else process.stdout.write(`revoked ${id}\n`);
+      } finally {
+        db.close();
+      }
+    });
+
+  program
+    .command("usage")
+    .description("usage from the daily rollups, grouped; or the request log with --requests")
+    .option("--from <day>", "first UTC day, YYYY-MM-DD (default: 29 days ago)")
+    .option("--to <day>", "last UTC day, YYYY-MM-DD (default: today)")
+    .addOption(new Option("--group-by <group>", "grouping").choices(["model", "key", "operation", "day"]).default("model"))
+    .option("--requests", "list request rows (newest first) instead")
+    .option("--limit <n>", "request rows to list", integer(1), 100)
+    .option("--csv", "CSV output")
+    .option("--json", "machine-readable output")
+    .addOption(dataDirOption())
+    .action((opts) => {
+      const db = openStore(opts.dataDir);
+      try {
+        const usage = new UsageService(db);
+        if (opts.requests) {
+          const rows = usage.requests({ limit: opts.limit }).data;
+          if (opts.csv)
+            process.stdout.write(
+              toCsv(rows, [
+                "createdAt",
+                "requestId",
+                "apiKeyId",
+                "route",
+                "model",
+                "operation",
+                "promptTokens",
+                "completionTokens",
+                "ttftMs",
+                "durationMs",
+                "status",
+              ]),
+            );
+          else
+            print(Boolean(opts.json), rows, () =>
+              rows
+                .map(
+                  (r) =>
+                    `${new Date(r.createdAt).toISOString()}\t${r.operation}\t${r.model ?? "-"}\t${r.status}\t${r.promptTokens}+${r.completionTokens} tokens\t${r.durationMs} ms`,
+                )
+                .join("\n"),
+            );
+          return;
+        }
+        const to = opts.to ?? utcDay(Date.now());
+        const from = opts.from ?? utcDay(Date.now() - 29 * 86_400_000);
+        const rows = usage.summary({ from, to, groupBy: opts.groupBy });
+        if (opts.csv)
+          process.stdout.write(
+            toCsv(rows, ["group", "requests", "errors", "promptTokens", "completionTokens", "totalTokens", "durationMs"]),
+          );
+        else
+          print(Boolean(opts.json), { from, to, groupBy: opts.groupBy, data: rows }, () =>
+            [
+              `${opts.groupBy}\trequests\terrors\tprompt\tcompletion`,
+              ...rows.map((r) => `${r.group}\t${r.requests}\t${r.errors}\t${r.promptTokens}\t${r.completionTokens}`),
+            ].join("\n"),
+          );
       } finally {
         db.close();
       }
@@ -211,6 +348,114 @@ export function buildCli(): Command {
         `engine built in ${Math.round((Date.now() - started) / 1000)} s; in use: ${info.build} ${info.backend} (llama.cpp ${info.source})\n`,
       );
     });
+
+  const withLibrary = async <T>(opts: { dataDir: string; modelsDir?: string }, fn: (ctx: LibraryContext) => Promise<T>) => {
+    const options = resolveOptions({
+      dataDir: resolve(opts.dataDir),
+      ...(opts.modelsDir ? { modelsDir: resolve(opts.modelsDir) } : {}),
+    });
+    const db = openStore(options.dataDir);
+    const logger = pino({ level: "silent" });
+    const service = new ModelService(db, logger);
+    try {
+      return await fn({ options, db, models: service, logger });
+    } finally {
+      await service.idle();
+      db.close();
+    }
+  };
+
+  models
+    .command("import")
+    .description("add a local .gguf file to the library (copied into the models folder, or linked with --link)")
+    .argument("<path>", "the .gguf file (for a split model, its first part)")
+    .option("--link", "link the file where it is instead of copying it")
+    .option("--id <id>", "the model id (default: the file name)")
+    .addOption(dataDirOption())
+    .addOption(modelsDirOption())
+    .option("--json", "machine-readable output")
+    .action((path: string, opts) =>
+      withLibrary(opts, async ({ options, models: service }) => {
+        const info = await service.import(path, options.modelsDir, opts.link ? "link" : "copy", opts.id);
+        print(
+          Boolean(opts.json),
+          info,
+          () => `imported ${info.id} (${info.architecture ?? "?"}, ${info.capabilities.join(",")})`,
+        );
+      }),
+    );
+
+  models
+    .command("pull")
+    .description("download a model from Hugging Face: hf:owner/repo/file.gguf or hf:owner/repo:Q4_K_M")
+    .argument("<ref>", "the Hugging Face reference")
+    .addOption(dataDirOption())
+    .addOption(modelsDirOption())
+    .option("--json", "print the finished download as JSON")
+    .action((ref: string, opts) =>
+      withLibrary(opts, async ({ options, db, models: service, logger }) => {
+        const manager = new DownloadManager(
+          db,
+          new HuggingFace(options.hfEndpoint, options.hfToken),
+          service,
+          options.modelsDir,
+          logger,
+        );
+        const progress = new ProgressPrinter(process.stderr);
+        const finished = new Promise<DownloadInfo>((ok) => {
+          manager.subscribe((d) => {
+            if (d.id !== started.id) return;
+            progress.update(d);
+            if (["done", "failed", "cancelled"].includes(d.status)) ok(d);
+          });
+        });
+        const started = await manager.start(ref);
+        const stop = () => void manager.cancel(started.id);
+        process.once("SIGINT", stop);
+        const result = await finished;
+        process.off("SIGINT", stop);
+        progress.end();
+        if (result.status !== "done") {
+          process.stderr.write(`download ${result.status}: ${result.error ?? ""}\n`);
+          process.exitCode = 1;
+          return;
+        }
+        print(Boolean(opts.json), result, () => `pulled ${result.modelId}`);
+      }),
+    );
+
+  models
+    .command("rm")
+    .description("remove a model from the library and delete its file (a linked original is kept)")
+    .argument("<id>", "model id")
+    .addOption(dataDirOption())
+    .addOption(modelsDirOption())
+    .action((id: string, opts) =>
+      withLibrary(opts, async ({ models: service }) => {
+        service.remove(id, () => false);
+        process.stdout.write(`removed ${id}\n`);
+      }),
+    );
+
+  for (const action of ["load", "unload"] as const) {
+    models
+      .command(action)
+      .description(`${action} a model on the running server (admin API)`)
+      .argument("<id>", "model id")
+      .option("--url <url>", "the server", `http://127.0.0.1:${DEFAULT_PORT}`)
+      .option("--key <key>", "a management key (default: $MAAS_KEY)")
+      .action(async (id: string, opts) => {
+        const key = opts.key ?? process.env.MAAS_KEY;
+        if (!key) throw new Error("a management key is needed: --key or MAAS_KEY");
+        const res = await fetch(`${opts.url.replace(/\/$/, "")}/api/admin/models/${encodeURIComponent(id)}/${action}`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${key}` },
+        });
+        const body = (await res.json()) as { error?: { message: string }; state?: string };
+        if (!res.ok) throw new Error(body.error?.message ?? `HTTP ${res.status}`);
+        process.stdout.write(`${action === "load" ? `loaded ${id} (${body.state})` : `unloaded ${id}`}\n`);
+      });
+  }
 
   program
     .command("fixtures")

@@ -27,6 +27,24 @@ export interface CoreOptions {
   /** Extra `Host` header names accepted besides the loopback names (DNS-rebinding defence). */
   allowedHosts: string[];
   logLevel: string;
+  /** Let loopback clients call the inference endpoints without a key (off by default). */
+  allowLoopbackWithoutKey: boolean;
+  /** Browser origins allowed by CORS; empty = CORS closed; `*` only when the user chooses it. */
+  corsOrigins: string[];
+  /** Serve `GET /metrics` without a management key (loopback scrapers); off by default. */
+  metricsWithoutKey: boolean;
+  /** Days request rows and daily usage rollups are kept. */
+  usageRetention: { requestDays: number; rollupDays: number };
+  /** Models kept in memory at once (least recently used idle ones are evicted). */
+  maxLoadedModels: number;
+  /** Minutes without requests before a model is unloaded, unless its settings say otherwise (0 = never). */
+  modelTtlMinutes: number;
+  /** RAM the loaded models may take together, in bytes; `undefined` = whatever is free. */
+  ramBudgetBytes?: number;
+  /** Hugging Face base URL (default: `HF_ENDPOINT`, else https://huggingface.co). */
+  hfEndpoint?: string;
+  /** Hugging Face token for gated or private repositories (default: `HF_TOKEN`). */
+  hfToken?: string;
   /** Use this logger instead of making one (tests pass a silent one). */
   logger?: Logger;
 }
@@ -60,8 +78,22 @@ export function resolveOptions(partial: Partial<CoreOptions> = {}): CoreOptions 
     bodyLimit: partial.bodyLimit ?? 16 * 1024 * 1024,
     allowedHosts: partial.allowedHosts ?? [],
     logLevel: partial.logLevel ?? "info",
+    allowLoopbackWithoutKey: partial.allowLoopbackWithoutKey ?? false,
+    corsOrigins: partial.corsOrigins ?? [],
+    metricsWithoutKey: partial.metricsWithoutKey ?? false,
+    usageRetention: partial.usageRetention ?? { requestDays: 30, rollupDays: 396 },
+    maxLoadedModels: partial.maxLoadedModels ?? 4,
+    modelTtlMinutes: partial.modelTtlMinutes ?? 15,
+    ...(partial.ramBudgetBytes !== undefined ? { ramBudgetBytes: partial.ramBudgetBytes } : {}),
+    ...(partial.hfEndpoint ? { hfEndpoint: partial.hfEndpoint } : {}),
+    ...(partial.hfToken ? { hfToken: partial.hfToken } : {}),
     ...(partial.logger ? { logger: partial.logger } : {}),
   };
+}
+
+/** Whether `host` keeps the server on this machine. */
+export function isLoopbackHost(host: string): boolean {
+  return host === "localhost" || host === "::1" || host.startsWith("127.");
 }
 
 export function databasePath(dataDir: string): string {

@@ -66,6 +66,13 @@ export class RequestTooLargeError extends ApiError {
   }
 }
 
+/** A key's own limit (requests per minute, tokens per day) was reached. */
+export class RateLimitError extends ApiError {
+  constructor(message: string, retryAfterSeconds: number) {
+    super(429, "rate_limit", message, { code: "rate_limit_exceeded", retryAfterSeconds });
+  }
+}
+
 /** The model's wait queue is full: the client should retry shortly. */
 export class QueueFullError extends ApiError {
   constructor(model: string, retryAfterSeconds = 1) {

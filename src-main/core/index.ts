@@ -3,10 +3,14 @@ import type { FastifyInstance } from "fastify";
 import { type CoreOptions, databasePath, resolveOptions } from "./config.js";
 import { type Db, openDatabase } from "./db/database.js";
 import { ApiKeyService } from "./domain/apiKeys.js";
+import { DownloadManager } from "./domain/downloads.js";
+import { HuggingFace } from "./domain/huggingface.js";
+import { RequestRateLimiter } from "./domain/limits.js";
 import { ModelService } from "./domain/models.js";
 import { ResponseStore } from "./domain/responses.js";
 import { UsageService } from "./domain/usage.js";
 import { Engine } from "./engine/Engine.js";
+import { Metrics } from "./http/metrics.js";
 import { buildServer } from "./http/server.js";
 import { createLogger } from "./logger.js";
 
@@ -18,6 +22,7 @@ export interface Core {
   readonly keys: ApiKeyService;
   readonly models: ModelService;
   readonly usage: UsageService;
+  readonly downloads: DownloadManager;
   /** Binds the server; resolves with its base URL. */
   start(): Promise<string>;
   /** Stops accepting requests, aborts running ones, unloads models, closes the database. */
@@ -37,8 +42,11 @@ export function createCore(partial: Partial<CoreOptions> = {}): Core {
   const db = openDatabase(databasePath(options.dataDir));
   const keys = new ApiKeyService(db);
   const models = new ModelService(db, logger);
-  const usage = new UsageService(db);
+  const usage = new UsageService(db, options.usageRetention);
+  usage.prune(Date.now(), true);
   const responses = new ResponseStore(db);
+  const hf = new HuggingFace(options.hfEndpoint, options.hfToken);
+  const downloads = new DownloadManager(db, hf, models, options.modelsDir, logger);
   let engine: Engine | null = null;
   let app: FastifyInstance | null = null;
   let url: string | null = null;
@@ -50,6 +58,7 @@ export function createCore(partial: Partial<CoreOptions> = {}): Core {
     keys,
     models,
     usage,
+    downloads,
     get url() {
       return url;
     },
@@ -65,20 +74,41 @@ export function createCore(partial: Partial<CoreOptions> = {}): Core {
         parallel: options.parallel,
         maxQueue: options.maxQueue,
         contextSize: options.contextSize,
+        maxLoadedModels: options.maxLoadedModels,
+        defaultTtlMinutes: options.modelTtlMinutes,
+        ramBudgetBytes: options.ramBudgetBytes,
         logger,
         resolveModel: (id) => models.get(id),
       });
-      app = await buildServer({ options, engine, models, keys, usage, responses, logger });
+      const running = engine;
+      const metrics = new Metrics(async () => running.pool.stats());
+      usage.onRecord((record) => metrics.observe(record));
+      app = await buildServer({
+        options,
+        engine,
+        models,
+        keys,
+        usage,
+        responses,
+        limiter: new RequestRateLimiter(),
+        metrics,
+        downloads,
+        hf,
+        logger,
+      });
       await app.listen({ host: options.host, port: options.port });
       const address = app.server.address() as AddressInfo;
       const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
       url = `http://${host}:${address.port}`;
+      downloads.resumePending();
       return url;
     },
     stop() {
       stopping ??= (async () => {
+        await downloads.stop();
         await app?.close();
         await engine?.dispose();
+        await models.idle();
         db.close();
       })();
       return stopping;

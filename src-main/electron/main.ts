@@ -11,7 +11,7 @@ async function startCore(): Promise<void> {
   core = createCore({ dataDir: app.getPath("userData"), port: 8421 });
   const url = await core.start();
   // A management key minted for this session, handed to the renderer through the preload.
-  const { key } = core.keys.create({ name: `desktop session ${new Date().toISOString()}`, scope: "management" });
+  const { key } = core.keys.create({ name: `desktop session ${new Date().toISOString()}`, scopes: ["inference", "management"] });
   session = { url, managementKey: key };
 }
 

@@ -43,8 +43,8 @@ export async function startTestServer(
     ...overrides,
   });
   const url = await core.start();
-  const key = core.keys.create({ name: "test", scope: "inference" }).key;
-  const adminKey = core.keys.create({ name: "admin", scope: "management" }).key;
+  const key = core.keys.create({ name: "test", scopes: ["inference"] }).key;
+  const adminKey = core.keys.create({ name: "admin", scopes: ["management"] }).key;
   return {
     url,
     baseURL: `${url}/v1`,

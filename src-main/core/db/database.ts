@@ -19,11 +19,21 @@ export function openDatabase(file: string): Db {
 
 export function migrate(db: Db): void {
   const current = db.pragma("user_version", { simple: true }) as number;
-  for (const migration of MIGRATIONS) {
-    if (migration.version <= current) continue;
-    db.transaction(() => {
-      db.exec(migration.sql);
-      db.pragma(`user_version = ${migration.version}`);
-    })();
+  if (current >= (MIGRATIONS.at(-1)?.version ?? 0)) return;
+  // Rebuilding a table must not cascade into the rows that reference it; the pragma
+  // only takes effect outside a transaction, and the check afterwards proves nothing dangles.
+  db.pragma("foreign_keys = OFF");
+  try {
+    for (const migration of MIGRATIONS) {
+      if (migration.version <= current) continue;
+      db.transaction(() => {
+        db.exec(migration.sql);
+        const broken = db.pragma("foreign_key_check") as unknown[];
+        if (broken.length > 0) throw new Error(`migration ${migration.version} left ${broken.length} dangling references`);
+        db.pragma(`user_version = ${migration.version}`);
+      })();
+    }
+  } finally {
+    db.pragma("foreign_keys = ON");
   }
 }

@@ -62,4 +62,84 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       CREATE INDEX responses_created_at ON responses(created_at);
     `,
   },
+  {
+    version: 3,
+    name: "keys with scopes, routes and limits; usage routes and daily rollups",
+    // api_keys is rebuilt (SQLite cannot change a CHECK); migrate() turns foreign keys off
+    // around migrations so usage rows keep their key ids.
+    sql: `
+      CREATE TABLE api_keys_v3 (
+        id             INTEGER PRIMARY KEY AUTOINCREMENT,
+        name           TEXT NOT NULL,
+        access_key     TEXT NOT NULL UNIQUE,
+        secret_hash    TEXT NOT NULL,
+        hint           TEXT NOT NULL,
+        scopes         TEXT NOT NULL,
+        allowed_routes TEXT,
+        rpm_limit      INTEGER,
+        tpd_limit      INTEGER,
+        custom         INTEGER NOT NULL DEFAULT 0,
+        created_at     INTEGER NOT NULL,
+        last_used_at   INTEGER,
+        expires_at     INTEGER,
+        revoked_at     INTEGER
+      );
+      INSERT INTO api_keys_v3 (id, name, access_key, secret_hash, hint, scopes, created_at, last_used_at, expires_at, revoked_at)
+        SELECT id, name, access_key, secret_hash, 'mb_' || access_key || '_…', json_array(scope), created_at, last_used_at,
+               expires_at, revoked_at FROM api_keys;
+      DROP TABLE api_keys;
+      ALTER TABLE api_keys_v3 RENAME TO api_keys;
+
+      ALTER TABLE usage_records ADD COLUMN route TEXT;
+      CREATE INDEX usage_records_model ON usage_records(model, created_at);
+
+      CREATE TABLE usage_daily (
+        day               TEXT NOT NULL,
+        model             TEXT NOT NULL,
+        api_key_id        INTEGER NOT NULL,
+        operation         TEXT NOT NULL,
+        requests          INTEGER NOT NULL DEFAULT 0,
+        errors            INTEGER NOT NULL DEFAULT 0,
+        prompt_tokens     INTEGER NOT NULL DEFAULT 0,
+        completion_tokens INTEGER NOT NULL DEFAULT 0,
+        duration_ms       INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (day, model, api_key_id, operation)
+      );
+      INSERT INTO usage_daily (day, model, api_key_id, operation, requests, errors, prompt_tokens, completion_tokens, duration_ms)
+        SELECT strftime('%Y-%m-%d', created_at / 1000, 'unixepoch'), COALESCE(model, ''), COALESCE(api_key_id, 0), operation,
+               COUNT(*), SUM(status >= 400), SUM(prompt_tokens), SUM(completion_tokens), SUM(duration_ms)
+        FROM usage_records GROUP BY 1, 2, 3, 4;
+    `,
+  },
+  {
+    version: 4,
+    name: "model library details, per-model settings, downloads",
+    sql: `
+      ALTER TABLE models ADD COLUMN sha256 TEXT;
+      ALTER TABLE models ADD COLUMN quantization TEXT;
+      ALTER TABLE models ADD COLUMN parameter_count INTEGER;
+      ALTER TABLE models ADD COLUMN has_chat_template INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE models ADD COLUMN parts INTEGER NOT NULL DEFAULT 1;
+      ALTER TABLE models ADD COLUMN hf_repo TEXT;
+      ALTER TABLE models ADD COLUMN hf_file TEXT;
+      ALTER TABLE models ADD COLUMN owned INTEGER NOT NULL DEFAULT 1;
+      ALTER TABLE models ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';
+
+      CREATE TABLE downloads (
+        id               TEXT PRIMARY KEY,
+        uri              TEXT NOT NULL,
+        hf_repo          TEXT,
+        hf_file          TEXT,
+        file_name        TEXT NOT NULL,
+        status           TEXT NOT NULL CHECK (status IN ('queued', 'downloading', 'verifying', 'done', 'failed', 'cancelled')),
+        total_bytes      INTEGER NOT NULL DEFAULT 0,
+        downloaded_bytes INTEGER NOT NULL DEFAULT 0,
+        expected_sha256  TEXT,
+        model_id         TEXT,
+        error            TEXT,
+        created_at       INTEGER NOT NULL,
+        updated_at       INTEGER NOT NULL
+      );
+    `,
+  },
 ];

@@ -1,18 +1,40 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Db } from "../db/database.js";
+import { InvalidRequestError } from "../errors.js";
 
 export type KeyScope = "inference" | "management";
+export const KEY_SCOPES: readonly KeyScope[] = ["inference", "management"];
 
 /** What may be shown about a key after creation: never the secret or its hash. */
 export interface ApiKeyPublic {
   id: number;
   name: string;
-  scope: KeyScope;
+  scopes: KeyScope[];
+  /** The scopes joined by commas (what `keys list` has always printed). */
+  scope: string;
   maskedValue: string;
+  /** Model or route names the key may use; `null` means all. */
+  allowedRoutes: string[] | null;
+  /** Requests per minute; `null` means unlimited. */
+  rpmLimit: number | null;
+  /** Prompt plus completion tokens per UTC day; `null` means unlimited. */
+  tokensPerDay: number | null;
+  custom: boolean;
   createdAt: number;
   lastUsedAt: number | null;
   expiresAt: number | null;
   revokedAt: number | null;
+}
+
+export interface CreateKeyInput {
+  name: string;
+  scopes: KeyScope[];
+  allowedRoutes?: string[] | null;
+  rpmLimit?: number | null;
+  tokensPerDay?: number | null;
+  expiresAt?: number | null;
+  /** A key of the user's own choosing instead of a generated one (checked for strength). */
+  custom?: string;
 }
 
 interface ApiKeyRow {
@@ -20,7 +42,12 @@ interface ApiKeyRow {
   name: string;
   access_key: string;
   secret_hash: string;
-  scope: KeyScope;
+  hint: string;
+  scopes: string;
+  allowed_routes: string | null;
+  rpm_limit: number | null;
+  tpd_limit: number | null;
+  custom: number;
   created_at: number;
   last_used_at: number | null;
   expires_at: number | null;
@@ -29,17 +56,39 @@ interface ApiKeyRow {
 
 const KEY_PATTERN = /^mb_([0-9a-f]{16})_([0-9a-f]{32})$/;
 
-function hashSecret(secret: string): Buffer {
-  // The secret is 128 random bits, so a fast hash is enough; no salt needed.
-  return createHash("sha256").update(secret).digest();
+const sha256 = (text: string) => createHash("sha256").update(text).digest();
+
+/**
+ * Generated keys hold 128 random bits of secret, so a fast hash is enough and no
+ * salt is needed. Custom keys must pass `checkCustomKey`, and are looked up by a
+ * hash of the whole key.
+ */
+const customLookup = (key: string) => `c${sha256(`lookup:${key}`).toString("hex").slice(0, 31)}`;
+
+/** Why a user-chosen key is too weak, or `null` when it is acceptable. */
+export function customKeyProblem(key: string): string | null {
+  if (key.length < 24) return "a custom key needs at least 24 characters";
+  if (key.length > 256) return "a custom key may have at most 256 characters";
+  if (!/^[\x21-\x7e]+$/.test(key)) return "a custom key may hold printable ASCII without spaces only";
+  const classes = [/[a-z]/, /[A-Z]/, /[0-9]/, /[^a-zA-Z0-9]/].filter((re) => re.test(key)).length;
+  if (classes < 3) return "a custom key needs three of: lower case, upper case, digits, symbols";
+  if (new Set(key).size < 12) return "a custom key needs at least 12 different characters";
+  if (KEY_PATTERN.test(key)) return "a custom key must not look like a generated one";
+  return null;
 }
 
 function toPublic(row: ApiKeyRow): ApiKeyPublic {
+  const scopes = JSON.parse(row.scopes) as KeyScope[];
   return {
     id: row.id,
     name: row.name,
-    scope: row.scope,
-    maskedValue: `mb_${row.access_key}_${"*".repeat(8)}`,
+    scopes,
+    scope: scopes.join(","),
+    maskedValue: row.hint,
+    allowedRoutes: row.allowed_routes === null ? null : (JSON.parse(row.allowed_routes) as string[]),
+    rpmLimit: row.rpm_limit,
+    tokensPerDay: row.tpd_limit,
+    custom: row.custom === 1,
     createdAt: row.created_at,
     lastUsedAt: row.last_used_at,
     expiresAt: row.expires_at,
@@ -53,19 +102,62 @@ export class ApiKeyService {
 
   constructor(private readonly db: Db) {}
 
-  create(input: { name: string; scope: KeyScope; expiresAt?: number | null }): { key: string; record: ApiKeyPublic } {
-    const accessKey = randomBytes(8).toString("hex");
-    const secret = randomBytes(16).toString("hex");
-    const now = Date.now();
+  create(input: CreateKeyInput): { key: string; record: ApiKeyPublic } {
+    const scopes = [...new Set(input.scopes)];
+    if (scopes.length === 0 || scopes.some((s) => !KEY_SCOPES.includes(s))) {
+      throw new InvalidRequestError(`scopes must be one or both of: ${KEY_SCOPES.join(", ")}.`, "scopes");
+    }
+    if (!input.name.trim()) throw new InvalidRequestError("A key needs a name.", "name");
+    let key: string;
+    let accessKey: string;
+    let secretHash: string;
+    let hint: string;
+    if (input.custom !== undefined) {
+      const problem = customKeyProblem(input.custom);
+      if (problem) throw new InvalidRequestError(`The custom key is too weak: ${problem}.`, "key");
+      key = input.custom;
+      accessKey = customLookup(key);
+      secretHash = sha256(key).toString("hex");
+      hint = `${key.slice(0, 4)}…${"*".repeat(8)}`;
+      if (this.db.prepare("SELECT 1 FROM api_keys WHERE access_key = ?").get(accessKey)) {
+        throw new InvalidRequestError("That custom key is already in use.", "key");
+      }
+    } else {
+      accessKey = randomBytes(8).toString("hex");
+      const secret = randomBytes(16).toString("hex");
+      key = `mb_${accessKey}_${secret}`;
+      secretHash = sha256(secret).toString("hex");
+      hint = `mb_${accessKey}_${"*".repeat(8)}`;
+    }
     const info = this.db
-      .prepare("INSERT INTO api_keys (name, access_key, secret_hash, scope, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)")
-      .run(input.name, accessKey, hashSecret(secret).toString("hex"), input.scope, now, input.expiresAt ?? null);
+      .prepare(
+        `INSERT INTO api_keys (name, access_key, secret_hash, hint, scopes, allowed_routes, rpm_limit, tpd_limit, custom,
+           created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        input.name.trim(),
+        accessKey,
+        secretHash,
+        hint,
+        JSON.stringify(scopes),
+        input.allowedRoutes ? JSON.stringify(input.allowedRoutes) : null,
+        input.rpmLimit ?? null,
+        input.tokensPerDay ?? null,
+        input.custom !== undefined ? 1 : 0,
+        Date.now(),
+        input.expiresAt ?? null,
+      );
     const row = this.db.prepare("SELECT * FROM api_keys WHERE id = ?").get(info.lastInsertRowid) as ApiKeyRow;
-    return { key: `mb_${accessKey}_${secret}`, record: toPublic(row) };
+    return { key, record: toPublic(row) };
   }
 
   list(): ApiKeyPublic[] {
     return (this.db.prepare("SELECT * FROM api_keys ORDER BY id").all() as ApiKeyRow[]).map(toPublic);
+  }
+
+  get(id: number): ApiKeyPublic | undefined {
+    const row = this.db.prepare("SELECT * FROM api_keys WHERE id = ?").get(id) as ApiKeyRow | undefined;
+    return row ? toPublic(row) : undefined;
   }
 
   revoke(id: number): boolean {
@@ -74,19 +166,20 @@ export class ApiKeyService {
     );
   }
 
-  count(): number {
-    return (this.db.prepare("SELECT COUNT(*) AS n FROM api_keys WHERE revoked_at IS NULL").get() as { n: number }).n;
+  /** Live keys, optionally only those with `scope`. */
+  count(scope?: KeyScope): number {
+    const live = this.db.prepare("SELECT scopes FROM api_keys WHERE revoked_at IS NULL").all() as Array<{ scopes: string }>;
+    return scope ? live.filter((r) => (JSON.parse(r.scopes) as string[]).includes(scope)).length : live.length;
   }
 
   /** Returns the key's record when `presented` is a valid, live key; `null` otherwise. */
   verify(presented: string): ApiKeyPublic | null {
     const match = KEY_PATTERN.exec(presented);
-    if (!match) return null;
-    const [, accessKey, secret] = match as unknown as [string, string, string];
+    const accessKey = match ? (match[1] as string) : customLookup(presented);
     const row = this.db.prepare("SELECT * FROM api_keys WHERE access_key = ?").get(accessKey) as ApiKeyRow | undefined;
     if (!row) return null;
     const expected = Buffer.from(row.secret_hash, "hex");
-    const actual = hashSecret(secret);
+    const actual = sha256(match ? (match[2] as string) : presented);
     if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return null;
     const now = Date.now();
     if (row.revoked_at !== null) return null;

@@ -1,9 +1,22 @@
-import { readdirSync, statSync } from "node:fs";
-import { basename, join, resolve } from "node:path";
-import { readGgufFileInfo } from "node-llama-cpp";
+import { createHash } from "node:crypto";
+import {
+  createReadStream,
+  existsSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  statSync,
+  symlinkSync,
+  unlinkSync,
+} from "node:fs";
+import { copyFile } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import { GgufFileType, GgufInsights, readGgufFileInfo } from "node-llama-cpp";
 import type { Logger } from "pino";
 import type { Db } from "../db/database.js";
-import type { ModelCapability, ModelInfo } from "../inference/types.js";
+import { InvalidRequestError, NotFoundError } from "../errors.js";
+import type { ModelCapability, ModelInfo, ModelSettings } from "../inference/types.js";
 
 /** Encoder-only architectures: they embed (or rank), they cannot chat. */
 const ENCODER_ONLY = new Set([
@@ -17,6 +30,9 @@ const ENCODER_ONLY = new Set([
   "t5encoder",
 ]);
 
+/** `name-00001-of-00003.gguf`: llama.cpp's multi-part GGUF naming. */
+const SPLIT_PART = /^(.*)-(\d{5})-of-(\d{5})\.gguf$/i;
+
 interface ModelRow {
   id: string;
   path: string;
@@ -24,7 +40,17 @@ interface ModelRow {
   architecture: string | null;
   context_length: number | null;
   capabilities: string;
+  source: string;
   created_at: number;
+  sha256: string | null;
+  quantization: string | null;
+  parameter_count: number | null;
+  has_chat_template: number;
+  parts: number;
+  hf_repo: string | null;
+  hf_file: string | null;
+  owned: number;
+  settings: string;
 }
 
 function toInfo(row: ModelRow): ModelInfo {
@@ -36,18 +62,45 @@ function toInfo(row: ModelRow): ModelInfo {
     contextLength: row.context_length,
     capabilities: JSON.parse(row.capabilities) as ModelCapability[],
     createdAt: row.created_at,
+    quantization: row.quantization,
+    parameterCount: row.parameter_count,
+    sha256: row.sha256,
+    hasChatTemplate: row.has_chat_template === 1,
+    parts: row.parts,
+    source: row.source,
+    hfRepo: row.hf_repo,
+    hfFile: row.hf_file,
+    settings: JSON.parse(row.settings) as ModelSettings,
   };
 }
 
+export type GgufSummary = Pick<
+  ModelInfo,
+  "architecture" | "contextLength" | "capabilities" | "quantization" | "parameterCount" | "hasChatTemplate"
+>;
+
 /** Reads what the GGUF header says about a model; throws on a file that is not GGUF. */
-export async function inspectGguf(path: string): Promise<Pick<ModelInfo, "architecture" | "contextLength" | "capabilities">> {
+export async function inspectGguf(path: string): Promise<GgufSummary> {
   const info = await readGgufFileInfo(path, { readTensorInfo: true, logWarnings: false });
-  const metadata = info.metadata as Record<string, unknown> & { general?: { architecture?: string } };
+  // The header parser reads past the end of a cut-off file without complaint, so check
+  // that the tensor data the header promises is all there.
+  const first = info.fullTensorInfo?.[0];
+  if (first && (info.splicedParts ?? 1) === 1) {
+    const dataStart = Number(BigInt(first.fileOffset) - BigInt(first.offset));
+    const needed = dataStart + (await GgufInsights.from(info)).modelSize;
+    const size = statSync(path).size;
+    if (size < needed) throw new Error(`the file is truncated: ${size} bytes of the ${needed} its header describes`);
+  }
+  const metadata = info.metadata as Record<string, unknown> & {
+    general?: { architecture?: string; file_type?: number };
+    tokenizer?: { chat_template?: string };
+  };
   const architecture = metadata.general?.architecture ?? null;
   const archMeta = (architecture ? metadata[architecture] : undefined) as Record<string, unknown> | undefined;
   const contextLength = typeof archMeta?.context_length === "number" ? archMeta.context_length : null;
   const poolingType = archMeta?.pooling_type;
-  const tensorNames = new Set((info.tensorInfo ?? []).map((t) => t.name));
+  const tensors = info.fullTensorInfo ?? info.tensorInfo ?? [];
+  const tensorNames = new Set(tensors.map((t) => t.name));
   const ranks =
     poolingType === 4 || (tensorNames.has("cls.output.weight") && poolingType !== undefined) || tensorNames.has("cls.weight");
   const capabilities: ModelCapability[] = [];
@@ -56,11 +109,60 @@ export async function inspectGguf(path: string): Promise<Pick<ModelInfo, "archit
     if (!architecture || !ENCODER_ONLY.has(architecture)) capabilities.push("chat");
     capabilities.push("embedding");
   }
-  return { architecture, contextLength, capabilities };
+  const fileType = metadata.general?.file_type;
+  const parameterCount = tensors.reduce((sum, t) => sum + t.dimensions.reduce((n: number, d) => n * Number(d), 1), 0);
+  return {
+    architecture,
+    contextLength,
+    capabilities,
+    quantization: typeof fileType === "number" ? (GgufFileType[fileType] ?? `type ${fileType}`) : null,
+    parameterCount: parameterCount || null,
+    hasChatTemplate: typeof metadata.tokenizer?.chat_template === "string",
+  };
 }
 
-/** The model library: every `*.gguf` in the models folder, registered in SQLite. */
+/** SHA-256 of a file, streamed. */
+export function sha256File(path: string): Promise<string> {
+  return new Promise((ok, fail) => {
+    const hash = createHash("sha256");
+    createReadStream(path)
+      .on("data", (chunk) => hash.update(chunk))
+      .on("error", fail)
+      .on("end", () => ok(hash.digest("hex")));
+  });
+}
+
+/** The files of a model: one, or every part of a split GGUF (given its first part). */
+export function modelFiles(path: string): string[] {
+  const split = SPLIT_PART.exec(basename(path));
+  if (!split) return [path];
+  const total = Number(split[3]);
+  return Array.from({ length: total }, (_, i) =>
+    join(dirname(path), `${split[1]}-${String(i + 1).padStart(5, "0")}-of-${split[3]}.gguf`),
+  );
+}
+
+/** The id a model file gets: its name without `.gguf` (and without `-00001-of-0000N`). */
+export function modelIdFor(file: string): string {
+  const name = basename(file);
+  const split = SPLIT_PART.exec(name);
+  return (split ? (split[1] as string) : name.replace(/\.gguf$/i, "")).replace(/[^\w.:-]/g, "-");
+}
+
+export interface RegisterOptions {
+  id?: string;
+  source?: "local" | "huggingface";
+  hfRepo?: string | null;
+  hfFile?: string | null;
+  sha256?: string | null;
+  /** Whether the models folder holds the file itself (false for a link to a file elsewhere). */
+  owned?: boolean;
+}
+
+/** The model library: GGUF files registered in SQLite with what their headers say. */
 export class ModelService {
+  private hashing: Promise<void> = Promise.resolve();
+
   constructor(
     private readonly db: Db,
     private readonly logger: Logger,
@@ -75,9 +177,75 @@ export class ModelService {
     return row ? toInfo(row) : undefined;
   }
 
+  /** Registers (or refreshes) one model file; its sha256 is computed in the background unless given. */
+  async register(path: string, options: RegisterOptions = {}): Promise<ModelInfo> {
+    const files = modelFiles(resolve(path));
+    const missing = files.find((f) => !existsSync(f));
+    if (missing) throw new InvalidRequestError(`Part '${basename(missing)}' of this split model is missing.`, "path");
+    const size = files.reduce((n, f) => n + statSync(f).size, 0);
+    const meta = await inspectGguf(files[0] as string);
+    const id = options.id ?? modelIdFor(path);
+    const now = Date.now();
+    this.db
+      .prepare(
+        `INSERT INTO models (id, path, size_bytes, architecture, context_length, capabilities, source, created_at, updated_at,
+           sha256, quantization, parameter_count, has_chat_template, parts, hf_repo, hf_file, owned)
+         VALUES (@id, @path, @size, @architecture, @contextLength, @capabilities, @source, @now, @now,
+           @sha256, @quantization, @parameterCount, @hasChatTemplate, @parts, @hfRepo, @hfFile, @owned)
+         ON CONFLICT(id) DO UPDATE SET path = excluded.path, size_bytes = excluded.size_bytes,
+           architecture = excluded.architecture, context_length = excluded.context_length,
+           capabilities = excluded.capabilities, quantization = excluded.quantization,
+           parameter_count = excluded.parameter_count, has_chat_template = excluded.has_chat_template,
+           parts = excluded.parts, sha256 = COALESCE(excluded.sha256, models.sha256),
+           source = excluded.source, hf_repo = COALESCE(excluded.hf_repo, models.hf_repo),
+           hf_file = COALESCE(excluded.hf_file, models.hf_file), owned = excluded.owned, updated_at = excluded.updated_at`,
+      )
+      .run({
+        id,
+        path: files[0],
+        size,
+        architecture: meta.architecture,
+        contextLength: meta.contextLength,
+        capabilities: JSON.stringify(meta.capabilities),
+        source: options.source ?? "local",
+        now,
+        sha256: options.sha256 ?? null,
+        quantization: meta.quantization ?? null,
+        parameterCount: meta.parameterCount ?? null,
+        hasChatTemplate: meta.hasChatTemplate ? 1 : 0,
+        parts: files.length,
+        hfRepo: options.hfRepo ?? null,
+        hfFile: options.hfFile ?? null,
+        owned: options.owned === false ? 0 : 1,
+      });
+    const info = this.get(id) as ModelInfo;
+    if (!info.sha256 && files.length === 1) this.hashLater(id, files[0] as string, size);
+    return info;
+  }
+
+  /** Hashes model files one at a time in the background, so listing never waits for it. */
+  private hashLater(id: string, path: string, size: number): void {
+    this.hashing = this.hashing.then(async () => {
+      try {
+        const current = this.get(id);
+        if (!current || current.path !== path || current.sizeBytes !== size || current.sha256) return;
+        const sha256 = await sha256File(path);
+        this.db.prepare("UPDATE models SET sha256 = ? WHERE id = ? AND path = ?").run(sha256, id, path);
+      } catch (error) {
+        this.logger.warn({ model: id, err: (error as Error).message }, "could not hash a model file");
+      }
+    });
+  }
+
+  /** Resolves when background hashing queued so far has finished (tests, shutdown). */
+  idle(): Promise<void> {
+    return this.hashing;
+  }
+
   /**
-   * Registers every readable `*.gguf` in `dir` (id = file name without `.gguf`) and
-   * drops records whose file is gone. Unreadable files are logged and skipped.
+   * Registers every readable `*.gguf` in `dir` (split models by their first part)
+   * and drops records of owned files in `dir` that are gone. Unreadable files are
+   * logged and skipped.
    */
   async scan(dir: string): Promise<{ registered: string[]; skipped: Array<{ file: string; reason: string }> }> {
     const registered: string[] = [];
@@ -90,28 +258,21 @@ export class ModelService {
     }
     const seen = new Set<string>();
     for (const file of files.sort()) {
+      const split = SPLIT_PART.exec(file);
+      if (split && Number(split[2]) !== 1) continue;
       const path = resolve(join(dir, file));
-      const id = basename(file).replace(/\.gguf$/i, "");
+      const id = modelIdFor(file);
       try {
-        const stat = statSync(path);
-        if (!stat.isFile()) continue;
-        const existing = this.get(id);
+        if (!statSync(path).isFile()) continue;
         seen.add(id);
-        if (existing && existing.path === path && existing.sizeBytes === stat.size) {
+        const existing = this.get(id);
+        const size = modelFiles(path).reduce((n, f) => n + statSync(f).size, 0);
+        if (existing && existing.path === path && existing.sizeBytes === size) {
           registered.push(id);
+          if (!existing.sha256 && existing.parts === 1) this.hashLater(id, path, size);
           continue;
         }
-        const meta = await inspectGguf(path);
-        const now = Date.now();
-        this.db
-          .prepare(
-            `INSERT INTO models (id, path, size_bytes, architecture, context_length, capabilities, source, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, 'local', ?, ?)
-             ON CONFLICT(id) DO UPDATE SET path = excluded.path, size_bytes = excluded.size_bytes,
-               architecture = excluded.architecture, context_length = excluded.context_length,
-               capabilities = excluded.capabilities, updated_at = excluded.updated_at`,
-          )
-          .run(id, path, stat.size, meta.architecture, meta.contextLength, JSON.stringify(meta.capabilities), now, now);
+        await this.register(path, { id, owned: !lstatSync(path).isSymbolicLink() });
         registered.push(id);
       } catch (error) {
         seen.delete(id);
@@ -120,8 +281,82 @@ export class ModelService {
         this.logger.warn({ file, reason }, "skipping a model file that cannot be read");
       }
     }
-    const stale = this.list().filter((m) => !seen.has(m.id) && resolve(join(dir, basename(m.path))) === m.path);
+    const folder = resolve(dir);
+    const stale = this.list().filter((m) => !seen.has(m.id) && dirname(m.path) === folder);
     for (const model of stale) this.db.prepare("DELETE FROM models WHERE id = ?").run(model.id);
     return { registered, skipped };
+  }
+
+  /**
+   * Brings a GGUF file into the library: `copy` puts a copy in the models folder,
+   * `link` registers it where it is (a symlink in the models folder points at it)
+   * and never deletes the original.
+   */
+  async import(source: string, modelsDir: string, mode: "copy" | "link", id?: string): Promise<ModelInfo> {
+    const from = resolve(source);
+    if (!existsSync(from) || !statSync(from).isFile()) throw new InvalidRequestError(`No file at '${source}'.`, "path");
+    if (!from.toLowerCase().endsWith(".gguf")) throw new InvalidRequestError("Only .gguf files can be imported.", "path");
+    try {
+      await inspectGguf(from);
+    } catch (error) {
+      throw new InvalidRequestError(`'${basename(from)}' is not a readable GGUF file: ${(error as Error).message}`, "path");
+    }
+    const modelId = id ?? modelIdFor(from);
+    if (this.get(modelId)) throw new InvalidRequestError(`A model named '${modelId}' already exists.`, "id", "model_exists");
+    mkdirSync(modelsDir, { recursive: true });
+    const sources = modelFiles(from);
+    const targets = sources.map((f) => join(modelsDir, basename(f)));
+    for (const target of targets) {
+      if (existsSync(target)) throw new InvalidRequestError(`'${basename(target)}' is already in the models folder.`, "path");
+    }
+    const done: string[] = [];
+    try {
+      for (const [i, file] of sources.entries()) {
+        const target = targets[i] as string;
+        if (mode === "copy") await copyFile(file, target);
+        else {
+          try {
+            symlinkSync(file, target);
+          } catch {
+            linkSync(file, target); // Windows without symlink rights: a hard link
+          }
+        }
+        done.push(target);
+      }
+      return await this.register(targets[0] as string, { id: modelId, owned: mode === "copy" });
+    } catch (error) {
+      for (const target of done) unlinkSync(target);
+      throw error;
+    }
+  }
+
+  /**
+   * Removes a model's record and the files in the models folder (the original of a
+   * linked import is kept). `isLoaded` guards models in use.
+   */
+  remove(id: string, isLoaded: (id: string) => boolean): ModelInfo {
+    const model = this.get(id);
+    if (!model) throw new NotFoundError(`The model '${id}' does not exist.`, "id", "model_not_found");
+    if (isLoaded(id)) {
+      throw new InvalidRequestError(`Model '${id}' is loaded; unload it first.`, "id", "model_loaded");
+    }
+    for (const file of modelFiles(model.path)) {
+      try {
+        unlinkSync(file); // for a linked import this removes only the link
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+      }
+    }
+    this.db.prepare("DELETE FROM models WHERE id = ?").run(id);
+    return model;
+  }
+
+  /** Replaces a model's settings (validated by the caller). */
+  updateSettings(id: string, settings: ModelSettings): ModelInfo {
+    const changed = this.db
+      .prepare("UPDATE models SET settings = ?, updated_at = ? WHERE id = ?")
+      .run(JSON.stringify(settings), Date.now(), id).changes;
+    if (!changed) throw new NotFoundError(`The model '${id}' does not exist.`, "id", "model_not_found");
+    return this.get(id) as ModelInfo;
   }
 }

@@ -1,10 +1,13 @@
 import type { Db } from "../db/database.js";
 
 export type Operation = "chat" | "completion" | "embedding" | "messages" | "responses" | "rerank" | "proxy";
+export const OPERATIONS: readonly Operation[] = ["chat", "completion", "embedding", "messages", "responses", "rerank", "proxy"];
 
 export interface UsageRecordInput {
   requestId: string;
   apiKeyId: number | null;
+  /** The name the client asked for (a route or model name); the model is what served it. */
+  route?: string | null;
   model: string | null;
   operation: Operation;
   promptTokens: number;
@@ -17,41 +20,187 @@ export interface UsageRecordInput {
 export interface UsageRecord extends UsageRecordInput {
   id: number;
   createdAt: number;
+  route: string | null;
 }
 
-/** One row per inference request, written when the response has finished. */
+export type UsageGroup = "model" | "key" | "operation" | "day";
+
+export interface UsageSummaryRow {
+  group: string;
+  requests: number;
+  errors: number;
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+  durationMs: number;
+}
+
+export interface RequestFilter {
+  limit?: number;
+  offset?: number;
+  model?: string;
+  apiKeyId?: number;
+  operation?: string;
+  status?: number;
+  /** Inclusive bounds, epoch ms. */
+  from?: number;
+  to?: number;
+}
+
+export interface RetentionOptions {
+  /** Request rows older than this are deleted (default 30 days). */
+  requestDays: number;
+  /** Daily rollups older than this are deleted (default 13 months ≈ 396 days). */
+  rollupDays: number;
+}
+
+export const DEFAULT_RETENTION: RetentionOptions = { requestDays: 30, rollupDays: 396 };
+
+const DAY_MS = 86_400_000;
+export const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+function toRecord(r: Record<string, unknown>): UsageRecord {
+  return {
+    id: r.id as number,
+    createdAt: r.created_at as number,
+    requestId: r.request_id as string,
+    apiKeyId: (r.api_key_id as number | null) ?? null,
+    route: (r.route as string | null) ?? null,
+    model: (r.model as string | null) ?? null,
+    operation: r.operation as Operation,
+    promptTokens: r.prompt_tokens as number,
+    completionTokens: r.completion_tokens as number,
+    ttftMs: (r.ttft_ms as number | null) ?? null,
+    durationMs: r.duration_ms as number,
+    status: r.status as number,
+  };
+}
+
+/**
+ * One row per inference request, written when the response has finished, and a
+ * daily rollup per (day, model, key, operation) kept much longer than the rows.
+ */
 export class UsageService {
   private readonly insert;
+  private readonly rollup;
+  private readonly listeners = new Set<(record: UsageRecordInput) => void>();
+  private lastPrune = 0;
 
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    private readonly retention: RetentionOptions = DEFAULT_RETENTION,
+  ) {
     this.insert = db.prepare(
-      `INSERT INTO usage_records (request_id, created_at, api_key_id, model, operation, prompt_tokens,
+      `INSERT INTO usage_records (request_id, created_at, api_key_id, route, model, operation, prompt_tokens,
          completion_tokens, ttft_ms, duration_ms, status)
-       VALUES (@requestId, @createdAt, @apiKeyId, @model, @operation, @promptTokens, @completionTokens,
+       VALUES (@requestId, @createdAt, @apiKeyId, @route, @model, @operation, @promptTokens, @completionTokens,
          @ttftMs, @durationMs, @status)`,
+    );
+    this.rollup = db.prepare(
+      `INSERT INTO usage_daily (day, model, api_key_id, operation, requests, errors, prompt_tokens, completion_tokens, duration_ms)
+       VALUES (@day, @model, @key, @operation, 1, @error, @promptTokens, @completionTokens, @durationMs)
+       ON CONFLICT (day, model, api_key_id, operation) DO UPDATE SET
+         requests = requests + 1, errors = errors + excluded.errors,
+         prompt_tokens = prompt_tokens + excluded.prompt_tokens,
+         completion_tokens = completion_tokens + excluded.completion_tokens,
+         duration_ms = duration_ms + excluded.duration_ms`,
     );
   }
 
+  /** Called after every recorded request (metrics listen here). */
+  onRecord(listener: (record: UsageRecordInput) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
   record(input: UsageRecordInput): void {
-    this.insert.run({ ...input, createdAt: Date.now() });
+    const createdAt = Date.now();
+    this.db.transaction(() => {
+      this.insert.run({ ...input, route: input.route ?? input.model, createdAt });
+      this.rollup.run({
+        day: utcDay(createdAt),
+        model: input.model ?? "",
+        key: input.apiKeyId ?? 0,
+        operation: input.operation,
+        error: input.status >= 400 ? 1 : 0,
+        promptTokens: input.promptTokens,
+        completionTokens: input.completionTokens,
+        durationMs: input.durationMs,
+      });
+    })();
+    for (const listener of this.listeners) listener(input);
+    this.prune(createdAt);
+  }
+
+  /** Prompt plus completion tokens a key used today (UTC). */
+  tokensToday(apiKeyId: number, now = Date.now()): number {
+    const row = this.db
+      .prepare(
+        "SELECT COALESCE(SUM(prompt_tokens + completion_tokens), 0) AS n FROM usage_daily WHERE day = ? AND api_key_id = ?",
+      )
+      .get(utcDay(now), apiKeyId) as { n: number };
+    return row.n;
   }
 
   recent(limit = 100): UsageRecord[] {
-    const rows = this.db.prepare("SELECT * FROM usage_records ORDER BY id DESC LIMIT ?").all(limit) as Array<
-      Record<string, unknown>
-    >;
+    return this.requests({ limit }).data;
+  }
+
+  /** The request log, newest first, with filters and paging. */
+  requests(filter: RequestFilter = {}): { data: UsageRecord[]; total: number } {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.model) where.push("model = ?") && args.push(filter.model);
+    if (filter.apiKeyId !== undefined) where.push("api_key_id = ?") && args.push(filter.apiKeyId);
+    if (filter.operation) where.push("operation = ?") && args.push(filter.operation);
+    if (filter.status !== undefined) where.push("status = ?") && args.push(filter.status);
+    if (filter.from !== undefined) where.push("created_at >= ?") && args.push(filter.from);
+    if (filter.to !== undefined) where.push("created_at <= ?") && args.push(filter.to);
+    const clause = where.length ? `WHERE ${where.join(" AND ")}` : "";
+    const limit = Math.min(10_000, Math.max(1, filter.limit ?? 100));
+    const offset = Math.max(0, filter.offset ?? 0);
+    const rows = this.db
+      .prepare(`SELECT * FROM usage_records ${clause} ORDER BY id DESC LIMIT ? OFFSET ?`)
+      .all(...args, limit, offset) as Array<Record<string, unknown>>;
+    const total = (this.db.prepare(`SELECT COUNT(*) AS n FROM usage_records ${clause}`).get(...args) as { n: number }).n;
+    return { data: rows.map(toRecord), total };
+  }
+
+  /** Usage between two UTC days (inclusive, `YYYY-MM-DD`), grouped, from the daily rollups. */
+  summary(options: { from: string; to: string; groupBy: UsageGroup }): UsageSummaryRow[] {
+    const column = { model: "model", key: "CAST(api_key_id AS TEXT)", operation: "operation", day: "day" }[options.groupBy];
+    const rows = this.db
+      .prepare(
+        `SELECT ${column} AS grp, SUM(requests) AS requests, SUM(errors) AS errors, SUM(prompt_tokens) AS prompt,
+           SUM(completion_tokens) AS completion, SUM(duration_ms) AS duration
+         FROM usage_daily WHERE day >= ? AND day <= ? GROUP BY grp ORDER BY grp`,
+      )
+      .all(options.from, options.to) as Array<Record<string, number | string>>;
     return rows.map((r) => ({
-      id: r.id as number,
-      createdAt: r.created_at as number,
-      requestId: r.request_id as string,
-      apiKeyId: (r.api_key_id as number | null) ?? null,
-      model: (r.model as string | null) ?? null,
-      operation: r.operation as Operation,
-      promptTokens: r.prompt_tokens as number,
-      completionTokens: r.completion_tokens as number,
-      ttftMs: (r.ttft_ms as number | null) ?? null,
-      durationMs: r.duration_ms as number,
-      status: r.status as number,
+      group: String(r.grp),
+      requests: Number(r.requests),
+      errors: Number(r.errors),
+      promptTokens: Number(r.prompt),
+      completionTokens: Number(r.completion),
+      totalTokens: Number(r.prompt) + Number(r.completion),
+      durationMs: Number(r.duration),
     }));
   }
+
+  /** Deletes request rows and rollups past retention, at most once an hour. */
+  prune(now = Date.now(), force = false): void {
+    if (!force && now - this.lastPrune < 3_600_000) return;
+    this.lastPrune = now;
+    this.db.prepare("DELETE FROM usage_records WHERE created_at < ?").run(now - this.retention.requestDays * DAY_MS);
+    this.db.prepare("DELETE FROM usage_daily WHERE day < ?").run(utcDay(now - this.retention.rollupDays * DAY_MS));
+  }
+}
+
+/** RFC 4180 CSV, with a header row. */
+export function toCsv<T extends object>(rows: readonly T[], columns: ReadonlyArray<keyof T & string>): string {
+  const cell = (value: unknown) => {
+    const text = value === null || value === undefined ? "" : String(value);
+    return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+  };
+  return `${[columns.join(","), ...rows.map((row) => columns.map((c) => cell(row[c])).join(","))].join("\r\n")}\r\n`;
 }

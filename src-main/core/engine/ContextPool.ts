@@ -16,6 +16,8 @@ export class ContextPool<T extends { dispose(): Promise<void> }> {
     maxQueue: number,
     private readonly create: () => Promise<T>,
     private readonly onFull: () => Error,
+    /** Called after each use returns its context. */
+    private readonly onRelease: () => void = () => {},
   ) {
     this.contexts = new Array(size).fill(undefined);
     this.slots = new SlotQueue(size, maxQueue);
@@ -44,6 +46,7 @@ export class ContextPool<T extends { dispose(): Promise<void> }> {
       return await fn(context);
     } finally {
       this.slots.release(slot);
+      this.onRelease();
     }
   }
 

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import {
   type ChatModelFunctions,
+  JinjaTemplateChatWrapper,
   type Llama,
   LlamaChat,
   LlamaCompletion,
@@ -117,14 +118,16 @@ export class Engine {
     }
   }
 
-  private samplingOptions(sampling: SamplingOptions) {
+  /** The request's sampling, else the model's own defaults (its settings), else llama-server's. */
+  private samplingOptions(sampling: SamplingOptions, info: ModelInfo) {
+    const own = info.settings?.sampling ?? {};
     const penalties =
       sampling.presencePenalty || sampling.frequencyPenalty || (sampling.repeatPenalty && sampling.repeatPenalty !== 1);
     return {
-      temperature: sampling.temperature ?? SAMPLING_DEFAULTS.temperature,
-      topP: sampling.topP ?? SAMPLING_DEFAULTS.topP,
-      topK: sampling.topK ?? SAMPLING_DEFAULTS.topK,
-      minP: sampling.minP ?? SAMPLING_DEFAULTS.minP,
+      temperature: sampling.temperature ?? own.temperature ?? SAMPLING_DEFAULTS.temperature,
+      topP: sampling.topP ?? own.topP ?? SAMPLING_DEFAULTS.topP,
+      topK: sampling.topK ?? own.topK ?? SAMPLING_DEFAULTS.topK,
+      minP: sampling.minP ?? own.minP ?? SAMPLING_DEFAULTS.minP,
       ...(sampling.seed !== undefined ? { seed: sampling.seed } : {}),
       repeatPenalty: penalties
         ? {
@@ -222,7 +225,10 @@ export class Engine {
 
   /** The model's chat wrapper; resolving it parses the Jinja template, so it is done once per model. */
   private chatWrapper(loaded: LoadedModel) {
-    loaded.chatWrapper ??= resolveChatWrapper(loaded.model);
+    const template = loaded.info.settings?.chatTemplate;
+    loaded.chatWrapper ??= template
+      ? new JinjaTemplateChatWrapper({ template, tokenizer: loaded.model.tokenizer })
+      : resolveChatWrapper(loaded.model);
     return loaded.chatWrapper;
   }
 
@@ -292,7 +298,7 @@ export class Engine {
       lease.release();
       throw error;
     }
-    const sampling = this.samplingOptions(request.sampling);
+    const sampling = this.samplingOptions(request.sampling, info);
     return this.stream(lease, signal, promptTokens, async (push, abortSignal, countTokens) => {
       const started = new Set<number>();
       const callIds: string[] = [];
@@ -365,7 +371,7 @@ export class Engine {
       lease.release();
       throw error;
     }
-    const sampling = this.samplingOptions(request.sampling);
+    const sampling = this.samplingOptions(request.sampling, info);
     return this.stream(lease, signal, promptTokens, async (push, abortSignal, countTokens) => {
       const completion = new LlamaCompletion({ contextSequence: lease.sequence });
       try {

@@ -8,10 +8,11 @@ import type {
   LlamaRankingContext,
 } from "node-llama-cpp";
 import type { Logger } from "pino";
-import { ModelLoadError, QueueFullError } from "../errors.js";
+import { ApiError, ModelLoadError, QueueFullError } from "../errors.js";
 import type { ModelInfo } from "../inference/types.js";
 import { createBatchStrategy } from "./batching.js";
 import { ContextPool } from "./ContextPool.js";
+import { estimateFit, type FitEstimate } from "./fit.js";
 import { SlotQueue } from "./SlotQueue.js";
 
 export interface PoolOptions {
@@ -23,20 +24,57 @@ export interface PoolOptions {
   maxQueue: number;
   /** Upper bound on each sequence's context, in tokens. */
   contextSize: number;
+  /** Models kept in memory at once; loading one more evicts the least recently used idle one. */
+  maxLoadedModels?: number;
+  /** Minutes without requests before a model is unloaded (per-model settings override; 0 = never). */
+  defaultTtlMinutes?: number;
+  /** RAM the loaded models may take together, in bytes; `undefined` = what is free. */
+  ramBudgetBytes?: number | undefined;
 }
 
 /** Prompt tokens fed per decode step while other streams of the model are generating. */
 const PROMPT_CHUNK = 128;
 /** How long (in dispatch-loop turns) a decode waits for every generating stream to queue its token. */
 const BATCH_MAX_WAITS = 32;
-/** Embedding or ranking contexts per encoder model (each serves one input at a time). */
-const ENCODER_CONTEXTS = 2;
+/**
+ * Embedding or ranking contexts per encoder model (each serves one input at a time).
+ * One: node-llama-cpp splits `maxThreads` between a model's contexts, and decodes
+ * share one libuv thread, so a second context halved the threads each got and
+ * measured no faster (bench/RESULTS.md, 2026-11-26).
+ */
+const ENCODER_CONTEXTS = 1;
+
+/** The memory check said no, even after evicting what could be evicted. */
+export class InsufficientMemoryError extends ApiError {
+  constructor(model: string, needed: number, available: number, what: "RAM" | "VRAM") {
+    const gib = (n: number) => `${(n / 2 ** 30).toFixed(2)} GiB`;
+    super(
+      503,
+      "server",
+      `Model '${model}' needs about ${gib(needed)} of ${what} with its settings, but ${gib(available)} is available. ` +
+        "Unload other models, lower its context size or GPU layers, or pick a smaller quantization.",
+      { code: "insufficient_memory" },
+    );
+  }
+}
 
 /** A sequence leased to one request. `release` must be called exactly once. */
 export interface SequenceLease {
   sequence: LlamaContextSequence;
   loaded: LoadedModel;
   release(): void;
+}
+
+/** A model's effective settings: its own, else the server's. */
+export function effectiveSettings(info: ModelInfo, options: PoolOptions) {
+  const own = info.settings ?? {};
+  return {
+    parallel: own.parallel ?? options.parallel,
+    contextSize: own.contextSize ?? options.contextSize,
+    threads: own.threads ?? options.threads,
+    gpuLayers: own.gpuLayers ?? ("auto" as const),
+    ttlMinutes: own.ttlMinutes ?? options.defaultTtlMinutes ?? 15,
+  };
 }
 
 /** A model in memory with the contexts made for it so far. */
@@ -52,31 +90,52 @@ export class LoadedModel {
   private chatCreating: Promise<void> | null = null;
   readonly embedding: ContextPool<LlamaEmbeddingContext>;
   readonly ranking: ContextPool<LlamaRankingContext>;
+  private readonly settings: ReturnType<typeof effectiveSettings>;
+  /** Called whenever the model may have become idle (the pool schedules its TTL unload). */
+  onIdle: () => void = () => {};
 
   constructor(
     readonly info: ModelInfo,
     readonly model: LlamaModel,
     private readonly options: PoolOptions,
+    readonly estimate: FitEstimate | null,
   ) {
+    this.settings = effectiveSettings(info, options);
     const full = () => new QueueFullError(info.id);
-    const encoders = Math.min(ENCODER_CONTEXTS, options.parallel);
+    const encoders = Math.min(ENCODER_CONTEXTS, this.settings.parallel);
+    const release = () => {
+      this.lastUsed = Date.now();
+      if (!this.busy) this.onIdle();
+    };
     this.embedding = new ContextPool(
       encoders,
       options.maxQueue,
       () => model.createEmbeddingContext({ threads: this.threads, contextSize: this.contextBound }),
       full,
+      release,
     );
     this.ranking = new ContextPool(
       encoders,
       options.maxQueue,
       () => model.createRankingContext({ threads: this.threads, contextSize: this.contextBound }),
       full,
+      release,
     );
+  }
+
+  get ttlMinutes(): number {
+    return this.settings.ttlMinutes;
   }
 
   /** Per-sequence context size actually allocated (0 before the first chat request). */
   get contextSize(): number {
     return this.chat?.context.contextSize ?? 0;
+  }
+
+  /** Whether any request holds or waits for one of its sequences or contexts. */
+  get busy(): boolean {
+    const chat = this.chat ? this.chat.slots.active + this.chat.slots.waiting : 0;
+    return chat + this.embedding.active + this.embedding.waiting + this.ranking.active + this.ranking.waiting > 0;
   }
 
   get stats() {
@@ -88,25 +147,30 @@ export class LoadedModel {
       shortBatches: batching?.shortBatches ?? 0,
       queued: (this.chat?.slots.waiting ?? 0) + this.embedding.waiting + this.ranking.waiting,
       activeEncoders: this.embedding.active + this.ranking.active,
-      parallel: this.options.parallel,
+      parallel: this.settings.parallel,
       contextSize: this.contextSize,
+      ttlMinutes: this.settings.ttlMinutes,
+      lastUsed: this.lastUsed,
+      estimatedRam: this.estimate?.ram ?? null,
+      estimatedVram: this.estimate?.vram ?? null,
     };
   }
 
   /** The configured thread count, else the machine's physical cores (what llama.cpp counts as math cores). */
   private get threads(): number {
-    return this.options.threads ?? this.model.llama.cpuMathCores;
+    return this.settings.threads ?? this.model.llama.cpuMathCores;
   }
 
   /** The configured context, but never more than the model was trained for. */
   private get contextBound() {
-    return { max: Math.min(this.options.contextSize, this.model.trainContextSize || this.options.contextSize) };
+    return { max: Math.min(this.settings.contextSize, this.model.trainContextSize || this.settings.contextSize) };
   }
 
   private async ensureChatContext(): Promise<void> {
     if (this.chat) return;
     this.chatCreating ??= (async () => {
-      const slots = new SlotQueue(this.options.parallel, this.options.maxQueue);
+      const parallel = this.settings.parallel;
+      const slots = new SlotQueue(parallel, this.options.maxQueue);
       // A leased sequence is a generating one: leases are taken right before generation and released right after.
       const batching = createBatchStrategy({
         expectedItems: () => slots.active,
@@ -114,12 +178,12 @@ export class LoadedModel {
         promptChunk: PROMPT_CHUNK,
       });
       const context = await this.model.createContext({
-        sequences: this.options.parallel,
+        sequences: parallel,
         contextSize: this.contextBound,
         threads: this.threads,
         batching: { itemPrioritizationStrategy: batching },
       });
-      this.chat = { context, sequences: new Array(this.options.parallel).fill(undefined), slots, batching };
+      this.chat = { context, sequences: new Array(parallel).fill(undefined), slots, batching };
     })();
     try {
       await this.chatCreating;
@@ -153,6 +217,7 @@ export class LoadedModel {
         released = true;
         this.lastUsed = Date.now();
         chat.slots.release(slot);
+        if (!this.busy) this.onIdle();
       },
     };
   }
@@ -169,9 +234,26 @@ export class LoadedModel {
   }
 }
 
-/** Loads models on first use (one load per model even under concurrent requests) and owns their disposal. */
+export type ModelState = "loading" | "ready" | "error";
+
+interface PoolEntry {
+  info: ModelInfo;
+  state: ModelState;
+  /** Load progress, 0–1. */
+  progress: number;
+  error: string | null;
+  promise: Promise<LoadedModel>;
+  loaded: LoadedModel | null;
+  idleTimer: NodeJS.Timeout | null;
+}
+
+/**
+ * Loads models on first use (one load per model even under concurrent requests),
+ * checks memory first (evicting idle models when needed), unloads idle models after
+ * their TTL, keeps at most `maxLoadedModels`, and owns their disposal.
+ */
 export class ModelPool {
-  private readonly loaded = new Map<string, Promise<LoadedModel>>();
+  private readonly entries = new Map<string, PoolEntry>();
 
   constructor(
     private readonly llama: Llama,
@@ -180,24 +262,127 @@ export class ModelPool {
   ) {}
 
   get(info: ModelInfo): Promise<LoadedModel> {
-    let entry = this.loaded.get(info.id);
-    if (!entry) {
-      entry = this.load(info);
-      this.loaded.set(info.id, entry);
-      // A failed load is forgotten, so the next request tries again.
-      entry.catch(() => {
-        if (this.loaded.get(info.id) === entry) this.loaded.delete(info.id);
-      });
+    const existing = this.entries.get(info.id);
+    if (existing && existing.state !== "error") {
+      if (existing.idleTimer) clearTimeout(existing.idleTimer);
+      existing.idleTimer = null;
+      if (existing.loaded) existing.loaded.lastUsed = Date.now();
+      return existing.promise;
     }
-    return entry;
+    const entry: PoolEntry = {
+      info,
+      state: "loading",
+      progress: 0,
+      error: null,
+      promise: Promise.resolve(null as never),
+      loaded: null,
+      idleTimer: null,
+    };
+    entry.promise = this.load(entry);
+    this.entries.set(info.id, entry);
+    entry.promise.then(
+      (loaded) => {
+        entry.state = "ready";
+        entry.progress = 1;
+        entry.loaded = loaded;
+        loaded.onIdle = () => this.scheduleIdleUnload(entry);
+        this.scheduleIdleUnload(entry);
+      },
+      (error: Error) => {
+        // The error stays visible in stats; the next request tries again.
+        entry.state = "error";
+        entry.error = error.message;
+      },
+    );
+    return entry.promise;
   }
 
-  private async load(info: ModelInfo): Promise<LoadedModel> {
-    const started = Date.now();
+  /** Whether a model is in memory (or on its way). */
+  isLoaded(id: string): boolean {
+    const entry = this.entries.get(id);
+    return entry !== undefined && entry.state !== "error";
+  }
+
+  private scheduleIdleUnload(entry: PoolEntry): void {
+    const loaded = entry.loaded;
+    if (!loaded || loaded.busy || loaded.ttlMinutes <= 0) return;
+    if (entry.idleTimer) clearTimeout(entry.idleTimer);
+    const ttlMs = loaded.ttlMinutes * 60_000;
+    entry.idleTimer = setTimeout(() => {
+      entry.idleTimer = null;
+      if (this.entries.get(entry.info.id) !== entry || loaded.busy) return;
+      if (Date.now() - loaded.lastUsed < ttlMs - 5) return this.scheduleIdleUnload(entry);
+      this.logger.info({ model: entry.info.id, ttlMinutes: loaded.ttlMinutes }, "unloading an idle model");
+      void this.unload(entry.info.id);
+    }, ttlMs);
+    entry.idleTimer.unref();
+  }
+
+  /** Idle ready models, least recently used first. */
+  private evictable(except: string): PoolEntry[] {
+    return [...this.entries.values()]
+      .filter((e) => e.info.id !== except && e.state === "ready" && e.loaded && !e.loaded.busy)
+      .sort((a, b) => (a.loaded?.lastUsed ?? 0) - (b.loaded?.lastUsed ?? 0));
+  }
+
+  private async makeRoom(info: ModelInfo): Promise<FitEstimate | null> {
+    const max = this.options.maxLoadedModels ?? 4;
+    for (const victim of this.evictable(info.id)) {
+      const resident = [...this.entries.values()].filter((e) => e.info.id !== info.id && e.state !== "error").length;
+      if (resident < max) break;
+      this.logger.info({ model: victim.info.id, for: info.id }, "evicting the least recently used model");
+      await this.unload(victim.info.id);
+    }
+    const settings = effectiveSettings(info, this.options);
+    const estimateNow = () =>
+      estimateFit(this.llama, info, {
+        contextSize: settings.contextSize,
+        sequences: settings.parallel,
+        gpuLayers: settings.gpuLayers,
+      });
+    let estimate: FitEstimate;
     try {
-      const model = await this.llama.loadModel({ modelPath: info.path, gpuLayers: "auto" });
+      estimate = await estimateNow();
+    } catch (error) {
+      // No estimate for this file (unusual architecture): let node-llama-cpp's own checks decide.
+      this.logger.debug({ model: info.id, err: (error as Error).message }, "no memory estimate");
+      return null;
+    }
+    const budget = this.options.ramBudgetBytes;
+    const usedByOthers = () =>
+      [...this.entries.values()]
+        .filter((e) => e.info.id !== info.id && e.loaded)
+        .reduce((n, e) => n + (e.loaded?.estimate?.ram ?? 0), 0);
+    const ramAvailable = () => (budget !== undefined ? budget - usedByOthers() : estimate.freeRam);
+    for (const victim of this.evictable(info.id)) {
+      if (estimate.ram <= ramAvailable() && estimate.vram <= estimate.freeVram) break;
+      this.logger.info({ model: victim.info.id, for: info.id }, "evicting a model to free memory");
+      await this.unload(victim.info.id);
+      estimate = await estimateNow();
+    }
+    if (estimate.ram > ramAvailable())
+      throw new InsufficientMemoryError(info.id, estimate.ram, Math.max(0, ramAvailable()), "RAM");
+    if (estimate.vram > estimate.freeVram && settings.gpuLayers !== "auto") {
+      throw new InsufficientMemoryError(info.id, estimate.vram, estimate.freeVram, "VRAM");
+    }
+    return estimate;
+  }
+
+  private async load(entry: PoolEntry): Promise<LoadedModel> {
+    const info = entry.info;
+    const started = Date.now();
+    const estimate = await this.makeRoom(info);
+    const settings = effectiveSettings(info, this.options);
+    try {
+      const model = await this.llama.loadModel({
+        modelPath: info.path,
+        gpuLayers: settings.gpuLayers,
+        onLoadProgress: (progress) => {
+          entry.progress = progress;
+        },
+      });
       this.logger.info({ model: info.id, ms: Date.now() - started }, "model loaded");
-      return new LoadedModel(info, model, this.options);
+      return new LoadedModel(info, model, this.options, estimate);
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       this.logger.warn({ model: info.id, err: reason }, "model failed to load");
@@ -205,26 +390,34 @@ export class ModelPool {
     }
   }
 
-  async stats(): Promise<Array<{ id: string; state: "ready" } & LoadedModel["stats"]>> {
-    const out = [];
-    for (const [id, entry] of this.loaded) {
-      const loaded = await Promise.race([entry, Promise.resolve(null)]).catch(() => null);
-      if (loaded) out.push({ id, state: "ready" as const, ...loaded.stats });
-    }
-    return out;
+  stats() {
+    return [...this.entries.values()].map((e) => ({
+      id: e.info.id,
+      state: e.state,
+      progress: e.progress,
+      error: e.error,
+      ...(e.loaded?.stats ?? {
+        activeSequences: 0,
+        queued: 0,
+        activeEncoders: 0,
+        parallel: effectiveSettings(e.info, this.options).parallel,
+        contextSize: 0,
+      }),
+    }));
   }
 
   async unload(id: string): Promise<boolean> {
-    const entry = this.loaded.get(id);
+    const entry = this.entries.get(id);
     if (!entry) return false;
-    this.loaded.delete(id);
-    const loaded = await entry.catch(() => null);
+    this.entries.delete(id);
+    if (entry.idleTimer) clearTimeout(entry.idleTimer);
+    const loaded = await entry.promise.catch(() => null);
     await loaded?.dispose();
     return loaded !== null;
   }
 
   async dispose(): Promise<void> {
-    const ids = [...this.loaded.keys()];
+    const ids = [...this.entries.keys()];
     await Promise.all(ids.map((id) => this.unload(id)));
   }
 }

@@ -1,6 +1,8 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
-import type { ApiKeyService } from "../domain/apiKeys.js";
-import { AuthenticationError, PermissionError } from "../errors.js";
+import type { KeyScope } from "../domain/apiKeys.js";
+import { secondsUntilUtcMidnight } from "../domain/limits.js";
+import { AuthenticationError, PermissionError, RateLimitError } from "../errors.js";
+import type { ServerDeps } from "./context.js";
 
 /** The key a client sent: `Authorization: Bearer`, `x-api-key` (Anthropic) or `api-key` (Continue, Azure style). */
 export function presentedKey(request: FastifyRequest): string | null {
@@ -16,16 +18,47 @@ export function presentedKey(request: FastifyRequest): string | null {
   return null;
 }
 
-/** A preHandler that requires a live key with the given scope (management keys may also infer). */
-export function requireKey(keys: ApiKeyService, scope: "inference" | "management") {
+const LOOPBACK_ADDRESSES = new Set(["127.0.0.1", "::1", "::ffff:127.0.0.1"]);
+
+export function fromLoopback(request: FastifyRequest): boolean {
+  return LOOPBACK_ADDRESSES.has(request.socket.remoteAddress ?? "");
+}
+
+/**
+ * A preHandler that requires a live key holding `scope`, then applies the key's
+ * own limits (requests per minute, tokens per day). With the loopback setting on,
+ * a keyless request from this machine may use the inference endpoints.
+ */
+export function requireKey(deps: ServerDeps, scope: KeyScope) {
   return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
     const presented = presentedKey(request);
-    if (!presented) throw new AuthenticationError();
-    const key = keys.verify(presented);
+    if (!presented) {
+      if (scope === "inference" && deps.options.allowLoopbackWithoutKey && fromLoopback(request)) return;
+      throw new AuthenticationError();
+    }
+    const key = deps.keys.verify(presented);
     if (!key) throw new AuthenticationError("Invalid, expired or revoked API key.");
-    if (scope === "management" && key.scope !== "management") {
-      throw new PermissionError("This endpoint needs a key with the 'management' scope.");
+    if (!key.scopes.includes(scope)) {
+      throw new PermissionError(`This endpoint needs a key with the '${scope}' scope; this key has: ${key.scope}.`);
     }
     request.apiKey = key;
+    if (scope !== "inference") return;
+    if (key.rpmLimit !== null) {
+      const taken = deps.limiter.take(key.id, key.rpmLimit);
+      if (!taken.allowed) {
+        throw new RateLimitError(`This key allows ${key.rpmLimit} requests per minute.`, taken.retryAfterSeconds);
+      }
+    }
+    if (key.tokensPerDay !== null && deps.usage.tokensToday(key.id) >= key.tokensPerDay) {
+      throw new RateLimitError(`This key has used its ${key.tokensPerDay} tokens for today (UTC).`, secondsUntilUtcMidnight());
+    }
   };
+}
+
+/** A key limited to some routes may only name those (as `model`). */
+export function assertRouteAllowed(request: FastifyRequest, route: string): void {
+  const allowed = request.apiKey?.allowedRoutes;
+  if (allowed && !allowed.includes(route)) {
+    throw new PermissionError(`This key may not use '${route}'; it may use: ${allowed.join(", ")}.`);
+  }
 }

@@ -1,10 +1,14 @@
 import type { Logger } from "pino";
 import type { CoreOptions } from "../config.js";
 import type { ApiKeyPublic, ApiKeyService } from "../domain/apiKeys.js";
+import type { DownloadManager } from "../domain/downloads.js";
+import type { HuggingFace } from "../domain/huggingface.js";
+import type { RequestRateLimiter } from "../domain/limits.js";
 import type { ModelService } from "../domain/models.js";
 import type { ResponseStore } from "../domain/responses.js";
 import type { UsageService } from "../domain/usage.js";
 import type { Engine } from "../engine/Engine.js";
+import type { Metrics } from "./metrics.js";
 
 /** What the route modules need from the core. */
 export interface ServerDeps {
@@ -14,6 +18,10 @@ export interface ServerDeps {
   keys: ApiKeyService;
   usage: UsageService;
   responses: ResponseStore;
+  limiter: RequestRateLimiter;
+  metrics: Metrics;
+  downloads: DownloadManager;
+  hf: HuggingFace;
   logger: Logger;
 }
 

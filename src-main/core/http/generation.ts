@@ -3,6 +3,7 @@ import { sseData } from "../dialects/sse.js";
 import type { Operation } from "../domain/usage.js";
 import { isAbortError } from "../errors.js";
 import { foldEvents, type GenerationEvent, type GenerationResult, type GenerationStream } from "../inference/types.js";
+import { assertRouteAllowed } from "./auth.js";
 import type { ServerDeps } from "./context.js";
 import { toApiError } from "./errors.js";
 import { SseWriter } from "./sseWriter.js";
@@ -76,6 +77,7 @@ export async function runGeneration(deps: ServerDeps, request: FastifyRequest, r
 
   let events: GenerationStream;
   try {
+    assertRouteAllowed(request, plan.model);
     events = await plan.start(signal);
   } catch (error) {
     status = isAbortError(error, signal) ? 499 : toApiError(error).status;

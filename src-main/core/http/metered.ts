@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Operation } from "../domain/usage.js";
 import { isAbortError } from "../errors.js";
+import { assertRouteAllowed } from "./auth.js";
 import type { ServerDeps } from "./context.js";
 import { toApiError } from "./errors.js";
 import { clientSignal } from "./generation.js";
@@ -22,6 +23,7 @@ export async function metered<T>(
   let status = 200;
   let promptTokens = 0;
   try {
+    assertRouteAllowed(request, what.model);
     const result = await run(signal);
     promptTokens = result.promptTokens;
     return result.body;

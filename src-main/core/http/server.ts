@@ -1,19 +1,42 @@
 import { randomBytes } from "node:crypto";
+import cors from "@fastify/cors";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, LogController } from "fastify";
 import { anthropicStatus, toAnthropicError } from "../dialects/anthropic/errors.js";
 import { toOpenAIError } from "../dialects/openai/errors.js";
-import { ApiError, PermissionError } from "../errors.js";
+import { ApiError, InvalidRequestError, PermissionError } from "../errors.js";
 import type { ServerDeps } from "./context.js";
 import { speaksAnthropic } from "./dialect.js";
 import { toApiError } from "./errors.js";
 import { adminRoutes } from "./routes/admin.js";
 import { anthropicRoutes } from "./routes/anthropic.js";
 import { healthRoutes } from "./routes/health.js";
+import { libraryRoutes } from "./routes/library.js";
+import { metricsRoutes } from "./routes/metrics.js";
 import { openaiRoutes } from "./routes/openai.js";
-import { rerankRoutes } from "./routes/rerank.js";
+import { rerankRoutes, TRUNCATED_HEADER } from "./routes/rerank.js";
 import { responsesRoutes } from "./routes/responses.js";
 
 const LOOPBACK_NAMES = ["localhost", "127.0.0.1", "[::1]", "::1"];
+const MAX_HEADER_BYTES = 16 * 1024;
+const MAX_JSON_DEPTH = 64;
+
+/** How deeply arrays and objects nest in JSON text (strings skipped), without parsing it. */
+export function jsonDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92)
+        i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) max = Math.max(max, ++depth);
+    else if (c === 125 || c === 93) depth--;
+  }
+  return max;
+}
 
 function newRequestId(request: { headers: Record<string, unknown> }): string {
   const incoming = request.headers["x-request-id"];
@@ -46,7 +69,45 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     genReqId: newRequestId,
     return503OnClosing: true,
     forceCloseConnections: true,
+    // Request line plus headers: 16 KiB (larger → 431), URL path parameters: 512 characters.
+    http: { maxHeaderSize: MAX_HEADER_BYTES },
+    maxParamLength: 512,
   });
+
+  // JSON bodies: Fastify's parser (with its prototype-poisoning guard) after a nesting-depth check.
+  const parseJson = app.getDefaultJsonParser("error", "error");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
+    const depth = jsonDepth(body as string);
+    if (depth > MAX_JSON_DEPTH) {
+      done(
+        new InvalidRequestError(
+          `The JSON body nests ${depth} levels deep; at most ${MAX_JSON_DEPTH} are allowed.`,
+          null,
+          "json_too_deep",
+        ),
+      );
+      return;
+    }
+    parseJson(request, body as string, done);
+  });
+
+  if (deps.options.corsOrigins.length > 0) {
+    const origins = deps.options.corsOrigins;
+    await app.register(cors, {
+      origin: origins.includes("*") ? "*" : origins,
+      allowedHeaders: [
+        "authorization",
+        "content-type",
+        "x-api-key",
+        "api-key",
+        "anthropic-version",
+        "anthropic-beta",
+        "x-request-id",
+      ],
+      exposedHeaders: ["x-request-id", "retry-after", TRUNCATED_HEADER],
+      maxAge: 600,
+    });
+  }
 
   app.decorateRequest("apiKey", null);
   app.decorateRequest("logInfo", null as never);
@@ -98,5 +159,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => rerankRoutes(scope, deps));
   await app.register(async (scope) => responsesRoutes(scope, deps));
   await app.register(async (scope) => adminRoutes(scope, deps));
+  await app.register(async (scope) => metricsRoutes(scope, deps));
+  await app.register(async (scope) => libraryRoutes(scope, deps));
   return app;
 }

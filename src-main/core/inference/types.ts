@@ -163,6 +163,30 @@ export interface ModelInfo {
   contextLength: number | null;
   capabilities: ModelCapability[];
   createdAt: number;
+  quantization?: string | null;
+  parameterCount?: number | null;
+  sha256?: string | null;
+  hasChatTemplate?: boolean;
+  /** Files the model spans (multi-part GGUF). */
+  parts?: number;
+  /** `local` (imported or found in the models folder) or `huggingface`. */
+  source?: string;
+  hfRepo?: string | null;
+  hfFile?: string | null;
+  settings?: ModelSettings;
+}
+
+/** Per-model settings; anything left out uses the server's defaults. */
+export interface ModelSettings {
+  contextSize?: number;
+  gpuLayers?: "auto" | "max" | number;
+  parallel?: number;
+  /** Minutes without requests before the model is unloaded; 0 keeps it loaded. */
+  ttlMinutes?: number;
+  threads?: number;
+  sampling?: { temperature?: number; topP?: number; topK?: number; minP?: number };
+  /** A Jinja chat template that replaces the one in the GGUF. */
+  chatTemplate?: string;
 }
 
 export type ModelCapability = "chat" | "embedding" | "rerank";

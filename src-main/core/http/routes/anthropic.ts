@@ -3,7 +3,7 @@ import { toAnthropicError } from "../../dialects/anthropic/errors.js";
 import { parseCountTokens, parseMessages, toAnthropicMessage } from "../../dialects/anthropic/messages.js";
 import { AnthropicStreamEncoder } from "../../dialects/anthropic/stream.js";
 import { sseEvent } from "../../dialects/sse.js";
-import { requireKey } from "../auth.js";
+import { assertRouteAllowed, requireKey } from "../auth.js";
 import type { ServerDeps } from "../context.js";
 import { runGeneration } from "../generation.js";
 
@@ -11,7 +11,7 @@ const PING = sseEvent("ping", { type: "ping" });
 
 /** The Anthropic-compatible surface: `/v1/messages` and `/v1/messages/count_tokens` (any query, e.g. `?beta=true`). */
 export async function anthropicRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
-  app.addHook("preHandler", requireKey(deps.keys, "inference"));
+  app.addHook("preHandler", requireKey(deps, "inference"));
 
   app.post("/v1/messages", async (request, reply) => {
     const parsed = parseMessages(request.body);
@@ -34,6 +34,7 @@ export async function anthropicRoutes(app: FastifyInstance, deps: ServerDeps): P
   app.post("/v1/messages/count_tokens", async (request) => {
     const chat = parseCountTokens(request.body);
     request.logInfo.model = chat.model;
+    assertRouteAllowed(request, chat.model);
     return { input_tokens: await deps.engine.countChatTokens(chat) };
   });
 }

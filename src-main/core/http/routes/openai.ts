@@ -7,7 +7,7 @@ import { toOpenAIError } from "../../dialects/openai/errors.js";
 import { toOpenAIModel, toOpenAIModelList } from "../../dialects/openai/models.js";
 import { SSE_KEEPALIVE, sseData } from "../../dialects/sse.js";
 import { ModelNotFoundError } from "../../errors.js";
-import { requireKey } from "../auth.js";
+import { assertRouteAllowed, requireKey } from "../auth.js";
 import type { ServerDeps } from "../context.js";
 import { speaksAnthropic } from "../dialect.js";
 import { runGeneration } from "../generation.js";
@@ -19,16 +19,19 @@ function responseMeta(prefix: string, requestId: string, model: string) {
 
 /** The OpenAI-compatible surface: models, chat completions, completions, embeddings. */
 export async function openaiRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
-  app.addHook("preHandler", requireKey(deps.keys, "inference"));
+  app.addHook("preHandler", requireKey(deps, "inference"));
 
   // The Anthropic SDK lists models on the same path; it says so with `anthropic-version`.
-  app.get("/v1/models", async (request) =>
-    speaksAnthropic(request) ? toAnthropicModelList(deps.models.list()) : toOpenAIModelList(deps.models.list()),
-  );
+  app.get("/v1/models", async (request) => {
+    const allowed = request.apiKey?.allowedRoutes;
+    const models = deps.models.list().filter((m) => !allowed || allowed.includes(m.id));
+    return speaksAnthropic(request) ? toAnthropicModelList(models) : toOpenAIModelList(models);
+  });
 
   app.get<{ Params: { id: string } }>("/v1/models/:id", async (request) => {
     const model = deps.models.get(request.params.id);
     if (!model) throw new ModelNotFoundError(request.params.id);
+    assertRouteAllowed(request, model.id);
     return speaksAnthropic(request) ? toAnthropicModel(model) : toOpenAIModel(model);
   });
 

@@ -10,7 +10,7 @@ export const TRUNCATED_HEADER = "x-maas-truncated-documents";
 
 /** Jina-compatible `/v1/rerank` and `/rerank`, Cohere v2 `/v2/rerank`. */
 export async function rerankRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
-  app.addHook("preHandler", requireKey(deps.keys, "inference"));
+  app.addHook("preHandler", requireKey(deps, "inference"));
 
   const handle =
     (format: (parsed: ParsedRerank, result: RerankResult, request: FastifyRequest) => object) =>

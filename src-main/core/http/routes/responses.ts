@@ -23,7 +23,7 @@ function assistantTurn(result: GenerationResult): ChatMessage {
 
 /** OpenAI's Responses API: `/v1/responses` and its stored responses. */
 export async function responsesRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
-  app.addHook("preHandler", requireKey(deps.keys, "inference"));
+  app.addHook("preHandler", requireKey(deps, "inference"));
 
   /** A stored response the caller's key may see (its own, or any with a management key). */
   const owned = (request: FastifyRequest, id: string, param: string | null = null): StoredResponse => {

@@ -1,0 +1,326 @@
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, renameSync, rmSync, statfsSync, statSync } from "node:fs";
+import { basename, join } from "node:path";
+import { createModelDownloader, type ModelDownloader } from "node-llama-cpp";
+import type { Logger } from "pino";
+import type { Db } from "../db/database.js";
+import { ApiError, InvalidRequestError, NotFoundError } from "../errors.js";
+import { type HfFile, type HuggingFace, parseHfRef } from "./huggingface.js";
+import { type ModelService, modelIdFor, sha256File } from "./models.js";
+
+export type DownloadStatus = "queued" | "downloading" | "verifying" | "done" | "failed" | "cancelled";
+
+export interface DownloadInfo {
+  id: string;
+  uri: string;
+  hfRepo: string | null;
+  hfFile: string | null;
+  fileName: string;
+  status: DownloadStatus;
+  totalBytes: number;
+  downloadedBytes: number;
+  /** Bytes per second, averaged by the downloader (0 when not running). */
+  speed: number;
+  /** Seconds left, estimated (null when unknown). */
+  etaSeconds: number | null;
+  modelId: string | null;
+  error: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+interface Row {
+  id: string;
+  uri: string;
+  hf_repo: string | null;
+  hf_file: string | null;
+  file_name: string;
+  status: DownloadStatus;
+  total_bytes: number;
+  downloaded_bytes: number;
+  expected_sha256: string | null;
+  model_id: string | null;
+  error: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export class InsufficientDiskError extends ApiError {
+  constructor(needed: number, free: number) {
+    const gib = (n: number) => `${(n / 2 ** 30).toFixed(2)} GiB`;
+    super(507, "server", `The download needs ${gib(needed)} of disk, but the models folder has ${gib(free)} free.`, {
+      code: "insufficient_storage",
+    });
+  }
+}
+
+/**
+ * Hugging Face downloads into the models folder with node-llama-cpp's downloader
+ * (ipull: parallel connections, retries, resumable partial files): progress, cancel,
+ * resume after an interruption or an app restart, free-disk check before start,
+ * sha256 check against the repository's LFS metadata, several at once. A finished
+ * download is registered as a model.
+ */
+export class DownloadManager {
+  private readonly running = new Map<
+    string,
+    { downloader: ModelDownloader | null; controller: AbortController; done: Promise<void> }
+  >();
+  private readonly live = new Map<string, { speed: number; eta: number | null; downloaded: number; total: number }>();
+  private readonly listeners = new Set<(download: DownloadInfo) => void>();
+  private readonly waiting: string[] = [];
+  private lastPersist = new Map<string, number>();
+  private stopped = false;
+
+  constructor(
+    private readonly db: Db,
+    private readonly hf: HuggingFace,
+    private readonly models: ModelService,
+    private readonly modelsDir: string,
+    private readonly logger: Logger,
+    private readonly concurrency = 2,
+  ) {}
+
+  /** Progress pushes (the UI's SSE stream listens here). */
+  subscribe(listener: (download: DownloadInfo) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private toInfo(row: Row): DownloadInfo {
+    const live = this.live.get(row.id);
+    return {
+      id: row.id,
+      uri: row.uri,
+      hfRepo: row.hf_repo,
+      hfFile: row.hf_file,
+      fileName: row.file_name,
+      status: row.status,
+      totalBytes: live?.total || row.total_bytes,
+      downloadedBytes: live?.downloaded ?? row.downloaded_bytes,
+      speed: row.status === "downloading" ? (live?.speed ?? 0) : 0,
+      etaSeconds: row.status === "downloading" ? (live?.eta ?? null) : null,
+      modelId: row.model_id,
+      error: row.error,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    };
+  }
+
+  private row(id: string): Row | undefined {
+    return this.db.prepare("SELECT * FROM downloads WHERE id = ?").get(id) as Row | undefined;
+  }
+
+  get(id: string): DownloadInfo | undefined {
+    const row = this.row(id);
+    return row ? this.toInfo(row) : undefined;
+  }
+
+  list(): DownloadInfo[] {
+    return (this.db.prepare("SELECT * FROM downloads ORDER BY created_at DESC").all() as Row[]).map((r) => this.toInfo(r));
+  }
+
+  private update(id: string, fields: Partial<Omit<Row, "id">>): void {
+    const entries = Object.entries(fields);
+    if (entries.length === 0) return;
+    this.db
+      .prepare(`UPDATE downloads SET ${entries.map(([k]) => `${k} = ?`).join(", ")}, updated_at = ? WHERE id = ?`)
+      .run(...entries.map(([, v]) => v), Date.now(), id);
+    this.emit(id);
+  }
+
+  private emit(id: string): void {
+    const info = this.get(id);
+    if (info) for (const listener of this.listeners) listener(info);
+  }
+
+  /** Queues a download of an `hf:` reference; resolves once the file is known (404s and 400s surface here). */
+  async start(ref: string): Promise<DownloadInfo> {
+    const parsed = parseHfRef(ref);
+    const file = await this.hf.resolve(parsed);
+    const fileName = basename(file.parts[0] ?? file.path);
+    const existing = this.list().find(
+      (d) => d.hfRepo === parsed.repo && d.hfFile === file.path && ["queued", "downloading", "verifying"].includes(d.status),
+    );
+    if (existing) return existing;
+    const modelId = modelIdFor(fileName);
+    if (this.models.get(modelId)) {
+      throw new InvalidRequestError(`A model named '${modelId}' is already in the library.`, "ref", "model_exists");
+    }
+    this.checkDisk(file);
+    const id = `dl_${randomBytes(8).toString("hex")}`;
+    const now = Date.now();
+    this.db
+      .prepare(
+        `INSERT INTO downloads (id, uri, hf_repo, hf_file, file_name, status, total_bytes, expected_sha256, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)`,
+      )
+      .run(id, ref, parsed.repo, file.path, fileName, file.size, file.sha256, now, now);
+    this.enqueue(id);
+    return this.get(id) as DownloadInfo;
+  }
+
+  private checkDisk(file: HfFile): void {
+    mkdirSync(this.modelsDir, { recursive: true });
+    const stats = statfsSync(this.modelsDir);
+    const free = Number(stats.bavail) * Number(stats.bsize);
+    // A little headroom beyond the file itself.
+    const needed = file.size + 64 * 1024 * 1024;
+    if (needed > free) throw new InsufficientDiskError(needed, free);
+  }
+
+  private enqueue(id: string): void {
+    if (!this.waiting.includes(id)) this.waiting.push(id);
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.running.size < this.concurrency && this.waiting.length > 0) {
+      const id = this.waiting.shift() as string;
+      const controller = new AbortController();
+      const entry = { downloader: null, controller, done: Promise.resolve() };
+      this.running.set(id, entry);
+      entry.done = this.run(id, controller).finally(() => {
+        this.running.delete(id);
+        this.live.delete(id);
+        if (!this.stopped) this.pump();
+      });
+    }
+  }
+
+  private async run(id: string, controller: AbortController): Promise<void> {
+    const row = this.row(id);
+    if (!row || row.status === "cancelled") return;
+    const repo = row.hf_repo as string;
+    const path = row.hf_file as string;
+    const target = join(this.modelsDir, row.file_name);
+    const staging = this.stagingDir(id);
+    try {
+      this.update(id, { status: "downloading", error: null });
+      mkdirSync(staging, { recursive: true });
+      // ipull renames its partial file to the final name when a download is closed
+      // before the end; renaming it back lets it resume from its saved progress.
+      const interrupted = join(staging, row.file_name);
+      if (existsSync(interrupted) && !existsSync(`${interrupted}.ipull`)) renameSync(interrupted, `${interrupted}.ipull`);
+      const downloader = await createModelDownloader({
+        modelUri: this.hf.fileUrl(repo, path),
+        dirPath: staging,
+        fileName: row.file_name,
+        headers: this.hf.headers,
+        skipExisting: false,
+        deleteTempFileOnCancel: false,
+        onProgress: ({ totalSize, downloadedSize, averageSpeed, estimatedTimeLeft }) => {
+          this.live.set(id, {
+            total: totalSize,
+            downloaded: downloadedSize,
+            speed: averageSpeed,
+            eta: Number.isFinite(estimatedTimeLeft) ? Math.round(estimatedTimeLeft / 1000) : null,
+          });
+          const now = Date.now();
+          if (now - (this.lastPersist.get(id) ?? 0) > 250) {
+            this.lastPersist.set(id, now);
+            this.update(id, { downloaded_bytes: downloadedSize, total_bytes: totalSize });
+          }
+        },
+      });
+      const entry = this.running.get(id);
+      if (entry) entry.downloader = downloader;
+      if (controller.signal.aborted) throw new Error("cancelled");
+      const entryPath = await downloader.download({ signal: controller.signal });
+      // A cancelled download can resolve rather than reject; never verify or register it.
+      if (controller.signal.aborted) throw new Error("aborted");
+      this.update(id, { status: "verifying", downloaded_bytes: downloader.totalSize, total_bytes: downloader.totalSize });
+      const size = statSync(entryPath).size;
+      if (size !== downloader.totalSize) {
+        throw new Error(`the download is incomplete: ${size} of ${downloader.totalSize} bytes`);
+      }
+      let sha256: string | null = null;
+      if (row.expected_sha256) {
+        sha256 = await sha256File(entryPath);
+        if (sha256 !== row.expected_sha256) {
+          rmSync(staging, { recursive: true, force: true });
+          throw new Error(`checksum mismatch: expected sha256 ${row.expected_sha256}, got ${sha256}; the file was removed`);
+        }
+      }
+      if (existsSync(target)) throw new Error(`'${row.file_name}' already exists in the models folder`);
+      renameSync(entryPath, target);
+      rmSync(staging, { recursive: true, force: true });
+      const model = await this.models.register(target, {
+        id: modelIdFor(row.file_name),
+        source: "huggingface",
+        hfRepo: repo,
+        hfFile: path,
+        sha256,
+      });
+      this.update(id, { status: "done", model_id: model.id });
+      this.logger.info({ download: id, model: model.id }, "download finished");
+    } catch (error) {
+      const current = this.row(id);
+      if (current?.status === "cancelled") {
+        rmSync(staging, { recursive: true, force: true });
+        return;
+      }
+      if (controller.signal.aborted) {
+        // Shutdown: leave it queued with its partial file, to resume on the next start.
+        this.update(id, { status: "queued" });
+        return;
+      }
+      const message = error instanceof Error ? error.message : String(error);
+      this.logger.warn({ download: id, err: message }, "download failed");
+      this.update(id, { status: "failed", error: message });
+    }
+  }
+
+  /** Where a download's partial file lives until it is complete and verified (never scanned as a model). */
+  private stagingDir(id: string): string {
+    return join(this.modelsDir, ".downloads", id);
+  }
+
+  /** Cancels a queued or running download and deletes its partial file. */
+  async cancel(id: string): Promise<DownloadInfo> {
+    const row = this.row(id);
+    if (!row) throw new NotFoundError(`No download with id '${id}'.`, "id", "download_not_found");
+    if (!["queued", "downloading", "verifying"].includes(row.status)) return this.toInfo(row);
+    this.update(id, { status: "cancelled" });
+    const index = this.waiting.indexOf(id);
+    if (index >= 0) this.waiting.splice(index, 1);
+    const entry = this.running.get(id);
+    if (entry) {
+      entry.controller.abort();
+      await entry.downloader?.cancel({ deleteTempFile: true }).catch(() => {});
+    }
+    await entry?.done;
+    rmSync(this.stagingDir(id), { recursive: true, force: true });
+    return this.get(id) as DownloadInfo;
+  }
+
+  /** Retries a failed download (from its partial file when there is one). */
+  retry(id: string): DownloadInfo {
+    const row = this.row(id);
+    if (!row) throw new NotFoundError(`No download with id '${id}'.`, "id", "download_not_found");
+    if (row.status !== "failed" && row.status !== "cancelled") return this.toInfo(row);
+    this.update(id, { status: "queued", error: null });
+    this.enqueue(id);
+    return this.get(id) as DownloadInfo;
+  }
+
+  /** Picks up downloads an earlier run left queued or running. */
+  resumePending(): void {
+    const pending = this.db
+      .prepare("SELECT id FROM downloads WHERE status IN ('queued', 'downloading', 'verifying') ORDER BY created_at")
+      .all() as Array<{ id: string }>;
+    for (const { id } of pending) {
+      this.update(id, { status: "queued" });
+      this.enqueue(id);
+    }
+  }
+
+  /** Stops running downloads, keeping their partial files for the next start. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.waiting.length = 0;
+    const entries = [...this.running.values()];
+    for (const entry of entries) entry.controller.abort();
+    await Promise.all(entries.map((e) => e.done));
+  }
+}

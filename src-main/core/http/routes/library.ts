@@ -1,0 +1,188 @@
+import type { FastifyInstance } from "fastify";
+import { z } from "zod";
+import { sseEvent } from "../../dialects/sse.js";
+import { parseBody } from "../../dialects/validation.js";
+import { likelyFits, RECOMMENDED } from "../../domain/recommended.js";
+import { describeEngine } from "../../engine/engineInfo.js";
+import { estimateFit } from "../../engine/fit.js";
+import { effectiveSettings } from "../../engine/ModelPool.js";
+import { InvalidRequestError, ModelNotFoundError } from "../../errors.js";
+import type { ModelInfo } from "../../inference/types.js";
+import { requireKey } from "../auth.js";
+import type { ServerDeps } from "../context.js";
+import { SseWriter } from "../sseWriter.js";
+
+const ADMIN_BODY_LIMIT = 1024 * 1024;
+
+const SettingsSchema = z
+  .object({
+    contextSize: z
+      .number()
+      .int()
+      .min(64)
+      .max(1 << 20)
+      .optional(),
+    gpuLayers: z.union([z.literal("auto"), z.literal("max"), z.number().int().min(0)]).optional(),
+    parallel: z.number().int().min(1).max(64).optional(),
+    ttlMinutes: z
+      .number()
+      .min(0)
+      .max(7 * 24 * 60)
+      .optional(),
+    threads: z.number().int().min(1).max(256).optional(),
+    sampling: z
+      .object({
+        temperature: z.number().min(0).max(2).optional(),
+        topP: z.number().min(0).max(1).optional(),
+        topK: z.number().int().min(0).optional(),
+        minP: z.number().min(0).max(1).optional(),
+      })
+      .strict()
+      .optional(),
+    chatTemplate: z.string().max(100_000).optional(),
+  })
+  .strict();
+
+const ImportSchema = z.object({
+  path: z.string().min(1),
+  mode: z.enum(["copy", "link"]).default("copy"),
+  id: z
+    .string()
+    .regex(/^[\w.:-]{1,128}$/)
+    .optional(),
+});
+
+/** The model library, Hugging Face, downloads and loading, under `/api/admin` (management key). */
+export async function libraryRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
+  app.addHook("preHandler", requireKey(deps, "management"));
+
+  const model = (id: string): ModelInfo => {
+    const info = deps.models.get(id);
+    if (!info) throw new ModelNotFoundError(id);
+    return info;
+  };
+
+  const withState = async (info: ModelInfo) => {
+    const settings = effectiveSettings(info, deps.options);
+    const loaded = deps.engine.pool.stats().find((s) => s.id === info.id);
+    const fit = await estimateFit(deps.engine.llama, info, {
+      contextSize: settings.contextSize,
+      sequences: settings.parallel,
+      gpuLayers: settings.gpuLayers,
+    }).catch(() => null);
+    return { ...info, effectiveSettings: settings, state: loaded?.state ?? "unloaded", load: loaded ?? null, fit };
+  };
+
+  app.get("/api/admin/library", async () => ({ data: await Promise.all(deps.models.list().map(withState)) }));
+
+  app.get<{ Params: { id: string } }>("/api/admin/models/:id", async (request) => withState(model(request.params.id)));
+
+  app.post("/api/admin/models/import", { bodyLimit: ADMIN_BODY_LIMIT }, async (request, reply) => {
+    const body = parseBody(ImportSchema, request.body);
+    const info = await deps.models.import(body.path, deps.options.modelsDir, body.mode, body.id);
+    return reply.status(201).send(await withState(info));
+  });
+
+  app.post("/api/admin/models/scan", async () => deps.models.scan(deps.options.modelsDir));
+
+  app.delete<{ Params: { id: string } }>("/api/admin/models/:id", async (request) => {
+    const removed = deps.models.remove(request.params.id, (id) => deps.engine.pool.isLoaded(id));
+    return { id: removed.id, deleted: true };
+  });
+
+  app.put<{ Params: { id: string } }>("/api/admin/models/:id/settings", { bodyLimit: ADMIN_BODY_LIMIT }, async (request) => {
+    model(request.params.id);
+    const settings = parseBody(SettingsSchema, request.body);
+    const info = deps.models.updateSettings(request.params.id, settings);
+    return withState(info);
+  });
+
+  /** A memory estimate for settings not saved yet (the settings form updates it as the user types). */
+  app.post<{ Params: { id: string } }>("/api/admin/models/:id/fit", { bodyLimit: ADMIN_BODY_LIMIT }, async (request) => {
+    const info = model(request.params.id);
+    const settings = parseBody(SettingsSchema, request.body ?? {});
+    const merged = effectiveSettings({ ...info, settings: { ...info.settings, ...settings } }, deps.options);
+    return estimateFit(deps.engine.llama, info, {
+      contextSize: merged.contextSize,
+      sequences: merged.parallel,
+      gpuLayers: merged.gpuLayers,
+    });
+  });
+
+  app.post<{ Params: { id: string } }>("/api/admin/models/:id/load", async (request) => {
+    const info = model(request.params.id);
+    await deps.engine.pool.get(info);
+    return withState(info);
+  });
+
+  app.post<{ Params: { id: string } }>("/api/admin/models/:id/unload", async (request) => {
+    model(request.params.id);
+    return { id: request.params.id, unloaded: await deps.engine.pool.unload(request.params.id) };
+  });
+
+  app.get("/api/admin/system", async () => describeEngine(deps.engine.llama));
+
+  app.get("/api/admin/recommended", async () => {
+    const system = await describeEngine(deps.engine.llama);
+    const freeVram = system.devices.reduce((n, d) => n + d.vramFree, 0);
+    return {
+      data: RECOMMENDED.map((r) => ({ ...r, fits: likelyFits(r.sizeBytes, system.ram.free, freeVram) })),
+    };
+  });
+
+  app.get<{ Querystring: { q?: string; limit?: string } }>("/api/admin/hf/search", async (request) => {
+    const q = (request.query.q ?? "").trim();
+    if (!q) throw new InvalidRequestError("q (what to search for) is required.", "q");
+    return { data: await deps.hf.search(q, Math.min(50, Math.max(1, Number(request.query.limit ?? 20) || 20))) };
+  });
+
+  app.get<{ Querystring: { repo?: string; revision?: string } }>("/api/admin/hf/files", async (request) => {
+    const repo = request.query.repo ?? "";
+    const system = await describeEngine(deps.engine.llama);
+    const freeVram = system.devices.reduce((n, d) => n + d.vramFree, 0);
+    const files = await deps.hf.files(repo, request.query.revision ?? "main");
+    return { repo, data: files.map((f) => ({ ...f, fits: likelyFits(f.size, system.ram.free, freeVram) })) };
+  });
+
+  app.get("/api/admin/downloads", async () => ({ data: deps.downloads.list() }));
+
+  app.post("/api/admin/downloads", { bodyLimit: ADMIN_BODY_LIMIT }, async (request, reply) => {
+    const body = parseBody(z.object({ ref: z.string().min(1) }), request.body);
+    return reply.status(202).send(await deps.downloads.start(body.ref));
+  });
+
+  app.delete<{ Params: { id: string } }>("/api/admin/downloads/:id", async (request) => deps.downloads.cancel(request.params.id));
+
+  app.post<{ Params: { id: string } }>("/api/admin/downloads/:id/retry", async (request) =>
+    deps.downloads.retry(request.params.id),
+  );
+
+  /** Download progress and model load states, pushed as server-sent events. */
+  app.get("/api/admin/events", async (request, reply) => {
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, {
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-cache",
+      connection: "keep-alive",
+      "x-request-id": request.id,
+    });
+    const writer = new SseWriter(res);
+    writer.write(sseEvent("downloads", { type: "downloads", data: deps.downloads.list() }));
+    const unsubscribe = deps.downloads.subscribe((download) =>
+      writer.write(sseEvent("download", { type: "download", data: download })),
+    );
+    let lastModels = "";
+    const timer = setInterval(() => {
+      const models = JSON.stringify(deps.engine.pool.stats());
+      if (models !== lastModels) {
+        lastModels = models;
+        writer.write(sseEvent("models", { type: "models", data: JSON.parse(models) }));
+      } else writer.write(": keep-alive\n\n");
+    }, 500);
+    res.on("close", () => {
+      clearInterval(timer);
+      unsubscribe();
+    });
+  });
+}
