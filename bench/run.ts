@@ -8,9 +8,11 @@
  *   llama-server  llama.cpp's own server, when --llama-server PATH is given
  *                 (bench/build-llama-server.sh builds it from the same bundled source)
  *
- * Every side runs in a process of its own. Each cell is the median of --repeats runs.
+ * Every side runs in a process of its own, all started before measuring; the runs are
+ * interleaved (every side once per level per repeat, in rotating order). Each cell is
+ * the median of --repeats runs.
  *
- *   npm run bench -- [--threads 1,2] [--streams 1,4,8] [--tokens 64] [--repeats 3]
+ *   npm run bench -- [--threads 1,2] [--streams 1,4,8] [--tokens 64] [--repeats 5]
  *                    [--modes completions,chat] [--llama-server PATH] [--model path.gguf]
  *                    [--uv-pool 1] [--no-record]
  */
@@ -19,6 +21,7 @@ import { appendFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync
 import { createServer } from "node:net";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import {
   benchEncoders,
@@ -40,7 +43,7 @@ const { values } = parseArgs({
     threads: { type: "string", default: "1,2" },
     streams: { type: "string", default: "1,4,8" },
     tokens: { type: "string", default: "64" },
-    repeats: { type: "string", default: "3" },
+    repeats: { type: "string", default: "5" },
     modes: { type: "string", default: "completions,chat" },
     "llama-server": { type: "string" },
     model: { type: "string" },
@@ -92,18 +95,42 @@ function run(command: string, args: string[]): Promise<string> {
   });
 }
 
-async function workerSide(side: "direct" | "engine", mode: Mode, threads: number): Promise<RunResult[]> {
-  const out = await run(process.execPath, [
-    join(root, "bin", "run-ts.mjs"),
-    join(root, "bench", "worker.ts"),
-    ...["--side", side, "--mode", mode, "--model", join(modelsDir, "bench.gguf"), "--threads", String(threads)],
-    ...["--levels", levels.join(","), "--tokens", String(maxTokens), "--repeats", String(repeats)],
-    ...["--context", String(contextSize)],
-  ]);
-  return out
-    .trim()
-    .split("\n")
-    .map((line) => JSON.parse(line) as RunResult);
+/** A side that can run one measurement at a time, kept running across the interleaved runs. */
+interface LiveSide {
+  run(streams: number, repeat: number): Promise<RunResult>;
+  stop(): Promise<void>;
+}
+
+/** An in-process side (`bench/worker.ts`), warm and waiting for commands on stdin. */
+async function workerSide(side: "direct" | "engine", mode: Mode, threads: number): Promise<LiveSide> {
+  const child = spawn(
+    process.execPath,
+    [
+      join(root, "bin", "run-ts.mjs"),
+      join(root, "bench", "worker.ts"),
+      ...["--side", side, "--mode", mode, "--model", join(modelsDir, "bench.gguf"), "--threads", String(threads)],
+      ...["--levels", levels.join(","), "--tokens", String(maxTokens), "--repeats", String(repeats)],
+      ...["--context", String(contextSize)],
+    ],
+    { env: childEnv, stdio: ["pipe", "pipe", "inherit"] },
+  );
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const next = async () => {
+    const line = await lines.next();
+    if (line.done) throw new Error(`${side} worker exited (${child.exitCode})`);
+    return JSON.parse(line.value);
+  };
+  await next(); // {"ready":true}
+  return {
+    async run(streams, repeat) {
+      child.stdin.write(`${JSON.stringify({ streams, repeat })}\n`);
+      return (await next()) as RunResult;
+    },
+    async stop() {
+      child.stdin.end();
+      await new Promise((r) => (child.exitCode !== null ? r(null) : child.once("exit", r)));
+    },
+  };
 }
 
 async function waitHealthy(url: string, child: ChildProcess): Promise<void> {
@@ -211,18 +238,10 @@ async function startServer(side: "api" | "llama-server", threads: number, tag: s
   return { base, headers, stop };
 }
 
-async function httpSide(side: "api" | "llama-server", mode: Mode, threads: number): Promise<RunResult[]> {
+async function httpSide(side: "api" | "llama-server", mode: Mode, threads: number): Promise<LiveSide> {
   const server = await startServer(side, threads, `${mode}-${threads}`);
-  try {
-    await httpRun(server.base, server.headers, mode, 1, -1); // warm-up (and, for our server, the model load)
-    const results: RunResult[] = [];
-    for (const streams of levels) {
-      for (let r = 0; r < repeats; r++) results.push(await httpRun(server.base, server.headers, mode, streams, r));
-    }
-    return results;
-  } finally {
-    await server.stop();
-  }
+  await httpRun(server.base, server.headers, mode, 1, -1); // warm-up (and, for our server, the model load)
+  return { run: (streams, repeat) => httpRun(server.base, server.headers, mode, streams, repeat), stop: server.stop };
 }
 
 /** Rerank (1 query × 64 documents) and embeddings (a batch of 32) through our API. */
@@ -305,14 +324,25 @@ const engineInfo = await run(process.execPath, [join(root, "bin", "maas-base.mjs
 );
 for (const mode of modes) {
   for (const threads of threadCounts) {
-    const results = new Map<string, RunResult[]>();
+    const results = new Map<string, RunResult[]>(sides.map((side) => [side, []]));
+    const live = new Map<string, LiveSide>();
     for (const side of sides) {
-      process.stderr.write(`bench: ${mode}, ${threads} thread(s), ${side}…\n`);
-      results.set(
+      process.stderr.write(`bench: ${mode}, ${threads} thread(s), starting ${side}…\n`);
+      live.set(
         side,
         side === "direct" || side === "engine" ? await workerSide(side, mode, threads) : await httpSide(side, mode, threads),
       );
     }
+    // Interleaved: each repeat runs every side once per level, in a rotating order, so a
+    // slow spell of this shared machine lands on all sides rather than on one.
+    for (let r = 0; r < repeats; r++) {
+      process.stderr.write(`bench: ${mode}, ${threads} thread(s), repeat ${r + 1} of ${repeats}…\n`);
+      for (const [li, streams] of levels.entries()) {
+        const order = sides.map((_, i) => sides[(i + r + li) % sides.length] as string);
+        for (const side of order) results.get(side)?.push(await (live.get(side) as LiveSide).run(streams, r));
+      }
+    }
+    for (const side of live.values()) await side.stop();
     const header = [
       "streams",
       ...sides.map((s) => `${s} tok/s`),

@@ -2,8 +2,10 @@
  * One in-process side of `npm run bench`, run in a child process of its own:
  *   direct — node-llama-cpp used plainly: one context, a LlamaCompletion or LlamaChat per stream;
  *   engine — our Engine (the server's batching and scheduling) called in-process, no HTTP.
- * Prints one JSON RunResult per line.
+ * Prints `{"ready":true}` once warm, then answers each command line on stdin with a
+ * JSON RunResult line.
  */
+import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { getLlama, LlamaChat, LlamaCompletion, LlamaLogLevel } from "node-llama-cpp";
 import pino from "pino";
@@ -152,26 +154,35 @@ if (side === "encoders") {
 }
 const runner = side === "direct" ? await directSide() : await engineSide();
 await runner.generate("Warm up.", () => {});
-for (const streams of levels) {
-  for (let r = 0; r < repeats; r++) {
-    const ttftMs: number[] = [];
-    let tokens = 0;
-    const started = performance.now();
-    await Promise.all(
-      Array.from({ length: streams }, async (_, i) => {
-        const t0 = performance.now();
-        let first = true;
-        await runner.generate(promptFor(streams, r, i), (n) => {
-          if (first) {
-            first = false;
-            ttftMs.push(performance.now() - t0);
-          }
-          tokens += n;
-        });
-      }),
-    );
-    const result: RunResult = { streams, tokens, seconds: (performance.now() - started) / 1000, ttftMs };
-    process.stdout.write(`${JSON.stringify(result)}\n`);
-  }
+process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
+
+/** One run: `streams` generations started together. */
+async function measure(streams: number, repeat: number): Promise<RunResult> {
+  const ttftMs: number[] = [];
+  let tokens = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: streams }, async (_, i) => {
+      const t0 = performance.now();
+      let first = true;
+      await runner.generate(promptFor(streams, repeat, i), (n) => {
+        if (first) {
+          first = false;
+          ttftMs.push(performance.now() - t0);
+        }
+        tokens += n;
+      });
+    }),
+  );
+  return { streams, tokens, seconds: (performance.now() - started) / 1000, ttftMs };
+}
+
+// Commands arrive one per line on stdin (`{"streams":4,"repeat":0}`), so the bench can
+// interleave this side's runs with the other sides' and machine noise hits all alike.
+const lines = createInterface({ input: process.stdin });
+for await (const line of lines) {
+  if (!line.trim()) continue;
+  const { streams, repeat } = JSON.parse(line) as { streams: number; repeat: number };
+  process.stdout.write(`${JSON.stringify(await measure(streams, repeat))}\n`);
 }
 await runner.close();
