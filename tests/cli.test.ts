@@ -73,6 +73,52 @@ describe("maas-base CLI", () => {
     expect(list[0].capabilities).toEqual(["chat", "embedding"]);
   });
 
+  it("models import copies a file in; models rm removes it", async () => {
+    const outside = join(dir, "outside.gguf");
+    const { copyFileSync } = await import("node:fs");
+    copyFileSync(join(dir, "models", "tiny-chat.gguf"), outside);
+    const imported = JSON.parse((await cli("models", "import", outside, "--id", "imported", "--json", "--data-dir", dir)).stdout);
+    expect(imported).toMatchObject({ id: "imported", capabilities: ["chat", "embedding"] });
+    expect(existsSync(join(dir, "models", "outside.gguf"))).toBe(true);
+    await cli("models", "rm", "imported", "--data-dir", dir);
+    expect(existsSync(join(dir, "models", "outside.gguf"))).toBe(false);
+    expect(existsSync(outside)).toBe(true);
+    await expect(cli("models", "import", join(dir, "nope.gguf"), "--data-dir", dir)).rejects.toMatchObject({ code: 1 });
+  });
+
+  it("routes create prints an id; routes list --json shows it without the upstream key; routes rm removes it", async () => {
+    const { stdout } = await cli(
+      "routes",
+      "create",
+      "--name",
+      "remote",
+      "--upstream",
+      "http://127.0.0.1:9/v1",
+      "--upstream-key",
+      "very-secret",
+      "--generic-proxy",
+      "--data-dir",
+      dir,
+    );
+    const id = Number(stdout.trim());
+    expect(Number.isInteger(id)).toBe(true);
+    const list = JSON.parse((await cli("routes", "list", "--json", "--data-dir", dir)).stdout);
+    const route = list.find((r: { id: number }) => r.id === id);
+    expect(route).toMatchObject({ name: "remote", genericProxy: true, targets: [{ kind: "upstream", hasUpstreamKey: true }] });
+    expect(JSON.stringify(list)).not.toContain("very-secret");
+    expect(list.some((r: { name: string; auto: boolean }) => r.name === "tiny-chat" && r.auto)).toBe(true);
+    await cli("routes", "rm", String(id), "--data-dir", dir);
+    const after = JSON.parse((await cli("routes", "list", "--json", "--data-dir", dir)).stdout);
+    expect(after.some((r: { id: number }) => r.id === id)).toBe(false);
+    await expect(cli("routes", "create", "--name", "x", "--data-dir", dir)).rejects.toMatchObject({ code: 1 });
+  });
+
+  it("usage --json groups the rollups", async () => {
+    const out = JSON.parse((await cli("usage", "--json", "--group-by", "operation", "--data-dir", dir)).stdout);
+    expect(out).toMatchObject({ groupBy: "operation", data: expect.any(Array) });
+    expect(out.from).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+  });
+
   it("serve --port 0 prints its URL, serves the SDK, and exits cleanly on SIGTERM", async () => {
     const key = (await cli("keys", "create", "--name", "serve", "--data-dir", dir)).stdout.trim();
     const child = spawn(

@@ -258,11 +258,13 @@ describe("chat completions", () => {
       return stats.models.find((m) => m.id === "tiny-chat")?.activeSequences === 0;
     }, 3000);
     expect(freed).toBe(true);
-    const last = server.core.db
-      .prepare("SELECT status, completion_tokens FROM usage_records WHERE operation = 'chat' ORDER BY id DESC LIMIT 1")
-      .get() as { status: number; completion_tokens: number };
-    expect(last.status).toBe(499);
-    expect(last.completion_tokens).toBeLessThan(900);
+    // The usage row is written once the aborted stream has wound down.
+    const recorded = await waitFor(
+      () => server.core.usage.requests({ operation: "chat", limit: 1 }).data[0]?.status === 499,
+      3000,
+    );
+    expect(recorded).toBe(true);
+    expect(server.core.usage.requests({ operation: "chat", limit: 1 }).data[0]?.completionTokens).toBeLessThan(900);
   });
 
   it("refuses a model that cannot chat with a clear 400", async () => {
@@ -354,8 +356,10 @@ describe("embeddings", () => {
 
 describe("usage metering", () => {
   it("records a row per request with tokens and the key", async () => {
+    server.core.usage.flush();
     const before = (server.core.db.prepare("SELECT COUNT(*) AS n FROM usage_records").get() as { n: number }).n;
     await client.chat.completions.create({ model: "tiny-chat", messages: user("metered"), max_tokens: 3 });
+    server.core.usage.flush();
     const row = server.core.db.prepare("SELECT * FROM usage_records ORDER BY id DESC LIMIT 1").get() as Record<string, unknown>;
     const after = (server.core.db.prepare("SELECT COUNT(*) AS n FROM usage_records").get() as { n: number }).n;
     expect(after).toBe(before + 1);

@@ -29,7 +29,7 @@ const weatherTool = {
 
 describe("Responses API with the openai SDK", () => {
   it("creates a response from a string input, with usage and output_text", async () => {
-    const response = await client.responses.create({ model: "tiny-chat", input: "Hello", max_output_tokens: 6 });
+    const response = await client.responses.create({ model: "tiny-chat", input: "Hello", max_output_tokens: 6, temperature: 0 });
     expect(response.object).toBe("response");
     expect(response.id).toMatch(/^resp_/);
     expect(response.status).toBe("incomplete");

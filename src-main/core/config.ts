@@ -45,6 +45,8 @@ export interface CoreOptions {
   hfEndpoint?: string;
   /** Hugging Face token for gated or private repositories (default: `HF_TOKEN`). */
   hfToken?: string;
+  /** How long an upstream (route target) may take to start answering before 504. */
+  upstreamTimeoutMs: number;
   /** Use this logger instead of making one (tests pass a silent one). */
   logger?: Logger;
 }
@@ -83,6 +85,7 @@ export function resolveOptions(partial: Partial<CoreOptions> = {}): CoreOptions 
     metricsWithoutKey: partial.metricsWithoutKey ?? false,
     usageRetention: partial.usageRetention ?? { requestDays: 30, rollupDays: 396 },
     maxLoadedModels: partial.maxLoadedModels ?? 4,
+    upstreamTimeoutMs: partial.upstreamTimeoutMs ?? 120_000,
     modelTtlMinutes: partial.modelTtlMinutes ?? 15,
     ...(partial.ramBudgetBytes !== undefined ? { ramBudgetBytes: partial.ramBudgetBytes } : {}),
     ...(partial.hfEndpoint ? { hfEndpoint: partial.hfEndpoint } : {}),

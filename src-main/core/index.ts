@@ -7,10 +7,13 @@ import { DownloadManager } from "./domain/downloads.js";
 import { HuggingFace } from "./domain/huggingface.js";
 import { RequestRateLimiter } from "./domain/limits.js";
 import { ModelService } from "./domain/models.js";
+import { ProcessSupervisor } from "./domain/processes.js";
 import { ResponseStore } from "./domain/responses.js";
+import { RouteService } from "./domain/routes.js";
 import { UsageService } from "./domain/usage.js";
 import { Engine } from "./engine/Engine.js";
 import { Metrics } from "./http/metrics.js";
+import { Router } from "./http/router.js";
 import { buildServer } from "./http/server.js";
 import { createLogger } from "./logger.js";
 
@@ -23,6 +26,8 @@ export interface Core {
   readonly models: ModelService;
   readonly usage: UsageService;
   readonly downloads: DownloadManager;
+  readonly routes: RouteService;
+  readonly processes: ProcessSupervisor;
   /** Binds the server; resolves with its base URL. */
   start(): Promise<string>;
   /** Stops accepting requests, aborts running ones, unloads models, closes the database. */
@@ -47,6 +52,20 @@ export function createCore(partial: Partial<CoreOptions> = {}): Core {
   const responses = new ResponseStore(db);
   const hf = new HuggingFace(options.hfEndpoint, options.hfToken);
   const downloads = new DownloadManager(db, hf, models, options.modelsDir, logger);
+  const routes = new RouteService(db, (id) => models.get(id));
+  const processes = new ProcessSupervisor(logger);
+  const router = new Router(routes, (id) => models.get(id), processes, usage);
+  router.headersTimeoutMs = options.upstreamTimeoutMs;
+  const syncProcesses = () =>
+    processes.sync(
+      routes
+        .list()
+        .filter((r) => r.enabled)
+        .flatMap((r) =>
+          r.targets.filter((t) => t.kind === "process" && t.command).map((t) => ({ id: t.id, command: t.command as string })),
+        ),
+    );
+  routes.onChange(() => void syncProcesses());
   let engine: Engine | null = null;
   let app: FastifyInstance | null = null;
   let url: string | null = null;
@@ -59,6 +78,8 @@ export function createCore(partial: Partial<CoreOptions> = {}): Core {
     models,
     usage,
     downloads,
+    routes,
+    processes,
     get url() {
       return url;
     },
@@ -68,6 +89,8 @@ export function createCore(partial: Partial<CoreOptions> = {}): Core {
     async start() {
       const scan = await models.scan(options.modelsDir);
       logger.info({ modelsDir: options.modelsDir, models: scan.registered, skipped: scan.skipped.length }, "models registered");
+      routes.syncModels(models.list());
+      await syncProcesses();
       engine = await Engine.create({
         gpu: options.gpu,
         threads: options.threads,
@@ -94,6 +117,9 @@ export function createCore(partial: Partial<CoreOptions> = {}): Core {
         metrics,
         downloads,
         hf,
+        routes,
+        router,
+        processes,
         logger,
       });
       await app.listen({ host: options.host, port: options.port });
@@ -107,8 +133,10 @@ export function createCore(partial: Partial<CoreOptions> = {}): Core {
       stopping ??= (async () => {
         await downloads.stop();
         await app?.close();
+        await processes.stop();
         await engine?.dispose();
         await models.idle();
+        usage.flush();
         db.close();
       })();
       return stopping;

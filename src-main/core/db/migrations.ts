@@ -142,4 +142,35 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       );
     `,
   },
+  {
+    version: 5,
+    name: "routes, their targets, proxy bytes in usage",
+    sql: `
+      CREATE TABLE routes (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        name          TEXT NOT NULL UNIQUE,
+        generic_proxy INTEGER NOT NULL DEFAULT 0,
+        enabled       INTEGER NOT NULL DEFAULT 1,
+        auto          INTEGER NOT NULL DEFAULT 0,
+        created_at    INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL
+      );
+      CREATE TABLE route_targets (
+        id             INTEGER PRIMARY KEY AUTOINCREMENT,
+        route_id       INTEGER NOT NULL REFERENCES routes(id) ON DELETE CASCADE,
+        kind           TEXT NOT NULL CHECK (kind IN ('model', 'upstream', 'process')),
+        model_id       TEXT,
+        upstream_url   TEXT,
+        upstream_key   TEXT,
+        upstream_model TEXT,
+        command        TEXT,
+        weight         INTEGER NOT NULL DEFAULT 1,
+        fallback       INTEGER NOT NULL DEFAULT 0,
+        position       INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX route_targets_route ON route_targets(route_id, position);
+      ALTER TABLE usage_records ADD COLUMN bytes_in INTEGER;
+      ALTER TABLE usage_records ADD COLUMN bytes_out INTEGER;
+    `,
+  },
 ];

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import type { Db } from "../db/database.js";
+import { type Db, prep } from "../db/database.js";
 import { InvalidRequestError } from "../errors.js";
 
 export type KeyScope = "inference" | "management";
@@ -99,6 +99,7 @@ function toPublic(row: ApiKeyRow): ApiKeyPublic {
 /** API keys: `mb_<accessKey>_<secret>`; only a hash of the secret is stored. */
 export class ApiKeyService {
   private readonly lastTouched = new Map<number, number>();
+  private readonly recent = new Map<string, { at: number; key: ApiKeyPublic | null }>();
 
   constructor(private readonly db: Db) {}
 
@@ -119,7 +120,7 @@ export class ApiKeyService {
       accessKey = customLookup(key);
       secretHash = sha256(key).toString("hex");
       hint = `${key.slice(0, 4)}…${"*".repeat(8)}`;
-      if (this.db.prepare("SELECT 1 FROM api_keys WHERE access_key = ?").get(accessKey)) {
+      if (prep(this.db, "SELECT 1 FROM api_keys WHERE access_key = ?").get(accessKey)) {
         throw new InvalidRequestError("That custom key is already in use.", "key");
       }
     } else {
@@ -129,54 +130,68 @@ export class ApiKeyService {
       secretHash = sha256(secret).toString("hex");
       hint = `mb_${accessKey}_${"*".repeat(8)}`;
     }
-    const info = this.db
-      .prepare(
-        `INSERT INTO api_keys (name, access_key, secret_hash, hint, scopes, allowed_routes, rpm_limit, tpd_limit, custom,
+    const info = prep(
+      this.db,
+      `INSERT INTO api_keys (name, access_key, secret_hash, hint, scopes, allowed_routes, rpm_limit, tpd_limit, custom,
            created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        input.name.trim(),
-        accessKey,
-        secretHash,
-        hint,
-        JSON.stringify(scopes),
-        input.allowedRoutes ? JSON.stringify(input.allowedRoutes) : null,
-        input.rpmLimit ?? null,
-        input.tokensPerDay ?? null,
-        input.custom !== undefined ? 1 : 0,
-        Date.now(),
-        input.expiresAt ?? null,
-      );
-    const row = this.db.prepare("SELECT * FROM api_keys WHERE id = ?").get(info.lastInsertRowid) as ApiKeyRow;
+    ).run(
+      input.name.trim(),
+      accessKey,
+      secretHash,
+      hint,
+      JSON.stringify(scopes),
+      input.allowedRoutes ? JSON.stringify(input.allowedRoutes) : null,
+      input.rpmLimit ?? null,
+      input.tokensPerDay ?? null,
+      input.custom !== undefined ? 1 : 0,
+      Date.now(),
+      input.expiresAt ?? null,
+    );
+    const row = prep(this.db, "SELECT * FROM api_keys WHERE id = ?").get(info.lastInsertRowid) as ApiKeyRow;
     return { key, record: toPublic(row) };
   }
 
   list(): ApiKeyPublic[] {
-    return (this.db.prepare("SELECT * FROM api_keys ORDER BY id").all() as ApiKeyRow[]).map(toPublic);
+    return (prep(this.db, "SELECT * FROM api_keys ORDER BY id").all() as ApiKeyRow[]).map(toPublic);
   }
 
   get(id: number): ApiKeyPublic | undefined {
-    const row = this.db.prepare("SELECT * FROM api_keys WHERE id = ?").get(id) as ApiKeyRow | undefined;
+    const row = prep(this.db, "SELECT * FROM api_keys WHERE id = ?").get(id) as ApiKeyRow | undefined;
     return row ? toPublic(row) : undefined;
   }
 
   revoke(id: number): boolean {
+    this.recent.clear();
     return (
-      this.db.prepare("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL").run(Date.now(), id).changes > 0
+      prep(this.db, "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL").run(Date.now(), id).changes > 0
     );
   }
 
   /** Live keys, optionally only those with `scope`. */
   count(scope?: KeyScope): number {
-    const live = this.db.prepare("SELECT scopes FROM api_keys WHERE revoked_at IS NULL").all() as Array<{ scopes: string }>;
+    const live = prep(this.db, "SELECT scopes FROM api_keys WHERE revoked_at IS NULL").all() as Array<{ scopes: string }>;
     return scope ? live.filter((r) => (JSON.parse(r.scopes) as string[]).includes(scope)).length : live.length;
   }
 
-  /** Returns the key's record when `presented` is a valid, live key; `null` otherwise. */
+  /**
+   * Returns the key's record when `presented` is a valid, live key; `null` otherwise.
+   * Answers are kept for half a second (a busy proxy checks the same key thousands of
+   * times a second), so a key revoked by another process stops working within that.
+   */
   verify(presented: string): ApiKeyPublic | null {
+    const now = Date.now();
+    const hit = this.recent.get(presented);
+    if (hit && now - hit.at < 500 && (hit.key?.expiresAt ?? Number.POSITIVE_INFINITY) > now) return hit.key;
+    const key = this.verifyNow(presented);
+    if (this.recent.size > 1024) this.recent.clear();
+    this.recent.set(presented, { at: now, key });
+    return key;
+  }
+
+  private verifyNow(presented: string): ApiKeyPublic | null {
     const match = KEY_PATTERN.exec(presented);
     const accessKey = match ? (match[1] as string) : customLookup(presented);
-    const row = this.db.prepare("SELECT * FROM api_keys WHERE access_key = ?").get(accessKey) as ApiKeyRow | undefined;
+    const row = prep(this.db, "SELECT * FROM api_keys WHERE access_key = ?").get(accessKey) as ApiKeyRow | undefined;
     if (!row) return null;
     const expected = Buffer.from(row.secret_hash, "hex");
     const actual = sha256(match ? (match[2] as string) : presented);
@@ -187,7 +202,7 @@ export class ApiKeyService {
     // Write last-used at most once a minute per key, not on every request.
     if (now - (this.lastTouched.get(row.id) ?? 0) > 60_000) {
       this.lastTouched.set(row.id, now);
-      this.db.prepare("UPDATE api_keys SET last_used_at = ? WHERE id = ?").run(now, row.id);
+      prep(this.db, "UPDATE api_keys SET last_used_at = ? WHERE id = ?").run(now, row.id);
       row.last_used_at = now;
     }
     return toPublic(row);

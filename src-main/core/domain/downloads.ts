@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, renameSync, rmSync, statfsSync, statSync } from 
 import { basename, join } from "node:path";
 import { createModelDownloader, type ModelDownloader } from "node-llama-cpp";
 import type { Logger } from "pino";
-import type { Db } from "../db/database.js";
+import { type Db, prep } from "../db/database.js";
 import { ApiError, InvalidRequestError, NotFoundError } from "../errors.js";
 import { type HfFile, type HuggingFace, parseHfRef } from "./huggingface.js";
 import { type ModelService, modelIdFor, sha256File } from "./models.js";
@@ -108,7 +108,7 @@ export class DownloadManager {
   }
 
   private row(id: string): Row | undefined {
-    return this.db.prepare("SELECT * FROM downloads WHERE id = ?").get(id) as Row | undefined;
+    return prep(this.db, "SELECT * FROM downloads WHERE id = ?").get(id) as Row | undefined;
   }
 
   get(id: string): DownloadInfo | undefined {
@@ -117,15 +117,17 @@ export class DownloadManager {
   }
 
   list(): DownloadInfo[] {
-    return (this.db.prepare("SELECT * FROM downloads ORDER BY created_at DESC").all() as Row[]).map((r) => this.toInfo(r));
+    return (prep(this.db, "SELECT * FROM downloads ORDER BY created_at DESC").all() as Row[]).map((r) => this.toInfo(r));
   }
 
   private update(id: string, fields: Partial<Omit<Row, "id">>): void {
     const entries = Object.entries(fields);
     if (entries.length === 0) return;
-    this.db
-      .prepare(`UPDATE downloads SET ${entries.map(([k]) => `${k} = ?`).join(", ")}, updated_at = ? WHERE id = ?`)
-      .run(...entries.map(([, v]) => v), Date.now(), id);
+    prep(this.db, `UPDATE downloads SET ${entries.map(([k]) => `${k} = ?`).join(", ")}, updated_at = ? WHERE id = ?`).run(
+      ...entries.map(([, v]) => v),
+      Date.now(),
+      id,
+    );
     this.emit(id);
   }
 
@@ -150,12 +152,11 @@ export class DownloadManager {
     this.checkDisk(file);
     const id = `dl_${randomBytes(8).toString("hex")}`;
     const now = Date.now();
-    this.db
-      .prepare(
-        `INSERT INTO downloads (id, uri, hf_repo, hf_file, file_name, status, total_bytes, expected_sha256, created_at, updated_at)
+    prep(
+      this.db,
+      `INSERT INTO downloads (id, uri, hf_repo, hf_file, file_name, status, total_bytes, expected_sha256, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)`,
-      )
-      .run(id, ref, parsed.repo, file.path, fileName, file.size, file.sha256, now, now);
+    ).run(id, ref, parsed.repo, file.path, fileName, file.size, file.sha256, now, now);
     this.enqueue(id);
     return this.get(id) as DownloadInfo;
   }
@@ -306,9 +307,10 @@ export class DownloadManager {
 
   /** Picks up downloads an earlier run left queued or running. */
   resumePending(): void {
-    const pending = this.db
-      .prepare("SELECT id FROM downloads WHERE status IN ('queued', 'downloading', 'verifying') ORDER BY created_at")
-      .all() as Array<{ id: string }>;
+    const pending = prep(
+      this.db,
+      "SELECT id FROM downloads WHERE status IN ('queued', 'downloading', 'verifying') ORDER BY created_at",
+    ).all() as Array<{ id: string }>;
     for (const { id } of pending) {
       this.update(id, { status: "queued" });
       this.enqueue(id);

@@ -14,7 +14,7 @@ import { copyFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { GgufFileType, GgufInsights, readGgufFileInfo } from "node-llama-cpp";
 import type { Logger } from "pino";
-import type { Db } from "../db/database.js";
+import { type Db, prep } from "../db/database.js";
 import { InvalidRequestError, NotFoundError } from "../errors.js";
 import type { ModelCapability, ModelInfo, ModelSettings } from "../inference/types.js";
 
@@ -169,11 +169,11 @@ export class ModelService {
   ) {}
 
   list(): ModelInfo[] {
-    return (this.db.prepare("SELECT * FROM models ORDER BY id").all() as ModelRow[]).map(toInfo);
+    return (prep(this.db, "SELECT * FROM models ORDER BY id").all() as ModelRow[]).map(toInfo);
   }
 
   get(id: string): ModelInfo | undefined {
-    const row = this.db.prepare("SELECT * FROM models WHERE id = ?").get(id) as ModelRow | undefined;
+    const row = prep(this.db, "SELECT * FROM models WHERE id = ?").get(id) as ModelRow | undefined;
     return row ? toInfo(row) : undefined;
   }
 
@@ -186,9 +186,9 @@ export class ModelService {
     const meta = await inspectGguf(files[0] as string);
     const id = options.id ?? modelIdFor(path);
     const now = Date.now();
-    this.db
-      .prepare(
-        `INSERT INTO models (id, path, size_bytes, architecture, context_length, capabilities, source, created_at, updated_at,
+    prep(
+      this.db,
+      `INSERT INTO models (id, path, size_bytes, architecture, context_length, capabilities, source, created_at, updated_at,
            sha256, quantization, parameter_count, has_chat_template, parts, hf_repo, hf_file, owned)
          VALUES (@id, @path, @size, @architecture, @contextLength, @capabilities, @source, @now, @now,
            @sha256, @quantization, @parameterCount, @hasChatTemplate, @parts, @hfRepo, @hfFile, @owned)
@@ -199,25 +199,24 @@ export class ModelService {
            parts = excluded.parts, sha256 = COALESCE(excluded.sha256, models.sha256),
            source = excluded.source, hf_repo = COALESCE(excluded.hf_repo, models.hf_repo),
            hf_file = COALESCE(excluded.hf_file, models.hf_file), owned = excluded.owned, updated_at = excluded.updated_at`,
-      )
-      .run({
-        id,
-        path: files[0],
-        size,
-        architecture: meta.architecture,
-        contextLength: meta.contextLength,
-        capabilities: JSON.stringify(meta.capabilities),
-        source: options.source ?? "local",
-        now,
-        sha256: options.sha256 ?? null,
-        quantization: meta.quantization ?? null,
-        parameterCount: meta.parameterCount ?? null,
-        hasChatTemplate: meta.hasChatTemplate ? 1 : 0,
-        parts: files.length,
-        hfRepo: options.hfRepo ?? null,
-        hfFile: options.hfFile ?? null,
-        owned: options.owned === false ? 0 : 1,
-      });
+    ).run({
+      id,
+      path: files[0],
+      size,
+      architecture: meta.architecture,
+      contextLength: meta.contextLength,
+      capabilities: JSON.stringify(meta.capabilities),
+      source: options.source ?? "local",
+      now,
+      sha256: options.sha256 ?? null,
+      quantization: meta.quantization ?? null,
+      parameterCount: meta.parameterCount ?? null,
+      hasChatTemplate: meta.hasChatTemplate ? 1 : 0,
+      parts: files.length,
+      hfRepo: options.hfRepo ?? null,
+      hfFile: options.hfFile ?? null,
+      owned: options.owned === false ? 0 : 1,
+    });
     const info = this.get(id) as ModelInfo;
     if (!info.sha256 && files.length === 1) this.hashLater(id, files[0] as string, size);
     return info;
@@ -230,7 +229,7 @@ export class ModelService {
         const current = this.get(id);
         if (!current || current.path !== path || current.sizeBytes !== size || current.sha256) return;
         const sha256 = await sha256File(path);
-        this.db.prepare("UPDATE models SET sha256 = ? WHERE id = ? AND path = ?").run(sha256, id, path);
+        prep(this.db, "UPDATE models SET sha256 = ? WHERE id = ? AND path = ?").run(sha256, id, path);
       } catch (error) {
         this.logger.warn({ model: id, err: (error as Error).message }, "could not hash a model file");
       }
@@ -283,7 +282,7 @@ export class ModelService {
     }
     const folder = resolve(dir);
     const stale = this.list().filter((m) => !seen.has(m.id) && dirname(m.path) === folder);
-    for (const model of stale) this.db.prepare("DELETE FROM models WHERE id = ?").run(model.id);
+    for (const model of stale) prep(this.db, "DELETE FROM models WHERE id = ?").run(model.id);
     return { registered, skipped };
   }
 
@@ -347,15 +346,17 @@ export class ModelService {
         if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
       }
     }
-    this.db.prepare("DELETE FROM models WHERE id = ?").run(id);
+    prep(this.db, "DELETE FROM models WHERE id = ?").run(id);
     return model;
   }
 
   /** Replaces a model's settings (validated by the caller). */
   updateSettings(id: string, settings: ModelSettings): ModelInfo {
-    const changed = this.db
-      .prepare("UPDATE models SET settings = ?, updated_at = ? WHERE id = ?")
-      .run(JSON.stringify(settings), Date.now(), id).changes;
+    const changed = prep(this.db, "UPDATE models SET settings = ?, updated_at = ? WHERE id = ?").run(
+      JSON.stringify(settings),
+      Date.now(),
+      id,
+    ).changes;
     if (!changed) throw new NotFoundError(`The model '${id}' does not exist.`, "id", "model_not_found");
     return this.get(id) as ModelInfo;
   }

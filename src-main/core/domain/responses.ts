@@ -1,4 +1,4 @@
-import type { Db } from "../db/database.js";
+import { type Db, prep } from "../db/database.js";
 import type { ChatMessage } from "../inference/types.js";
 
 /** How long stored responses (`store: true`) are kept, as OpenAI does by default. */
@@ -37,27 +37,26 @@ export class ResponseStore {
 
   save(stored: StoredResponse): void {
     this.prune();
-    this.db
-      .prepare(
-        `INSERT OR REPLACE INTO responses (id, created_at, api_key_id, model, previous_response_id, response_json,
+    prep(
+      this.db,
+      `INSERT OR REPLACE INTO responses (id, created_at, api_key_id, model, previous_response_id, response_json,
            input_items_json, conversation_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        stored.id,
-        Date.now(),
-        stored.apiKeyId,
-        stored.model,
-        stored.previousResponseId,
-        JSON.stringify(stored.response),
-        JSON.stringify(stored.inputItems),
-        JSON.stringify(stored.conversation),
-      );
+    ).run(
+      stored.id,
+      Date.now(),
+      stored.apiKeyId,
+      stored.model,
+      stored.previousResponseId,
+      JSON.stringify(stored.response),
+      JSON.stringify(stored.inputItems),
+      JSON.stringify(stored.conversation),
+    );
   }
 
   get(id: string): StoredResponse | undefined {
-    const row = this.db
-      .prepare("SELECT * FROM responses WHERE id = ? AND created_at > ?")
-      .get(id, Date.now() - this.retentionMs) as Row | undefined;
+    const row = prep(this.db, "SELECT * FROM responses WHERE id = ? AND created_at > ?").get(id, Date.now() - this.retentionMs) as
+      | Row
+      | undefined;
     if (!row) return undefined;
     return {
       id: row.id,
@@ -71,13 +70,13 @@ export class ResponseStore {
   }
 
   delete(id: string): boolean {
-    return this.db.prepare("DELETE FROM responses WHERE id = ?").run(id).changes > 0;
+    return prep(this.db, "DELETE FROM responses WHERE id = ?").run(id).changes > 0;
   }
 
   /** Drops responses past retention, at most once a minute. */
   prune(now = Date.now()): void {
     if (now - this.lastPrune < 60_000) return;
     this.lastPrune = now;
-    this.db.prepare("DELETE FROM responses WHERE created_at <= ?").run(now - this.retentionMs);
+    prep(this.db, "DELETE FROM responses WHERE created_at <= ?").run(now - this.retentionMs);
   }
 }

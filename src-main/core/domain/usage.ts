@@ -1,4 +1,4 @@
-import type { Db } from "../db/database.js";
+import { type Db, prep } from "../db/database.js";
 
 export type Operation = "chat" | "completion" | "embedding" | "messages" | "responses" | "rerank" | "proxy";
 export const OPERATIONS: readonly Operation[] = ["chat", "completion", "embedding", "messages", "responses", "rerank", "proxy"];
@@ -15,6 +15,9 @@ export interface UsageRecordInput {
   ttftMs: number | null;
   durationMs: number;
   status: number;
+  /** Proxied requests: bytes received from the caller and sent back. */
+  bytesIn?: number | null;
+  bytesOut?: number | null;
 }
 
 export interface UsageRecord extends UsageRecordInput {
@@ -73,6 +76,8 @@ function toRecord(r: Record<string, unknown>): UsageRecord {
     ttftMs: (r.ttft_ms as number | null) ?? null,
     durationMs: r.duration_ms as number,
     status: r.status as number,
+    bytesIn: (r.bytes_in as number | null) ?? null,
+    bytesOut: (r.bytes_out as number | null) ?? null,
   };
 }
 
@@ -85,6 +90,8 @@ export class UsageService {
   private readonly rollup;
   private readonly listeners = new Set<(record: UsageRecordInput) => void>();
   private lastPrune = 0;
+  private pending: Array<UsageRecordInput & { createdAt: number }> = [];
+  private flushTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly db: Db,
@@ -92,9 +99,9 @@ export class UsageService {
   ) {
     this.insert = db.prepare(
       `INSERT INTO usage_records (request_id, created_at, api_key_id, route, model, operation, prompt_tokens,
-         completion_tokens, ttft_ms, duration_ms, status)
+         completion_tokens, ttft_ms, duration_ms, status, bytes_in, bytes_out)
        VALUES (@requestId, @createdAt, @apiKeyId, @route, @model, @operation, @promptTokens, @completionTokens,
-         @ttftMs, @durationMs, @status)`,
+         @ttftMs, @durationMs, @status, @bytesIn, @bytesOut)`,
     );
     this.rollup = db.prepare(
       `INSERT INTO usage_daily (day, model, api_key_id, operation, requests, errors, prompt_tokens, completion_tokens, duration_ms)
@@ -113,32 +120,55 @@ export class UsageService {
     return () => this.listeners.delete(listener);
   }
 
+  /**
+   * Queues one request's row; rows are written in one transaction per batch (every
+   * 50 ms, or at 256 rows): a commit per request was the proxy's largest cost. Every
+   * read flushes first, so readers never miss a row.
+   */
   record(input: UsageRecordInput): void {
-    const createdAt = Date.now();
-    this.db.transaction(() => {
-      this.insert.run({ ...input, route: input.route ?? input.model, createdAt });
-      this.rollup.run({
-        day: utcDay(createdAt),
-        model: input.model ?? "",
-        key: input.apiKeyId ?? 0,
-        operation: input.operation,
-        error: input.status >= 400 ? 1 : 0,
-        promptTokens: input.promptTokens,
-        completionTokens: input.completionTokens,
-        durationMs: input.durationMs,
-      });
-    })();
+    this.pending.push({ ...input, createdAt: Date.now() });
     for (const listener of this.listeners) listener(input);
-    this.prune(createdAt);
+    if (this.pending.length >= 256) this.flush();
+    else this.flushTimer ??= setTimeout(() => this.flush(), 50);
+  }
+
+  /** Writes queued rows now. */
+  flush(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    if (this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    this.db.transaction(() => {
+      for (const input of batch) {
+        this.insert.run({
+          ...input,
+          route: input.route ?? input.model,
+          bytesIn: input.bytesIn ?? null,
+          bytesOut: input.bytesOut ?? null,
+        });
+        this.rollup.run({
+          day: utcDay(input.createdAt),
+          model: input.model ?? "",
+          key: input.apiKeyId ?? 0,
+          operation: input.operation,
+          error: input.status >= 400 ? 1 : 0,
+          promptTokens: input.promptTokens,
+          completionTokens: input.completionTokens,
+          durationMs: input.durationMs,
+        });
+      }
+    })();
+    this.prune(Date.now());
   }
 
   /** Prompt plus completion tokens a key used today (UTC). */
   tokensToday(apiKeyId: number, now = Date.now()): number {
-    const row = this.db
-      .prepare(
-        "SELECT COALESCE(SUM(prompt_tokens + completion_tokens), 0) AS n FROM usage_daily WHERE day = ? AND api_key_id = ?",
-      )
-      .get(utcDay(now), apiKeyId) as { n: number };
+    this.flush();
+    const row = prep(
+      this.db,
+      "SELECT COALESCE(SUM(prompt_tokens + completion_tokens), 0) AS n FROM usage_daily WHERE day = ? AND api_key_id = ?",
+    ).get(utcDay(now), apiKeyId) as { n: number };
     return row.n;
   }
 
@@ -148,6 +178,7 @@ export class UsageService {
 
   /** The request log, newest first, with filters and paging. */
   requests(filter: RequestFilter = {}): { data: UsageRecord[]; total: number } {
+    this.flush();
     const where: string[] = [];
     const args: unknown[] = [];
     if (filter.model) where.push("model = ?") && args.push(filter.model);
@@ -159,23 +190,25 @@ export class UsageService {
     const clause = where.length ? `WHERE ${where.join(" AND ")}` : "";
     const limit = Math.min(10_000, Math.max(1, filter.limit ?? 100));
     const offset = Math.max(0, filter.offset ?? 0);
-    const rows = this.db
-      .prepare(`SELECT * FROM usage_records ${clause} ORDER BY id DESC LIMIT ? OFFSET ?`)
-      .all(...args, limit, offset) as Array<Record<string, unknown>>;
-    const total = (this.db.prepare(`SELECT COUNT(*) AS n FROM usage_records ${clause}`).get(...args) as { n: number }).n;
+    const rows = prep(this.db, `SELECT * FROM usage_records ${clause} ORDER BY id DESC LIMIT ? OFFSET ?`).all(
+      ...args,
+      limit,
+      offset,
+    ) as Array<Record<string, unknown>>;
+    const total = (prep(this.db, `SELECT COUNT(*) AS n FROM usage_records ${clause}`).get(...args) as { n: number }).n;
     return { data: rows.map(toRecord), total };
   }
 
   /** Usage between two UTC days (inclusive, `YYYY-MM-DD`), grouped, from the daily rollups. */
   summary(options: { from: string; to: string; groupBy: UsageGroup }): UsageSummaryRow[] {
+    this.flush();
     const column = { model: "model", key: "CAST(api_key_id AS TEXT)", operation: "operation", day: "day" }[options.groupBy];
-    const rows = this.db
-      .prepare(
-        `SELECT ${column} AS grp, SUM(requests) AS requests, SUM(errors) AS errors, SUM(prompt_tokens) AS prompt,
+    const rows = prep(
+      this.db,
+      `SELECT ${column} AS grp, SUM(requests) AS requests, SUM(errors) AS errors, SUM(prompt_tokens) AS prompt,
            SUM(completion_tokens) AS completion, SUM(duration_ms) AS duration
          FROM usage_daily WHERE day >= ? AND day <= ? GROUP BY grp ORDER BY grp`,
-      )
-      .all(options.from, options.to) as Array<Record<string, number | string>>;
+    ).all(options.from, options.to) as Array<Record<string, number | string>>;
     return rows.map((r) => ({
       group: String(r.grp),
       requests: Number(r.requests),
@@ -191,8 +224,8 @@ export class UsageService {
   prune(now = Date.now(), force = false): void {
     if (!force && now - this.lastPrune < 3_600_000) return;
     this.lastPrune = now;
-    this.db.prepare("DELETE FROM usage_records WHERE created_at < ?").run(now - this.retention.requestDays * DAY_MS);
-    this.db.prepare("DELETE FROM usage_daily WHERE day < ?").run(utcDay(now - this.retention.rollupDays * DAY_MS));
+    prep(this.db, "DELETE FROM usage_records WHERE created_at < ?").run(now - this.retention.requestDays * DAY_MS);
+    prep(this.db, "DELETE FROM usage_daily WHERE day < ?").run(utcDay(now - this.retention.rollupDays * DAY_MS));
   }
 }
 

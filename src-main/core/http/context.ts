@@ -5,10 +5,13 @@ import type { DownloadManager } from "../domain/downloads.js";
 import type { HuggingFace } from "../domain/huggingface.js";
 import type { RequestRateLimiter } from "../domain/limits.js";
 import type { ModelService } from "../domain/models.js";
+import type { ProcessSupervisor } from "../domain/processes.js";
 import type { ResponseStore } from "../domain/responses.js";
+import type { RouteService } from "../domain/routes.js";
 import type { UsageService } from "../domain/usage.js";
 import type { Engine } from "../engine/Engine.js";
 import type { Metrics } from "./metrics.js";
+import type { Router } from "./router.js";
 
 /** What the route modules need from the core. */
 export interface ServerDeps {
@@ -21,6 +24,9 @@ export interface ServerDeps {
   limiter: RequestRateLimiter;
   metrics: Metrics;
   downloads: DownloadManager;
+  routes: RouteService;
+  router: Router;
+  processes: ProcessSupervisor;
   hf: HuggingFace;
   logger: Logger;
 }

@@ -22,7 +22,10 @@ const KEEPALIVE_MS = 5000;
 
 export interface GenerationPlan {
   operation: Operation;
+  /** The model that runs it. */
   model: string;
+  /** The name the client asked for (a route), when it differs from the model. */
+  route?: string;
   stream: boolean;
   /** Starts the engine; resolves once a sequence is held. */
   start: (signal: AbortSignal) => Promise<GenerationStream>;
@@ -60,6 +63,7 @@ export async function runGeneration(deps: ServerDeps, request: FastifyRequest, r
     deps.usage.record({
       requestId: request.id,
       apiKeyId: request.apiKey?.id ?? null,
+      route: plan.route ?? plan.model,
       model: plan.model,
       operation: plan.operation,
       promptTokens: result?.usage.promptTokens ?? 0,
@@ -77,7 +81,7 @@ export async function runGeneration(deps: ServerDeps, request: FastifyRequest, r
 
   let events: GenerationStream;
   try {
-    assertRouteAllowed(request, plan.model);
+    assertRouteAllowed(request, plan.route ?? plan.model);
     events = await plan.start(signal);
   } catch (error) {
     status = isAbortError(error, signal) ? 499 : toApiError(error).status;

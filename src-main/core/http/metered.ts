@@ -14,7 +14,7 @@ export async function metered<T>(
   deps: ServerDeps,
   request: FastifyRequest,
   reply: FastifyReply,
-  what: { operation: Operation; model: string },
+  what: { operation: Operation; model: string; route?: string },
   run: (signal: AbortSignal) => Promise<{ body: T; promptTokens: number }>,
 ): Promise<T> {
   const started = performance.now();
@@ -23,7 +23,7 @@ export async function metered<T>(
   let status = 200;
   let promptTokens = 0;
   try {
-    assertRouteAllowed(request, what.model);
+    assertRouteAllowed(request, what.route ?? what.model);
     const result = await run(signal);
     promptTokens = result.promptTokens;
     return result.body;
@@ -35,6 +35,7 @@ export async function metered<T>(
     deps.usage.record({
       requestId: request.id,
       apiKeyId: request.apiKey?.id ?? null,
+      route: what.route ?? what.model,
       model: what.model,
       operation: what.operation,
       promptTokens,

@@ -13,8 +13,10 @@ import { healthRoutes } from "./routes/health.js";
 import { libraryRoutes } from "./routes/library.js";
 import { metricsRoutes } from "./routes/metrics.js";
 import { openaiRoutes } from "./routes/openai.js";
+import { proxyRoutes } from "./routes/proxy.js";
 import { rerankRoutes, TRUNCATED_HEADER } from "./routes/rerank.js";
 import { responsesRoutes } from "./routes/responses.js";
+import { routeAdminRoutes } from "./routes/routes.js";
 
 const LOOPBACK_NAMES = ["localhost", "127.0.0.1", "[::1]", "::1"];
 const MAX_HEADER_BYTES = 16 * 1024;
@@ -71,7 +73,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     forceCloseConnections: true,
     // Request line plus headers: 16 KiB (larger → 431), URL path parameters: 512 characters.
     http: { maxHeaderSize: MAX_HEADER_BYTES },
-    maxParamLength: 512,
+    routerOptions: { maxParamLength: 512 },
   });
 
   // JSON bodies: Fastify's parser (with its prototype-poisoning guard) after a nesting-depth check.
@@ -161,5 +163,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => adminRoutes(scope, deps));
   await app.register(async (scope) => metricsRoutes(scope, deps));
   await app.register(async (scope) => libraryRoutes(scope, deps));
+  await app.register(async (scope) => proxyRoutes(scope, deps));
+  await app.register(async (scope) => routeAdminRoutes(scope, deps));
   return app;
 }

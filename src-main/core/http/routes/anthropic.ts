@@ -6,6 +6,7 @@ import { sseEvent } from "../../dialects/sse.js";
 import { assertRouteAllowed, requireKey } from "../auth.js";
 import type { ServerDeps } from "../context.js";
 import { runGeneration } from "../generation.js";
+import { routeBody } from "../router.js";
 
 const PING = sseEvent("ping", { type: "ping" });
 
@@ -14,14 +15,18 @@ export async function anthropicRoutes(app: FastifyInstance, deps: ServerDeps): P
   app.addHook("preHandler", requireKey(deps, "inference"));
 
   app.post("/v1/messages", async (request, reply) => {
+    const routed = await routeBody(deps, request, reply, "messages");
+    if (routed && "forwarded" in routed) return routed.forwarded;
     const parsed = parseMessages(request.body);
-    const meta = { id: `msg_${request.id.replace(/^req_/, "")}`, model: parsed.request.model };
+    const { modelId, routeName } = routed ?? { modelId: parsed.request.model, routeName: parsed.request.model };
+    const meta = { id: `msg_${request.id.replace(/^req_/, "")}`, model: routeName };
     const encoder = new AnthropicStreamEncoder(meta);
     return runGeneration(deps, request, reply, {
       operation: "messages",
-      model: parsed.request.model,
+      model: modelId,
+      route: routeName,
       stream: parsed.stream,
-      start: (signal) => deps.engine.chat(parsed.request, signal),
+      start: (signal) => deps.engine.chat({ ...parsed.request, model: modelId }, signal),
       opening: (stream) => encoder.start(stream.promptTokens),
       encode: (event) => encoder.encode(event),
       fold: (result) => toAnthropicMessage(result, meta),
@@ -31,10 +36,12 @@ export async function anthropicRoutes(app: FastifyInstance, deps: ServerDeps): P
     });
   });
 
-  app.post("/v1/messages/count_tokens", async (request) => {
+  app.post("/v1/messages/count_tokens", async (request, reply) => {
+    const routed = await routeBody(deps, request, reply, "messages");
+    if (routed && "forwarded" in routed) return routed.forwarded;
     const chat = parseCountTokens(request.body);
     request.logInfo.model = chat.model;
     assertRouteAllowed(request, chat.model);
-    return { input_tokens: await deps.engine.countChatTokens(chat) };
+    return { input_tokens: await deps.engine.countChatTokens({ ...chat, model: routed?.modelId ?? chat.model }) };
   });
 }

@@ -12,6 +12,7 @@ import type { ServerDeps } from "../context.js";
 import { speaksAnthropic } from "../dialect.js";
 import { runGeneration } from "../generation.js";
 import { metered } from "../metered.js";
+import { routeBody } from "../router.js";
 
 function responseMeta(prefix: string, requestId: string, model: string) {
   return { id: `${prefix}-${requestId.replace(/^req_/, "")}`, created: Math.floor(Date.now() / 1000), model };
@@ -36,14 +37,18 @@ export async function openaiRoutes(app: FastifyInstance, deps: ServerDeps): Prom
   });
 
   app.post("/v1/chat/completions", async (request, reply) => {
+    const routed = await routeBody(deps, request, reply, "chat");
+    if (routed && "forwarded" in routed) return routed.forwarded;
     const parsed = parseChatCompletion(request.body);
-    const meta = responseMeta("chatcmpl", request.id, parsed.request.model);
+    const { modelId, routeName } = routed ?? { modelId: parsed.request.model, routeName: parsed.request.model };
+    const meta = responseMeta("chatcmpl", request.id, routeName);
     const encoder = new ChatChunkEncoder(meta, parsed.includeUsage);
     return runGeneration(deps, request, reply, {
       operation: "chat",
-      model: parsed.request.model,
+      model: modelId,
+      route: routeName,
       stream: parsed.stream,
-      start: (signal) => deps.engine.chat(parsed.request, signal),
+      start: (signal) => deps.engine.chat({ ...parsed.request, model: modelId }, signal),
       opening: () => [encoder.start()],
       encode: (event) => encoder.encode(event),
       fold: (result) => toChatCompletion(result, meta),
@@ -54,15 +59,19 @@ export async function openaiRoutes(app: FastifyInstance, deps: ServerDeps): Prom
   });
 
   app.post("/v1/completions", async (request, reply) => {
+    const routed = await routeBody(deps, request, reply, "completion");
+    if (routed && "forwarded" in routed) return routed.forwarded;
     const parsed = parseCompletion(request.body);
-    const meta = responseMeta("cmpl", request.id, parsed.request.model);
+    const { modelId, routeName } = routed ?? { modelId: parsed.request.model, routeName: parsed.request.model };
+    const meta = responseMeta("cmpl", request.id, routeName);
     const encoder = new CompletionChunkEncoder(meta, parsed.includeUsage);
     const prefix = parsed.echo ? parsed.request.prompt : "";
     return runGeneration(deps, request, reply, {
       operation: "completion",
-      model: parsed.request.model,
+      model: modelId,
+      route: routeName,
       stream: parsed.stream,
-      start: (signal) => deps.engine.complete(parsed.request, signal),
+      start: (signal) => deps.engine.complete({ ...parsed.request, model: modelId }, signal),
       opening: () => (prefix ? [encoder.chunk(prefix)] : []),
       encode: (event) => encoder.encode(event),
       fold: (result) => toTextCompletion(result, meta, prefix),
@@ -73,10 +82,13 @@ export async function openaiRoutes(app: FastifyInstance, deps: ServerDeps): Prom
   });
 
   app.post("/v1/embeddings", async (request, reply) => {
+    const routed = await routeBody(deps, request, reply, "embedding");
+    if (routed && "forwarded" in routed) return routed.forwarded;
     const parsed = parseEmbedding(request.body);
-    return metered(deps, request, reply, { operation: "embedding", model: parsed.request.model }, async (signal) => {
-      const result = await deps.engine.embed(parsed.request, signal);
-      return { body: toEmbeddingResponse(result, parsed, parsed.request.model), promptTokens: result.promptTokens };
+    const { modelId, routeName } = routed ?? { modelId: parsed.request.model, routeName: parsed.request.model };
+    return metered(deps, request, reply, { operation: "embedding", model: modelId, route: routeName }, async (signal) => {
+      const result = await deps.engine.embed({ ...parsed.request, model: modelId }, signal);
+      return { body: toEmbeddingResponse(result, parsed, routeName), promptTokens: result.promptTokens };
     });
   });
 }

@@ -9,6 +9,7 @@ import type { ChatMessage, GenerationResult } from "../../inference/types.js";
 import { requireKey } from "../auth.js";
 import type { ServerDeps } from "../context.js";
 import { runGeneration } from "../generation.js";
+import { routeBody } from "../router.js";
 
 const newId = (prefix: string) => `${prefix}_${randomBytes(16).toString("hex")}`;
 
@@ -36,7 +37,10 @@ export async function responsesRoutes(app: FastifyInstance, deps: ServerDeps): P
   };
 
   app.post("/v1/responses", async (request, reply) => {
+    const routed = await routeBody(deps, request, reply, "responses");
+    if (routed && "forwarded" in routed) return routed.forwarded;
     const parsed = parseResponses(request.body);
+    const modelId = routed?.modelId ?? parsed.body.model;
     const { body } = parsed;
     const previous = body.previous_response_id ? owned(request, body.previous_response_id, "previous_response_id") : undefined;
     const conversation = [...(previous?.conversation ?? []), ...parsed.messages];
@@ -47,12 +51,13 @@ export async function responsesRoutes(app: FastifyInstance, deps: ServerDeps): P
     const encoder = new ResponsesEncoder(meta);
     return runGeneration(deps, request, reply, {
       operation: "responses",
-      model: body.model,
+      model: modelId,
+      route: body.model,
       stream: parsed.stream,
       start: (signal) =>
         deps.engine.chat(
           {
-            model: body.model,
+            model: modelId,
             messages,
             ...(parsed.tools.length ? { tools: parsed.tools } : {}),
             ...(parsed.toolChoice ? { toolChoice: parsed.toolChoice } : {}),

@@ -1,0 +1,114 @@
+/**
+ * The generic proxy's overhead: requests/s and latency through
+ * `/model/proxy/<route_id>/…` against the same upstream called directly, 64
+ * connections, interleaved rounds in one run (autocannon). The upstream is a plain
+ * Node server in a process of its own.
+ */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import autocannon from "autocannon";
+
+export interface ProxyBenchRow {
+  target: "direct" | "proxy";
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const address = s.address();
+      s.close(() => (typeof address === "object" && address ? ok(address.port) : fail(new Error("no port"))));
+    });
+  });
+}
+
+async function waitFor(url: string, headers: Record<string, string> = {}): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(url, { headers })).ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no answer from ${url}`);
+}
+
+function hit(url: string, headers: Record<string, string>, seconds: number): Promise<autocannon.Result> {
+  return new Promise((ok, fail) => {
+    autocannon({ url, connections: 64, duration: seconds, headers }, (error, result) => (error ? fail(error) : ok(result)));
+  });
+}
+
+/** Runs `rounds` interleaved direct/proxy rounds of `seconds` each; returns the medians. */
+export async function benchProxy(root: string, rounds = 3, seconds = 5): Promise<ProxyBenchRow[]> {
+  const work = mkdtempSync(join(tmpdir(), "maas-proxy-bench-"));
+  const children: ChildProcess[] = [];
+  try {
+    const upstreamPort = await freePort();
+    const body = JSON.stringify({ object: "list", data: [{ id: "x", object: "model" }] });
+    children.push(
+      spawn(
+        process.execPath,
+        [
+          "-e",
+          `require("http").createServer((q,s)=>{s.writeHead(200,{"content-type":"application/json"});s.end(${JSON.stringify(body)})}).listen(${upstreamPort},"127.0.0.1")`,
+        ],
+        { stdio: "ignore" },
+      ),
+    );
+    const cli = join(root, "bin", "maas-base.mjs");
+    const key = JSON.parse(
+      execFileSync(process.execPath, [cli, "keys", "create", "--name", "bench", "--json", "--data-dir", work]).toString(),
+    ).key;
+    const routeId = execFileSync(process.execPath, [
+      cli,
+      "routes",
+      "create",
+      "--name",
+      "upstream",
+      "--upstream",
+      `http://127.0.0.1:${upstreamPort}`,
+      "--generic-proxy",
+      "--data-dir",
+      work,
+    ])
+      .toString()
+      .trim();
+    const port = await freePort();
+    children.push(
+      spawn(process.execPath, [cli, "serve", "--port", String(port), "--data-dir", work, "--cpu", "--log-level", "warn"], {
+        stdio: "ignore",
+      }),
+    );
+    const direct = `http://127.0.0.1:${upstreamPort}/v1/models`;
+    const proxied = `http://127.0.0.1:${port}/model/proxy/${routeId}/v1/models`;
+    const auth = { authorization: `Bearer ${key}` };
+    await waitFor(direct);
+    await waitFor(proxied, auth);
+    await hit(proxied, auth, 1); // warm-up
+    const results: Record<"direct" | "proxy", autocannon.Result[]> = { direct: [], proxy: [] };
+    for (let r = 0; r < rounds; r++) {
+      results.direct.push(await hit(direct, {}, seconds));
+      results.proxy.push(await hit(proxied, auth, seconds));
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+    return (["direct", "proxy"] as const).map((target) => ({
+      target,
+      requestsPerSecond: median(results[target].map((x) => x.requests.average)),
+      p50Ms: median(results[target].map((x) => x.latency.p50)),
+      p99Ms: median(results[target].map((x) => x.latency.p99)),
+    }));
+  } finally {
+    for (const child of children) child.kill("SIGTERM");
+    await new Promise((r) => setTimeout(r, 300));
+    rmSync(work, { recursive: true, force: true });
+  }
+}
