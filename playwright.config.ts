@@ -4,8 +4,12 @@ import { defineConfig } from "@playwright/test";
 // skip with a reason where no Electron binary exists (these build machines).
 export default defineConfig({
   testDir: "e2e",
-  timeout: 60_000,
+  timeout: 90_000,
   workers: 1,
+  globalSetup: "./e2e/global-setup.ts",
+  globalTeardown: "./e2e/global-teardown.ts",
+  outputDir: "test-results/playwright",
+  reporter: [["list"]],
   use: {
     launchOptions: {
       executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",

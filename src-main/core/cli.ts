@@ -4,6 +4,7 @@ import pino from "pino";
 import { DEFAULT_PORT, databasePath, defaultDataDir, isLoopbackHost, resolveOptions } from "./config.js";
 import { openDatabase } from "./db/database.js";
 import { ApiKeyService, KEY_SCOPES, type KeyScope } from "./domain/apiKeys.js";
+import { SettingsStore } from "./domain/appState.js";
 import { type DownloadInfo, DownloadManager } from "./domain/downloads.js";
 import { HuggingFace } from "./domain/huggingface.js";
 import { ModelService } from "./domain/models.js";
@@ -100,7 +101,27 @@ export function buildCli(): Command {
     .option("--max-loaded-models <n>", "models kept in memory at once", integer(1), 4)
     .option("--model-ttl-minutes <n>", "idle minutes before a model unloads (0 = never)", Number, 15)
     .option("--hf-endpoint <url>", "Hugging Face base URL (default: $HF_ENDPOINT or https://huggingface.co)")
-    .action(async (opts) => {
+    .action(async (opts, command: Command) => {
+      // Settings saved in the app apply where the command line did not say otherwise.
+      const saved = (() => {
+        const db = openStore(opts.dataDir);
+        try {
+          return new SettingsStore(db).get();
+        } finally {
+          db.close();
+        }
+      })();
+      const fromFlags = (name: string) => command.getOptionValueSource(name) === "cli";
+      if (saved.host !== undefined && !fromFlags("host")) opts.host = saved.host;
+      if (saved.port !== undefined && !fromFlags("port")) opts.port = saved.port;
+      if (saved.modelsDir !== undefined && !fromFlags("modelsDir")) opts.modelsDir = saved.modelsDir;
+      if (saved.threads !== undefined && !fromFlags("threads")) opts.threads = saved.threads;
+      if (saved.modelTtlMinutes !== undefined && !fromFlags("modelTtlMinutes")) opts.modelTtlMinutes = saved.modelTtlMinutes;
+      if (saved.maxLoadedModels !== undefined && !fromFlags("maxLoadedModels")) opts.maxLoadedModels = saved.maxLoadedModels;
+      if (saved.allowLoopbackWithoutKey !== undefined && !fromFlags("allowLoopbackWithoutKey")) {
+        opts.allowLoopbackWithoutKey = saved.allowLoopbackWithoutKey;
+      }
+      if (saved.corsOrigins !== undefined && !fromFlags("corsOrigin")) opts.corsOrigin = saved.corsOrigins;
       if (!isLoopbackHost(opts.host)) {
         process.stderr.write(
           `warning: binding ${opts.host} makes the API reachable from other machines; every request still needs a key.\n`,
@@ -142,6 +163,9 @@ export function buildCli(): Command {
       process.on("SIGTERM", () => shutdown("SIGTERM"));
       const url = await core.start();
       process.stdout.write(`listening on ${url}\n`);
+      if (core.keys.count("management") === 0) {
+        process.stderr.write(`Open the app (one-time sign-in link, valid 15 minutes): ${core.signInLink()}\n`);
+      }
       if (core.keys.count("inference") === 0) {
         process.stderr.write(
           `No API key yet. Create one with: maas-base keys create --name me --data-dir ${JSON.stringify(core.options.dataDir)}\n`,

@@ -1,5 +1,6 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 
 /** Options for one running core. Every field has a default a desktop user can live with. */
@@ -47,6 +48,8 @@ export interface CoreOptions {
   hfToken?: string;
   /** How long an upstream (route target) may take to start answering before 504. */
   upstreamTimeoutMs: number;
+  /** The built web app served at `/` (the renderer's `out/renderer`); none when missing. */
+  webRoot?: string;
   /** Use this logger instead of making one (tests pass a silent one). */
   logger?: Logger;
 }
@@ -86,12 +89,18 @@ export function resolveOptions(partial: Partial<CoreOptions> = {}): CoreOptions 
     usageRetention: partial.usageRetention ?? { requestDays: 30, rollupDays: 396 },
     maxLoadedModels: partial.maxLoadedModels ?? 4,
     upstreamTimeoutMs: partial.upstreamTimeoutMs ?? 120_000,
+    webRoot: partial.webRoot ?? defaultWebRoot(),
     modelTtlMinutes: partial.modelTtlMinutes ?? 15,
     ...(partial.ramBudgetBytes !== undefined ? { ramBudgetBytes: partial.ramBudgetBytes } : {}),
     ...(partial.hfEndpoint ? { hfEndpoint: partial.hfEndpoint } : {}),
     ...(partial.hfToken ? { hfToken: partial.hfToken } : {}),
     ...(partial.logger ? { logger: partial.logger } : {}),
   };
+}
+
+/** The renderer build next to the sources (`out/renderer`), if it was built. */
+export function defaultWebRoot(): string {
+  return fileURLToPath(new URL("../../out/renderer", import.meta.url));
 }
 
 /** Whether `host` keeps the server on this machine. */

@@ -3,6 +3,7 @@ import type { FastifyInstance } from "fastify";
 import { type CoreOptions, databasePath, resolveOptions } from "./config.js";
 import { type Db, openDatabase } from "./db/database.js";
 import { ApiKeyService } from "./domain/apiKeys.js";
+import { ConversationStore, SettingsStore, SignInCodes } from "./domain/appState.js";
 import { DownloadManager } from "./domain/downloads.js";
 import { HuggingFace } from "./domain/huggingface.js";
 import { RequestRateLimiter } from "./domain/limits.js";
@@ -28,6 +29,9 @@ export interface Core {
   readonly downloads: DownloadManager;
   readonly routes: RouteService;
   readonly processes: ProcessSupervisor;
+  readonly settings: SettingsStore;
+  /** A one-time sign-in link for the web app (`/#signin=<code>`), once started. */
+  signInLink(): string;
   /** Binds the server; resolves with its base URL. */
   start(): Promise<string>;
   /** Stops accepting requests, aborts running ones, unloads models, closes the database. */
@@ -53,6 +57,9 @@ export function createCore(partial: Partial<CoreOptions> = {}): Core {
   const hf = new HuggingFace(options.hfEndpoint, options.hfToken);
   const downloads = new DownloadManager(db, hf, models, options.modelsDir, logger);
   const routes = new RouteService(db, (id) => models.get(id));
+  const conversations = new ConversationStore(db);
+  const settings = new SettingsStore(db);
+  const signIn = new SignInCodes();
   const processes = new ProcessSupervisor(logger);
   const router = new Router(routes, (id) => models.get(id), processes, usage);
   router.headersTimeoutMs = options.upstreamTimeoutMs;
@@ -80,6 +87,11 @@ export function createCore(partial: Partial<CoreOptions> = {}): Core {
     downloads,
     routes,
     processes,
+    settings,
+    signInLink() {
+      if (!url) throw new Error("the server is not started");
+      return `${url}/#signin=${signIn.create()}`;
+    },
     get url() {
       return url;
     },
@@ -120,6 +132,9 @@ export function createCore(partial: Partial<CoreOptions> = {}): Core {
         routes,
         router,
         processes,
+        conversations,
+        settings,
+        signIn,
         logger,
       });
       await app.listen({ host: options.host, port: options.port });

@@ -1,68 +1,137 @@
-import { useEffect, useState } from "react";
+import { AppShell, Badge, Burger, Button, Center, Group, NavLink, Paper, PasswordInput, Stack, Text, Title } from "@mantine/core";
+import { useDisclosure } from "@mantine/hooks";
+import { useQuery } from "@tanstack/react-query";
+import { type ReactNode, useEffect, useState } from "react";
+import { api, connect, desktop, setSessionKey, signOut } from "./api.js";
+import { Dashboard } from "./pages/Dashboard.js";
+import { Keys } from "./pages/Keys.js";
+import { Models } from "./pages/Models.js";
+import { Playground } from "./pages/Playground.js";
+import { Routes } from "./pages/Routes.js";
+import { Settings } from "./pages/Settings.js";
+import { Logs, Usage } from "./pages/Usage.js";
 
-interface Connection {
-  url: string;
-  managementKey: string;
+const PAGES = {
+  dashboard: { label: "Dashboard", render: () => <Dashboard /> },
+  models: { label: "Models", render: () => <Models /> },
+  playground: { label: "Playground", render: () => <Playground /> },
+  routes: { label: "Routes", render: () => <Routes /> },
+  keys: { label: "API keys", render: () => <Keys /> },
+  usage: { label: "Usage", render: () => <Usage /> },
+  logs: { label: "Logs", render: () => <Logs /> },
+  settings: { label: "Settings", render: () => <Settings /> },
+} satisfies Record<string, { label: string; render: () => ReactNode }>;
+
+export type PageId = keyof typeof PAGES;
+
+function pageFromHash(): PageId {
+  const id = window.location.hash.replace(/^#\/?/, "").split(/[?&]/)[0] as PageId;
+  return id in PAGES ? id : "dashboard";
 }
 
-interface ModelRow {
-  id: string;
-  architecture: string | null;
-  capabilities: string[];
-  sizeBytes: number;
+/** Navigation between pages (also used by pages: "go download a model"). */
+export function go(page: PageId): void {
+  window.location.hash = `/${page}`;
 }
 
-declare global {
-  interface Window {
-    maasBase?: { connection: () => Promise<Connection | null> };
-  }
-}
-
-/** A first window: server URL and the model library, read over the admin API. The full app comes with its own issue. */
-export function App() {
-  const [connection, setConnection] = useState<Connection | null>(null);
-  const [models, setModels] = useState<ModelRow[]>([]);
+function SignIn({ onDone }: { onDone: () => void }) {
+  const [value, setValue] = useState("");
   const [error, setError] = useState<string | null>(null);
+  const submit = async () => {
+    setSessionKey(value.trim());
+    try {
+      await api("/api/admin/engine");
+      onDone();
+    } catch (e) {
+      signOut();
+      setError(e instanceof Error ? e.message : String(e));
+    }
+  };
+  return (
+    <Center h="100vh">
+      <Paper withBorder p="xl" w={460}>
+        <Stack>
+          <Title order={2}>MaaS-Base</Title>
+          <Text c="dimmed" size="sm">
+            Sign in with a management key, or open the one-time link that <code>maas-base serve</code> printed.
+          </Text>
+          <PasswordInput
+            label="Management key"
+            placeholder="mb_…"
+            value={value}
+            onChange={(e) => setValue(e.currentTarget.value)}
+            onKeyDown={(e) => e.key === "Enter" && void submit()}
+            error={error}
+            autoFocus
+          />
+          <Button onClick={() => void submit()} disabled={!value.trim()}>
+            Sign in
+          </Button>
+        </Stack>
+      </Paper>
+    </Center>
+  );
+}
+
+function ServerBadge() {
+  const engine = useQuery({
+    queryKey: ["engine"],
+    queryFn: () => api<{ backend: string }>("/api/admin/engine"),
+    refetchInterval: 5000,
+  });
+  return (
+    <Badge color={engine.isError ? "red" : "green"} variant="light" data-testid="server-state">
+      {engine.isError ? "server unreachable" : `serving · ${engine.data?.backend ?? "…"}`}
+    </Badge>
+  );
+}
+
+export function App() {
+  const [state, setState] = useState<"connecting" | "signed-in" | "signed-out">("connecting");
+  const [page, setPage] = useState<PageId>(pageFromHash());
+  const [opened, { toggle }] = useDisclosure();
 
   useEffect(() => {
-    void window.maasBase?.connection().then(setConnection);
+    void connect().then((ok) => setState(ok ? "signed-in" : "signed-out"));
+    const onHash = () => setPage(pageFromHash());
+    window.addEventListener("hashchange", onHash);
+    return () => window.removeEventListener("hashchange", onHash);
   }, []);
 
-  useEffect(() => {
-    if (!connection) return;
-    fetch(`${connection.url}/api/admin/models`, { headers: { authorization: `Bearer ${connection.managementKey}` } })
-      .then(async (res) => {
-        if (!res.ok) throw new Error(`HTTP ${res.status}`);
-        setModels(((await res.json()) as { data: ModelRow[] }).data);
-      })
-      .catch((e: unknown) => setError(String(e)));
-  }, [connection]);
+  if (state === "connecting") return <Center h="100vh">Connecting…</Center>;
+  if (state === "signed-out") return <SignIn onDone={() => setState("signed-in")} />;
 
   return (
-    <main style={{ fontFamily: "system-ui, sans-serif", padding: 24 }}>
-      <h1>MaaS-Base</h1>
-      <p>{connection ? `Serving on ${connection.url}/v1` : "Starting…"}</p>
-      {error && <p role="alert">{error}</p>}
-      <table>
-        <thead>
-          <tr>
-            <th>Model</th>
-            <th>Architecture</th>
-            <th>Capabilities</th>
-            <th>Size</th>
-          </tr>
-        </thead>
-        <tbody>
-          {models.map((m) => (
-            <tr key={m.id}>
-              <td>{m.id}</td>
-              <td>{m.architecture ?? "?"}</td>
-              <td>{m.capabilities.join(", ")}</td>
-              <td>{(m.sizeBytes / 1024 / 1024).toFixed(1)} MB</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </main>
+    <AppShell header={{ height: 52 }} navbar={{ width: 210, breakpoint: "sm", collapsed: { mobile: !opened } }} padding="md">
+      <AppShell.Header>
+        <Group h="100%" px="md" justify="space-between">
+          <Group>
+            <Burger opened={opened} onClick={toggle} hiddenFrom="sm" size="sm" aria-label="Menu" />
+            <Title order={4}>MaaS-Base</Title>
+          </Group>
+          <Group>
+            <ServerBadge />
+            {!desktop() && (
+              <Button
+                variant="subtle"
+                size="xs"
+                onClick={() => {
+                  signOut();
+                  setState("signed-out");
+                }}
+              >
+                Sign out
+              </Button>
+            )}
+          </Group>
+        </Group>
+      </AppShell.Header>
+      <AppShell.Navbar p="xs">
+        {(Object.keys(PAGES) as PageId[]).map((id) => (
+          <NavLink key={id} label={PAGES[id].label} active={page === id} onClick={() => go(id)} data-testid={`nav-${id}`} />
+        ))}
+      </AppShell.Navbar>
+      <AppShell.Main>{PAGES[page].render()}</AppShell.Main>
+    </AppShell>
   );
 }

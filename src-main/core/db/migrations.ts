@@ -173,4 +173,23 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       ALTER TABLE usage_records ADD COLUMN bytes_out INTEGER;
     `,
   },
+  {
+    version: 6,
+    name: "playground conversations and saved settings",
+    sql: `
+      CREATE TABLE conversations (
+        id         TEXT PRIMARY KEY,
+        title      TEXT NOT NULL,
+        model      TEXT,
+        data       TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE INDEX conversations_updated ON conversations(updated_at);
+      CREATE TABLE settings (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      );
+    `,
+  },
 ];

@@ -115,7 +115,8 @@ export async function inspectGguf(path: string): Promise<GgufSummary> {
     architecture,
     contextLength,
     capabilities,
-    quantization: typeof fileType === "number" ? (GgufFileType[fileType] ?? `type ${fileType}`) : null,
+    quantization:
+      typeof fileType === "number" ? (GgufFileType[fileType] ?? `type ${fileType}`).replace(/^(MOSTLY|ALL)_/, "") : null,
     parameterCount: parameterCount || null,
     hasChatTemplate: typeof metadata.tokenizer?.chat_template === "string",
   };

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { CoreOptions } from "../config.js";
 import type { ApiKeyPublic, ApiKeyService } from "../domain/apiKeys.js";
+import type { ConversationStore, SettingsStore, SignInCodes } from "../domain/appState.js";
 import type { DownloadManager } from "../domain/downloads.js";
 import type { HuggingFace } from "../domain/huggingface.js";
 import type { RequestRateLimiter } from "../domain/limits.js";
@@ -27,6 +28,9 @@ export interface ServerDeps {
   routes: RouteService;
   router: Router;
   processes: ProcessSupervisor;
+  conversations: ConversationStore;
+  settings: SettingsStore;
+  signIn: SignInCodes;
   hf: HuggingFace;
   logger: Logger;
 }

@@ -9,6 +9,7 @@ import { speaksAnthropic } from "./dialect.js";
 import { toApiError } from "./errors.js";
 import { adminRoutes } from "./routes/admin.js";
 import { anthropicRoutes } from "./routes/anthropic.js";
+import { appRoutes } from "./routes/app.js";
 import { healthRoutes } from "./routes/health.js";
 import { libraryRoutes } from "./routes/library.js";
 import { metricsRoutes } from "./routes/metrics.js";
@@ -165,5 +166,6 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => libraryRoutes(scope, deps));
   await app.register(async (scope) => proxyRoutes(scope, deps));
   await app.register(async (scope) => routeAdminRoutes(scope, deps));
+  await app.register(async (scope) => appRoutes(scope, deps));
   return app;
 }

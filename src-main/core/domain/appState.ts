@@ -1,0 +1,132 @@
+import { randomBytes } from "node:crypto";
+import type { Db } from "../db/database.js";
+import { prep } from "../db/database.js";
+import { NotFoundError } from "../errors.js";
+
+export interface Conversation {
+  id: string;
+  title: string;
+  model: string | null;
+  /** The playground's own JSON: messages, system prompt, parameters. */
+  data: unknown;
+  createdAt: number;
+  updatedAt: number;
+}
+
+interface ConversationRow {
+  id: string;
+  title: string;
+  model: string | null;
+  data: string;
+  created_at: number;
+  updated_at: number;
+}
+
+const toConversation = (r: ConversationRow): Conversation => ({
+  id: r.id,
+  title: r.title,
+  model: r.model,
+  data: JSON.parse(r.data),
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+/** Playground conversations, saved in SQLite. */
+export class ConversationStore {
+  constructor(private readonly db: Db) {}
+
+  list(): Array<Omit<Conversation, "data">> {
+    return (prep(this.db, "SELECT * FROM conversations ORDER BY updated_at DESC LIMIT 500").all() as ConversationRow[]).map(
+      (r) => {
+        const { data: _data, ...rest } = toConversation(r);
+        return rest;
+      },
+    );
+  }
+
+  get(id: string): Conversation {
+    const row = prep(this.db, "SELECT * FROM conversations WHERE id = ?").get(id) as ConversationRow | undefined;
+    if (!row) throw new NotFoundError(`No conversation with id '${id}'.`, "id", "conversation_not_found");
+    return toConversation(row);
+  }
+
+  save(input: { id?: string; title: string; model: string | null; data: unknown }): Conversation {
+    const now = Date.now();
+    const id = input.id ?? `conv_${randomBytes(8).toString("hex")}`;
+    prep(
+      this.db,
+      `INSERT INTO conversations (id, title, model, data, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT(id) DO UPDATE SET title = excluded.title, model = excluded.model, data = excluded.data,
+         updated_at = excluded.updated_at`,
+    ).run(id, input.title.slice(0, 200), input.model, JSON.stringify(input.data), now, now);
+    return this.get(id);
+  }
+
+  remove(id: string): boolean {
+    return prep(this.db, "DELETE FROM conversations WHERE id = ?").run(id).changes > 0;
+  }
+}
+
+/** Server settings saved by the app; they apply at the next start (command-line flags win). */
+export interface SavedSettings {
+  host?: string;
+  port?: number;
+  allowLoopbackWithoutKey?: boolean;
+  corsOrigins?: string[];
+  modelsDir?: string;
+  threads?: number;
+  modelTtlMinutes?: number;
+  maxLoadedModels?: number;
+}
+
+export const SETTING_KEYS: ReadonlyArray<keyof SavedSettings> = [
+  "host",
+  "port",
+  "allowLoopbackWithoutKey",
+  "corsOrigins",
+  "modelsDir",
+  "threads",
+  "modelTtlMinutes",
+  "maxLoadedModels",
+];
+
+export class SettingsStore {
+  constructor(private readonly db: Db) {}
+
+  get(): SavedSettings {
+    const rows = prep(this.db, "SELECT key, value FROM settings").all() as Array<{ key: string; value: string }>;
+    const out: Record<string, unknown> = {};
+    for (const row of rows) if ((SETTING_KEYS as string[]).includes(row.key)) out[row.key] = JSON.parse(row.value);
+    return out as SavedSettings;
+  }
+
+  /** Sets the given keys; `null` removes a key (back to the default). */
+  update(changes: Partial<Record<keyof SavedSettings, unknown>>): SavedSettings {
+    this.db.transaction(() => {
+      for (const [key, value] of Object.entries(changes)) {
+        if (!(SETTING_KEYS as string[]).includes(key)) continue;
+        if (value === null || value === undefined) prep(this.db, "DELETE FROM settings WHERE key = ?").run(key);
+        else prep(this.db, "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)").run(key, JSON.stringify(value));
+      }
+    })();
+    return this.get();
+  }
+}
+
+/** One-time sign-in codes for the web app, exchanged once for a session key. */
+export class SignInCodes {
+  private readonly codes = new Map<string, number>();
+
+  create(ttlMs = 15 * 60_000): string {
+    const code = randomBytes(18).toString("base64url");
+    this.codes.set(code, Date.now() + ttlMs);
+    return code;
+  }
+
+  /** True once per valid code. */
+  consume(code: string): boolean {
+    const expires = this.codes.get(code);
+    this.codes.delete(code);
+    return expires !== undefined && expires > Date.now();
+  }
+}

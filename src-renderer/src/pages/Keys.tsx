@@ -1,0 +1,171 @@
+import {
+  Alert,
+  Badge,
+  Button,
+  Card,
+  Checkbox,
+  Code,
+  CopyButton,
+  Group,
+  Modal,
+  NumberInput,
+  Stack,
+  Table,
+  TagsInput,
+  Text,
+  TextInput,
+  Title,
+} from "@mantine/core";
+import { notifications } from "@mantine/notifications";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState } from "react";
+import { api } from "../api.js";
+import type { ApiKey } from "../types.js";
+
+const when = (ms: number | null) => (ms ? new Date(ms).toLocaleString() : "never");
+
+export function Keys() {
+  const queryClient = useQueryClient();
+  const keys = useQuery({ queryKey: ["keys"], queryFn: () => api<{ data: ApiKey[] }>("/api/admin/keys") });
+  const [open, setOpen] = useState(false);
+  const [name, setName] = useState("");
+  const [scopes, setScopes] = useState<string[]>(["inference"]);
+  const [routes, setRoutes] = useState<string[]>([]);
+  const [rpm, setRpm] = useState<number | string>("");
+  const [tpd, setTpd] = useState<number | string>("");
+  const [days, setDays] = useState<number | string>("");
+  const [created, setCreated] = useState<string | null>(null);
+  const create = useMutation({
+    mutationFn: () =>
+      api<{ key: string }>("/api/admin/keys", {
+        method: "POST",
+        json: {
+          name,
+          scopes,
+          ...(routes.length ? { allowed_routes: routes } : {}),
+          ...(rpm !== "" ? { rpm_limit: Number(rpm) } : {}),
+          ...(tpd !== "" ? { tokens_per_day: Number(tpd) } : {}),
+          ...(days !== "" ? { expires_at: Date.now() + Number(days) * 86_400_000 } : {}),
+        },
+      }),
+    onSuccess: (result) => {
+      setCreated(result.key);
+      setOpen(false);
+      setName("");
+      void queryClient.invalidateQueries({ queryKey: ["keys"] });
+    },
+    onError: (e) => notifications.show({ color: "red", title: "Key not created", message: e.message }),
+  });
+  const revoke = useMutation({
+    mutationFn: (id: number) => api(`/api/admin/keys/${id}`, { method: "DELETE" }),
+    onSuccess: () => void queryClient.invalidateQueries({ queryKey: ["keys"] }),
+  });
+
+  return (
+    <Stack>
+      <Group justify="space-between">
+        <Title order={2}>API keys</Title>
+        <Button onClick={() => setOpen(true)} data-testid="new-key">
+          New key
+        </Button>
+      </Group>
+      {created && (
+        <Alert
+          color="green"
+          title="Copy your new key now: it is shown only once"
+          withCloseButton
+          onClose={() => setCreated(null)}
+        >
+          <Group>
+            <Code data-testid="created-key">{created}</Code>
+            <CopyButton value={created}>
+              {({ copied, copy }) => (
+                <Button size="xs" onClick={copy} data-testid="copy-key">
+                  {copied ? "Copied" : "Copy"}
+                </Button>
+              )}
+            </CopyButton>
+          </Group>
+        </Alert>
+      )}
+      <Card withBorder>
+        <Table>
+          <Table.Thead>
+            <Table.Tr>
+              <Table.Th>Name</Table.Th>
+              <Table.Th>Key</Table.Th>
+              <Table.Th>Scopes</Table.Th>
+              <Table.Th>Routes</Table.Th>
+              <Table.Th>Limits</Table.Th>
+              <Table.Th>Last used</Table.Th>
+              <Table.Th>Expires</Table.Th>
+              <Table.Th />
+            </Table.Tr>
+          </Table.Thead>
+          <Table.Tbody>
+            {keys.data?.data.map((k) => (
+              <Table.Tr key={k.id} style={{ opacity: k.revokedAt ? 0.5 : 1 }}>
+                <Table.Td>{k.name}</Table.Td>
+                <Table.Td>
+                  <Code>{k.maskedValue}</Code>
+                </Table.Td>
+                <Table.Td>
+                  {k.scopes.map((s) => (
+                    <Badge key={s} variant="light" mr={4}>
+                      {s}
+                    </Badge>
+                  ))}
+                </Table.Td>
+                <Table.Td>{k.allowedRoutes?.join(", ") ?? "all"}</Table.Td>
+                <Table.Td>
+                  {[k.rpmLimit ? `${k.rpmLimit}/min` : null, k.tokensPerDay ? `${k.tokensPerDay} tok/day` : null]
+                    .filter(Boolean)
+                    .join(" · ") || "none"}
+                </Table.Td>
+                <Table.Td>{when(k.lastUsedAt)}</Table.Td>
+                <Table.Td>{k.expiresAt ? when(k.expiresAt) : "never"}</Table.Td>
+                <Table.Td>
+                  {k.revokedAt ? (
+                    <Badge color="gray">revoked</Badge>
+                  ) : (
+                    <Button size="compact-xs" color="red" variant="subtle" onClick={() => revoke.mutate(k.id)}>
+                      Revoke
+                    </Button>
+                  )}
+                </Table.Td>
+              </Table.Tr>
+            ))}
+          </Table.Tbody>
+        </Table>
+      </Card>
+      <Modal opened={open} onClose={() => setOpen(false)} title="New API key">
+        <Stack>
+          <TextInput label="Name" value={name} onChange={(e) => setName(e.currentTarget.value)} data-testid="key-name" />
+          <Checkbox.Group label="Scopes" value={scopes} onChange={setScopes}>
+            <Group mt={4}>
+              <Checkbox value="inference" label="inference (/v1…)" />
+              <Checkbox value="management" label="management (/api/admin)" />
+            </Group>
+          </Checkbox.Group>
+          <TagsInput label="Allowed models or routes (empty = all)" value={routes} onChange={setRoutes} />
+          <Group grow>
+            <NumberInput label="Requests per minute" value={rpm} onChange={setRpm} min={1} />
+            <NumberInput label="Tokens per day" value={tpd} onChange={setTpd} min={1} />
+          </Group>
+          <NumberInput label="Expires in days (empty = never)" value={days} onChange={setDays} min={1} />
+          <Text size="xs" c="dimmed">
+            Only a hash of the key is stored; you will see the key once.
+          </Text>
+          <Button
+            onClick={() => create.mutate()}
+            disabled={!name.trim() || scopes.length === 0}
+            loading={create.isPending}
+            data-testid="create-key"
+          >
+            Create
+          </Button>
+        </Stack>
+      </Modal>
+    </Stack>
+  );
+}

@@ -1,0 +1,121 @@
+import {
+  Alert,
+  Button,
+  Card,
+  Group,
+  NumberInput,
+  SegmentedControl,
+  Stack,
+  Switch,
+  TagsInput,
+  Text,
+  TextInput,
+  Title,
+  useMantineColorScheme,
+} from "@mantine/core";
+import { notifications } from "@mantine/notifications";
+import { useMutation, useQuery } from "@tanstack/react-query";
+import { useEffect, useState } from "react";
+import { api } from "../api.js";
+
+interface ServerSettings {
+  host?: string;
+  port?: number;
+  allowLoopbackWithoutKey?: boolean;
+  corsOrigins?: string[];
+  modelsDir?: string;
+  threads?: number;
+  modelTtlMinutes?: number;
+  maxLoadedModels?: number;
+}
+
+export function Settings() {
+  const { colorScheme, setColorScheme } = useMantineColorScheme();
+  const current = useQuery({
+    queryKey: ["settings"],
+    queryFn: () => api<{ saved: ServerSettings; running: ServerSettings }>("/api/admin/settings"),
+  });
+  const [form, setForm] = useState<ServerSettings>({});
+  useEffect(() => {
+    if (current.data) setForm({ ...current.data.running, ...current.data.saved });
+  }, [current.data]);
+  const save = useMutation({
+    mutationFn: () => api("/api/admin/settings", { method: "PUT", json: form }),
+    onSuccess: () => notifications.show({ message: "Saved. Server settings apply after a restart." }),
+    onError: (e) => notifications.show({ color: "red", title: "Not saved", message: e.message }),
+  });
+  const set = (patch: ServerSettings) => setForm((f) => ({ ...f, ...patch }));
+  const lan = form.host !== undefined && !["127.0.0.1", "localhost", "::1"].includes(form.host);
+  return (
+    <Stack maw={640}>
+      <Title order={2}>Settings</Title>
+      <Card withBorder>
+        <Text fw={600}>Appearance</Text>
+        <SegmentedControl
+          mt="xs"
+          value={colorScheme}
+          onChange={(v) => setColorScheme(v as "light" | "dark" | "auto")}
+          data={[
+            { value: "light", label: "Light" },
+            { value: "dark", label: "Dark" },
+            { value: "auto", label: "System" },
+          ]}
+        />
+      </Card>
+      <Card withBorder>
+        <Stack>
+          <Text fw={600}>Server (applies after a restart; command-line flags win)</Text>
+          <Group grow>
+            <TextInput label="Bind address" value={form.host ?? ""} onChange={(e) => set({ host: e.currentTarget.value })} />
+            <NumberInput label="Port" value={form.port ?? ""} onChange={(v) => set({ port: Number(v) })} min={0} max={65535} />
+          </Group>
+          {lan && (
+            <Alert color="orange" title="Reachable from your network">
+              Other machines can reach the API at this address. Every request still needs a key; keep keys secret.
+            </Alert>
+          )}
+          <Switch
+            label="Let apps on this machine call the API without a key"
+            checked={Boolean(form.allowLoopbackWithoutKey)}
+            onChange={(e) => set({ allowLoopbackWithoutKey: e.currentTarget.checked })}
+          />
+          <TagsInput
+            label="CORS origins (browser apps allowed to call the API)"
+            value={form.corsOrigins ?? []}
+            onChange={(v) => set({ corsOrigins: v })}
+            placeholder="https://app.example"
+          />
+          <TextInput
+            label="Models folder"
+            value={form.modelsDir ?? ""}
+            onChange={(e) => set({ modelsDir: e.currentTarget.value })}
+          />
+          <Group grow>
+            <NumberInput
+              label="Threads"
+              value={form.threads ?? ""}
+              onChange={(v) => set({ threads: v === "" ? undefined : Number(v) })}
+              min={1}
+              placeholder="physical cores"
+            />
+            <NumberInput
+              label="Idle minutes before unloading"
+              value={form.modelTtlMinutes ?? ""}
+              onChange={(v) => set({ modelTtlMinutes: Number(v) })}
+              min={0}
+            />
+            <NumberInput
+              label="Max loaded models"
+              value={form.maxLoadedModels ?? ""}
+              onChange={(v) => set({ maxLoadedModels: Number(v) })}
+              min={1}
+            />
+          </Group>
+          <Button onClick={() => save.mutate()} loading={save.isPending} data-testid="save-settings">
+            Save
+          </Button>
+        </Stack>
+      </Card>
+    </Stack>
+  );
+}
