@@ -6,9 +6,11 @@ export default defineConfig({
   main: {
     build: {
       rollupOptions: {
-        input: { index: resolve(import.meta.dirname, "src-main/electron/main.ts") },
+        input: { index: resolve(import.meta.dirname, "src-main/electron/entry.ts") },
         // Native modules stay outside the bundle and load from node_modules.
         external: ["node-llama-cpp", "better-sqlite3"],
+        // Chunks beside index.js, so paths relative to the main process's own folder hold in every chunk.
+        output: { chunkFileNames: "[name]-[hash].js" },
       },
     },
   },
