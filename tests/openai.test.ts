@@ -219,7 +219,7 @@ describe("chat completions", () => {
   it("decodes one token of every concurrent stream per step (continuous batching)", async () => {
     const stat = async () => {
       const m = (await engineStats(server)).models.find((x) => x.id === "tiny-chat");
-      return { batches: m?.decodeBatches ?? 0, short: m?.shortBatches ?? 0 };
+      return { batches: m?.decodeBatches ?? 0, short: m?.shortBatches ?? 0, unknown: m?.unknownSequences ?? -1 };
     };
     await client.completions.create({ model: "tiny-chat", prompt: "Load", max_tokens: 1 });
     const before = await stat();
@@ -235,6 +235,8 @@ describe("chat completions", () => {
     // not the ~43 that batches of 3 would need; only the arrivals may leave a step short.
     expect(after.batches - before.batches).toBeLessThanOrEqual(tokens + 8);
     expect(after.short - before.short).toBeLessThanOrEqual(6);
+    // Every queued item was matched to its sequence (node-llama-cpp's internal queue still has sequence ids).
+    expect(after.unknown).toBe(0);
   });
 
   it("frees the sequence when the client disconnects mid-stream", async () => {

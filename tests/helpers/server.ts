@@ -64,7 +64,14 @@ export async function engineStats(server: TestServer) {
   if (!res.ok) throw new Error(`engine stats: ${res.status}`);
   return (await res.json()) as {
     build: string;
-    models: Array<{ id: string; activeSequences: number; queued: number; decodeBatches: number; shortBatches: number }>;
+    models: Array<{
+      id: string;
+      activeSequences: number;
+      queued: number;
+      decodeBatches: number;
+      shortBatches: number;
+      unknownSequences: number;
+    }>;
   };
 }
 

@@ -145,6 +145,7 @@ export class LoadedModel {
       decodeBatches: batching?.batches ?? 0,
       batchedTokens: batching?.tokens ?? 0,
       shortBatches: batching?.shortBatches ?? 0,
+      unknownSequences: batching?.unknownSequences ?? 0,
       queued: (this.chat?.slots.waiting ?? 0) + this.embedding.waiting + this.ranking.waiting,
       activeEncoders: this.embedding.active + this.ranking.active,
       parallel: this.settings.parallel,
@@ -172,10 +173,15 @@ export class LoadedModel {
       const parallel = this.settings.parallel;
       const slots = new SlotQueue(parallel, this.options.maxQueue);
       // A leased sequence is a generating one: leases are taken right before generation and released right after.
+      let created: LlamaContext | null = null;
       const batching = createBatchStrategy({
         expectedItems: () => slots.active,
         maxWaits: BATCH_MAX_WAITS,
         promptChunk: PROMPT_CHUNK,
+        // node-llama-cpp hands the strategy its queue in order; the queue entries know their
+        // sequence (internal, like the empty-batch answer: covered by the engine tests).
+        sequenceOf: (i) =>
+          (created as unknown as { _queuedDecodes?: Array<{ sequenceId?: number }> } | null)?._queuedDecodes?.[i]?.sequenceId,
       });
       const context = await this.model.createContext({
         sequences: parallel,
@@ -183,6 +189,7 @@ export class LoadedModel {
         threads: this.threads,
         batching: { itemPrioritizationStrategy: batching },
       });
+      created = context;
       this.chat = { context, sequences: new Array(parallel).fill(undefined), slots, batching };
     })();
     try {

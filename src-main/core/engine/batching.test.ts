@@ -34,6 +34,15 @@ describe("planBatch", () => {
   });
 });
 
+describe("batch order", () => {
+  it("lists generating sequences in ascending sequence order, whatever the queue order", () => {
+    const items = [item(1), item(1), item(1), item(20)];
+    const ids = [7, 2, 5, 0];
+    const plan = planBatch(items, 512, 128, (i) => ids[i]);
+    expect(plan.map((p) => ids[items.indexOf(p.item)])).toEqual([2, 5, 7, 0]);
+  });
+});
+
 describe("createBatchStrategy", () => {
   it("answers with an empty batch while a generating sequence has not queued, within its bound", () => {
     let expected = 3;
@@ -43,7 +52,7 @@ describe("createBatchStrategy", () => {
     expect(strategy({ items, size: 512 })).toEqual([]);
     // The bound ran out: decode what is there rather than wait for a straggler forever.
     expect(strategy({ items, size: 512 })).toHaveLength(2);
-    expect(strategy.stats).toMatchObject({ waits: 2, shortBatches: 1, batches: 1, tokens: 2 });
+    expect(strategy.stats).toMatchObject({ waits: 2, shortBatches: 1, batches: 1, tokens: 2, unknownSequences: 0 });
     expected = 2;
     expect(strategy({ items, size: 512 })).toHaveLength(2);
     expect(strategy.stats.shortBatches).toBe(1);
