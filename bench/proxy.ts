@@ -13,6 +13,8 @@ import autocannon from "autocannon";
 
 export interface ProxyBenchRow {
   target: "direct" | "proxy";
+  /** How long the upstream takes per answer: 0 (a no-op) or a model-like delay. */
+  upstreamDelayMs: number;
   requestsPerSecond: number;
   p50Ms: number;
   p99Ms: number;
@@ -47,8 +49,11 @@ function hit(url: string, headers: Record<string, string>, seconds: number): Pro
   });
 }
 
-/** Runs `rounds` interleaved direct/proxy rounds of `seconds` each; returns the medians. */
-export async function benchProxy(root: string, rounds = 3, seconds = 5): Promise<ProxyBenchRow[]> {
+/**
+ * Runs `rounds` interleaved direct/proxy rounds of `seconds` each, against a no-op
+ * upstream and one that takes `delays[1]` ms per answer; returns the medians.
+ */
+export async function benchProxy(root: string, rounds = 3, seconds = 5, delays = [0, 20]): Promise<ProxyBenchRow[]> {
   const work = mkdtempSync(join(tmpdir(), "maas-proxy-bench-"));
   const children: ChildProcess[] = [];
   try {
@@ -59,7 +64,7 @@ export async function benchProxy(root: string, rounds = 3, seconds = 5): Promise
         process.execPath,
         [
           "-e",
-          `require("http").createServer((q,s)=>{s.writeHead(200,{"content-type":"application/json"});s.end(${JSON.stringify(body)})}).listen(${upstreamPort},"127.0.0.1")`,
+          `require("http").createServer((q,s)=>{const d=Number(new URL(q.url,"http://x").searchParams.get("delay")||0);const go=()=>{s.writeHead(200,{"content-type":"application/json"});s.end(${JSON.stringify(body)})};d?setTimeout(go,d):go()}).listen(${upstreamPort},"127.0.0.1")`,
         ],
         { stdio: "ignore" },
       ),
@@ -88,24 +93,31 @@ export async function benchProxy(root: string, rounds = 3, seconds = 5): Promise
         stdio: "ignore",
       }),
     );
-    const direct = `http://127.0.0.1:${upstreamPort}/v1/models`;
-    const proxied = `http://127.0.0.1:${port}/model/proxy/${routeId}/v1/models`;
     const auth = { authorization: `Bearer ${key}` };
-    await waitFor(direct);
-    await waitFor(proxied, auth);
-    await hit(proxied, auth, 1); // warm-up
-    const results: Record<"direct" | "proxy", autocannon.Result[]> = { direct: [], proxy: [] };
-    for (let r = 0; r < rounds; r++) {
-      results.direct.push(await hit(direct, {}, seconds));
-      results.proxy.push(await hit(proxied, auth, seconds));
-    }
+    await waitFor(`http://127.0.0.1:${upstreamPort}/v1/models`);
+    await waitFor(`http://127.0.0.1:${port}/model/proxy/${routeId}/v1/models`, auth);
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
-    return (["direct", "proxy"] as const).map((target) => ({
-      target,
-      requestsPerSecond: median(results[target].map((x) => x.requests.average)),
-      p50Ms: median(results[target].map((x) => x.latency.p50)),
-      p99Ms: median(results[target].map((x) => x.latency.p99)),
-    }));
+    const rows: ProxyBenchRow[] = [];
+    for (const delay of delays) {
+      const direct = `http://127.0.0.1:${upstreamPort}/v1/models?delay=${delay}`;
+      const proxied = `http://127.0.0.1:${port}/model/proxy/${routeId}/v1/models?delay=${delay}`;
+      await hit(proxied, auth, 1); // warm-up
+      const results: Record<"direct" | "proxy", autocannon.Result[]> = { direct: [], proxy: [] };
+      for (let r = 0; r < rounds; r++) {
+        results.direct.push(await hit(direct, {}, seconds));
+        results.proxy.push(await hit(proxied, auth, seconds));
+      }
+      for (const target of ["direct", "proxy"] as const) {
+        rows.push({
+          target,
+          upstreamDelayMs: delay,
+          requestsPerSecond: median(results[target].map((x) => x.requests.average)),
+          p50Ms: median(results[target].map((x) => x.latency.p50)),
+          p99Ms: median(results[target].map((x) => x.latency.p99)),
+        });
+      }
+    }
+    return rows;
   } finally {
     for (const child of children) child.kill("SIGTERM");
     await new Promise((r) => setTimeout(r, 300));
