@@ -438,11 +438,12 @@ if (!values["no-proxy"]) {
 }
 rmSync(work, { recursive: true, force: true });
 
-const heading =
-  `## ${new Date().toISOString().slice(0, 10)} — side by side, ${values.model ? values.model : "bench-medium (12×768 F16 llama, ASCII vocabulary)"}, ` +
-  `${maxTokens} tokens, greedy, median of ${repeats}\n\n` +
-  `Machine: ${machine}. Engine binary: ${engineInfo ? `${engineInfo.engine.build} (${engineInfo.engine.source})` : "?"}. ` +
-  `UV_THREADPOOL_SIZE=${uvPool} for the Node sides. ${parallel} sequences per context, ${contextSize} tokens each.\n`;
+const heading = values["only-proxy"]
+  ? `## ${new Date().toISOString().slice(0, 10)} — generic proxy only\n\nMachine: ${machine}.\n`
+  : `## ${new Date().toISOString().slice(0, 10)} — side by side, ${values.model ? values.model : "bench-medium (12×768 F16 llama, ASCII vocabulary)"}, ` +
+    `${maxTokens} tokens, greedy, median of ${repeats}\n\n` +
+    `Machine: ${machine}. Engine binary: ${engineInfo ? `${engineInfo.engine.build} (${engineInfo.engine.source})` : "?"}. ` +
+    `UV_THREADPOOL_SIZE=${uvPool} for the Node sides. ${parallel} sequences per context, ${contextSize} tokens each.\n`;
 if (!values["no-record"]) {
   const file = join(import.meta.dirname, "RESULTS.md");
   if (!existsSync(file)) appendFileSync(file, "# Benchmark results\n\nAppended by `npm run bench`; newest last.\n\n");
