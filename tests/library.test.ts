@@ -183,6 +183,38 @@ describe("library", () => {
     }
   });
 
+  it("imports a split model (all its parts), serves it, and removes every part", async () => {
+    const outside = mkdtempSync(join(tmpdir(), "maas-split-"));
+    try {
+      writeTinyLlama(join(outside, "split.gguf"), { seed: 8, splitParts: 3 });
+      const first = join(outside, "split-00001-of-00003.gguf");
+      const res = await admin("/api/admin/models/import", { method: "POST", body: JSON.stringify({ path: first }) });
+      expect(res.status).toBe(201);
+      const model = await res.json();
+      expect(model).toMatchObject({ id: "split", parts: 3 });
+      const parts = readdirSync(server.core.options.modelsDir).filter((f) => f.startsWith("split-"));
+      expect(parts).toHaveLength(3);
+      const sizes = parts.map((f) => readFileSync(join(server.core.options.modelsDir, f)).length).reduce((a, b) => a + b, 0);
+      expect(model.sizeBytes).toBe(sizes);
+      const client = new OpenAI({ apiKey: server.key, baseURL: server.baseURL, maxRetries: 0 });
+      const answer = await client.chat.completions.create({
+        model: "split",
+        messages: [{ role: "user", content: "hi" }],
+        max_tokens: 2,
+      });
+      expect(answer.usage?.completion_tokens).toBe(2);
+      await admin("/api/admin/models/split/unload", { method: "POST" });
+      expect((await admin("/api/admin/models/split", { method: "DELETE" })).status).toBe(200);
+      expect(readdirSync(server.core.options.modelsDir).filter((f) => f.startsWith("split-"))).toEqual([]);
+      // A part missing: refused with the part named.
+      rmSync(join(outside, "split-00002-of-00003.gguf"));
+      const broken = await admin("/api/admin/models/import", { method: "POST", body: JSON.stringify({ path: first }) });
+      expect(broken.status).toBe(400);
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
   it("refuses to remove a loaded model", async () => {
     await admin("/api/admin/models/tiny-chat/load", { method: "POST" });
     const res = await admin("/api/admin/models/tiny-chat", { method: "DELETE" });
