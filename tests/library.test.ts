@@ -25,6 +25,7 @@ beforeAll(async () => {
     { path: "sub/tiny-embed-F16.gguf", file: fixtures.embed },
   ]);
   hub.addRepo("acme/liar-GGUF", [{ path: "liar-Q4_K_M.gguf", file: fixtures.chat, reportedSha256: "0".repeat(64) }]);
+  hub.addRepo("acme/huge-GGUF", [{ path: "huge-Q4_K_M.gguf", file: fixtures.chat, reportedSize: 2 ** 53 }]);
   await hub.start();
   server = await startTestServer({ parallel: 2, hfEndpoint: hub.url });
 });
@@ -147,6 +148,14 @@ describe("Hugging Face", () => {
     expect((await noQuant.json()).error.message).toMatch(/has no Q2_K.*Q8_0/);
     const bad = await admin("/api/admin/downloads", { method: "POST", body: JSON.stringify({ ref: "not a ref" }) });
     expect(bad.status).toBe(400);
+    // Larger than the free disk: refused before anything is written.
+    const huge = await admin("/api/admin/downloads", {
+      method: "POST",
+      body: JSON.stringify({ ref: "hf:acme/huge-GGUF:Q4_K_M" }),
+    });
+    expect(huge.status).toBe(507);
+    expect((await huge.json()).error.message).toMatch(/needs .* GiB of disk/);
+    expect(readdirSync(server.core.options.modelsDir).filter((f) => f.startsWith("huge"))).toEqual([]);
   });
 });
 

@@ -9,6 +9,8 @@ export interface HubFile {
   bytes: Buffer;
   /** The sha256 the tree API reports (default: the real one). */
   reportedSha256?: string;
+  /** The size the tree API reports (default: the real one). */
+  reportedSize?: number;
 }
 
 export interface HubBehaviour {
@@ -34,13 +36,14 @@ export class FakeHub {
   private server: Server | null = null;
   url = "";
 
-  addRepo(repo: string, files: Array<{ path: string; file: string; reportedSha256?: string }>): void {
+  addRepo(repo: string, files: Array<{ path: string; file: string; reportedSha256?: string; reportedSize?: number }>): void {
     this.repos.set(
       repo,
       files.map((f) => ({
         path: f.path,
         bytes: readFileSync(f.file),
         ...(f.reportedSha256 ? { reportedSha256: f.reportedSha256 } : {}),
+        ...(f.reportedSize ? { reportedSize: f.reportedSize } : {}),
       })),
     );
   }
@@ -60,8 +63,11 @@ export class FakeHub {
             ...files.map((f) => ({
               type: "file",
               path: f.path,
-              size: f.bytes.length,
-              lfs: { oid: f.reportedSha256 ?? createHash("sha256").update(f.bytes).digest("hex"), size: f.bytes.length },
+              size: f.reportedSize ?? f.bytes.length,
+              lfs: {
+                oid: f.reportedSha256 ?? createHash("sha256").update(f.bytes).digest("hex"),
+                size: f.reportedSize ?? f.bytes.length,
+              },
             })),
           ]),
         );
