@@ -125,6 +125,16 @@ test("the usage page and the log show the requests just made", async ({ page }) 
   await page.getByTestId("nav-logs").click();
   await expect(page.getByTestId("log-table")).toContainText("chat");
   await expect(page.getByTestId("log-table")).toContainText("rerank");
+  // A request made now shows up live, without a reload.
+  const { url, adminKey } = state();
+  const before = await page.getByTestId("log-table").locator("tbody tr").count();
+  await fetch(`${url}/v1/embeddings`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${adminKey}`, "content-type": "application/json" },
+    body: JSON.stringify({ model: "tiny-embed", input: "live" }),
+  });
+  await expect(page.getByTestId("log-table").locator("tbody tr")).toHaveCount(before + 1);
+  await expect(page.getByTestId("log-table").locator("tbody tr").first()).toContainText("embedding");
   await shot(page, "logs");
 });
 

@@ -153,6 +153,10 @@ describe("usage", () => {
     expect(lines).toHaveLength(4);
     const bad = await call("/api/admin/usage?group_by=colour", server.adminKey);
     expect(bad.status).toBe(400);
+    const series = await (await call("/api/admin/usage/series?group_by=operation", server.adminKey)).json();
+    const today = new Date().toISOString().slice(0, 10);
+    const chat = series.data.find((r: { day: string; group: string }) => r.day === today && r.group === "chat");
+    expect(chat.tokens).toBeGreaterThanOrEqual((a.usage?.prompt_tokens ?? 0) + (a.usage?.completion_tokens ?? 0));
   });
 
   it("serves Prometheus metrics to a management key, and its counters move", async () => {

@@ -220,6 +220,24 @@ export class UsageService {
     }));
   }
 
+  /** Tokens and requests per UTC day for each model, key or operation (for charts over time). */
+  series(options: { from: string; to: string; groupBy: Exclude<UsageGroup, "day"> }): Array<{
+    day: string;
+    group: string;
+    requests: number;
+    tokens: number;
+  }> {
+    this.flush();
+    const column = { model: "model", key: "CAST(api_key_id AS TEXT)", operation: "operation" }[options.groupBy];
+    return (
+      prep(
+        this.db,
+        `SELECT day, ${column} AS grp, SUM(requests) AS requests, SUM(prompt_tokens + completion_tokens) AS tokens
+         FROM usage_daily WHERE day >= ? AND day <= ? GROUP BY day, grp ORDER BY day, grp`,
+      ).all(options.from, options.to) as Array<{ day: string; grp: string | number; requests: number; tokens: number }>
+    ).map((r) => ({ day: r.day, group: String(r.grp), requests: Number(r.requests), tokens: Number(r.tokens) }));
+  }
+
   /** Deletes request rows and rollups past retention, at most once an hour. */
   prune(now = Date.now(), force = false): void {
     if (!force && now - this.lastPrune < 3_600_000) return;

@@ -1,8 +1,8 @@
 import { BarChart } from "@mantine/charts";
 import { Button, Card, Group, SegmentedControl, Select, Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import { useQuery } from "@tanstack/react-query";
-import { useState } from "react";
-import { api, download } from "../api.js";
+import { useEffect, useMemo, useState } from "react";
+import { api, download, readSse } from "../api.js";
 import type { UsageRow } from "../types.js";
 
 interface SummaryRow {
@@ -15,6 +15,48 @@ interface SummaryRow {
 }
 
 const day = (offsetDays: number) => new Date(Date.now() - offsetDays * 86_400_000).toISOString().slice(0, 10);
+
+const PALETTE = ["blue.6", "teal.6", "grape.6", "orange.6", "red.6", "cyan.6", "lime.6", "pink.6"];
+
+/** Tokens per day, stacked by model, key or operation. */
+function OverTime({ from, to }: { from: string; to: string }) {
+  const [by, setBy] = useState("model");
+  const series = useQuery({
+    queryKey: ["usage-series", by, from, to],
+    queryFn: () =>
+      api<{ data: Array<{ day: string; group: string; tokens: number; requests: number }> }>(
+        `/api/admin/usage/series?group_by=${by}&from=${from}&to=${to}`,
+      ),
+    refetchInterval: 10_000,
+  });
+  const { rows, groups } = useMemo(() => {
+    const data = series.data?.data ?? [];
+    const groups = [...new Set(data.map((r) => r.group || "(none)"))];
+    const byDay = new Map<string, Record<string, number | string>>();
+    for (const r of data) {
+      const row = byDay.get(r.day) ?? { day: r.day };
+      row[r.group || "(none)"] = r.tokens;
+      byDay.set(r.day, row);
+    }
+    return { rows: [...byDay.values()], groups };
+  }, [series.data]);
+  return (
+    <Card withBorder>
+      <Group justify="space-between">
+        <Text fw={600}>Tokens per day by {by}</Text>
+        <SegmentedControl size="xs" value={by} onChange={setBy} data={["model", "key", "operation"]} />
+      </Group>
+      <BarChart
+        h={220}
+        data={rows}
+        dataKey="day"
+        type="stacked"
+        withLegend
+        series={groups.map((g, i) => ({ name: g, color: PALETTE[i % PALETTE.length] as string }))}
+      />
+    </Card>
+  );
+}
 
 export function Usage() {
   const [range, setRange] = useState("30");
@@ -62,6 +104,7 @@ export function Usage() {
         </Text>
         <BarChart h={160} data={byDay.data?.data ?? []} dataKey="group" series={[{ name: "requests", color: "grape.6" }]} />
       </Card>
+      <OverTime from={from} to={to} />
       <Card withBorder>
         <Group justify="space-between">
           <SegmentedControl value={groupBy} onChange={setGroupBy} data={["model", "key", "operation", "day"]} />
@@ -112,8 +155,27 @@ export function Logs() {
   const rows = useQuery({
     queryKey: ["logs", params.toString()],
     queryFn: () => api<{ data: UsageRow[]; total: number }>(`/api/admin/usage/requests?${params}`),
-    refetchInterval: 2000,
   });
+  // New requests arrive over the core's event stream as they finish.
+  const [live, setLive] = useState<UsageRow[]>([]);
+  useEffect(() => {
+    setLive([]);
+    const controller = new AbortController();
+    let counter = 0;
+    void readSse("/api/admin/events", { signal: controller.signal }, (data, event) => {
+      if (event !== "request") return;
+      const row = (JSON.parse(data) as { data: UsageRow }).data;
+      if (
+        (model && row.model !== model) ||
+        (operation && row.operation !== operation) ||
+        (status && String(row.status) !== status)
+      )
+        return;
+      setLive((list) => [{ ...row, id: -++counter }, ...list].slice(0, 200));
+    }).catch(() => {});
+    return () => controller.abort();
+  }, [model, operation, status]);
+  const shown = [...live, ...(rows.data?.data ?? [])].slice(0, 200);
   return (
     <Stack>
       <Group justify="space-between">
@@ -139,7 +201,7 @@ export function Logs() {
           onChange={setStatus}
         />
         <Text size="sm" c="dimmed">
-          {rows.data?.total ?? 0} requests, live
+          {(rows.data?.total ?? 0) + live.length} requests, live
         </Text>
       </Group>
       <Card withBorder>
@@ -158,7 +220,7 @@ export function Logs() {
             </Table.Tr>
           </Table.Thead>
           <Table.Tbody>
-            {rows.data?.data.map((r) => (
+            {shown.map((r) => (
               <Table.Tr key={r.id}>
                 <Table.Td>{new Date(r.createdAt).toLocaleTimeString()}</Table.Td>
                 <Table.Td>{r.operation}</Table.Td>

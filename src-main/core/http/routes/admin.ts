@@ -100,6 +100,16 @@ export async function adminRoutes(app: FastifyInstance, deps: ServerDeps): Promi
     },
   );
 
+  app.get<{ Querystring: { from?: string; to?: string; group_by?: string } }>("/api/admin/usage/series", async (request) => {
+    const from = day(request.query.from, utcDay(Date.now() - 29 * 86_400_000), "from");
+    const to = day(request.query.to, utcDay(Date.now()), "to");
+    const groupBy = (request.query.group_by ?? "model") as "model" | "key" | "operation";
+    if (!["model", "key", "operation"].includes(groupBy)) {
+      throw new InvalidRequestError("group_by must be one of: model, key, operation.", "group_by");
+    }
+    return { from, to, group_by: groupBy, data: deps.usage.series({ from, to, groupBy }) };
+  });
+
   app.get<{
     Querystring: Record<
       "limit" | "offset" | "model" | "key_id" | "operation" | "status" | "from" | "to" | "format",

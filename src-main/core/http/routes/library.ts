@@ -157,7 +157,7 @@ export async function libraryRoutes(app: FastifyInstance, deps: ServerDeps): Pro
     deps.downloads.retry(request.params.id),
   );
 
-  /** Download progress and model load states, pushed as server-sent events. */
+  /** Download progress, model load states and finished requests, pushed as server-sent events. */
   app.get("/api/admin/events", async (request, reply) => {
     reply.hijack();
     const res = reply.raw;
@@ -172,6 +172,10 @@ export async function libraryRoutes(app: FastifyInstance, deps: ServerDeps): Pro
     const unsubscribe = deps.downloads.subscribe((download) =>
       writer.write(sseEvent("download", { type: "download", data: download })),
     );
+    // Each finished request, for the live log (the usage row only: no prompt text).
+    const offUsage = deps.usage.onRecord((record) =>
+      writer.write(sseEvent("request", { type: "request", data: { ...record, createdAt: Date.now() } })),
+    );
     let lastModels = "";
     const timer = setInterval(() => {
       const models = JSON.stringify(deps.engine.pool.stats());
@@ -183,6 +187,7 @@ export async function libraryRoutes(app: FastifyInstance, deps: ServerDeps): Pro
     res.on("close", () => {
       clearInterval(timer);
       unsubscribe();
+      offUsage();
     });
   });
 }
