@@ -202,6 +202,15 @@ describe("server defaults", () => {
     expect(allowed.headers.get("access-control-allow-origin")).toBe("http://app.example");
     const foreign = await call("/v1/models", server.key, { headers: { origin: "http://evil.example" } });
     expect(foreign.headers.get("access-control-allow-origin")).toBeNull();
+    // Streamed answers are written on the raw socket: they must keep the CORS headers too.
+    const streamed = await call("/v1/chat/completions", server.key, {
+      method: "POST",
+      headers: { origin: "http://app.example", "content-type": "application/json" },
+      body: JSON.stringify({ model: "tiny-chat", messages: [{ role: "user", content: "x" }], max_tokens: 2, stream: true }),
+    });
+    expect(streamed.headers.get("content-type")).toMatch(/event-stream/);
+    expect(streamed.headers.get("access-control-allow-origin")).toBe("http://app.example");
+    await streamed.text();
   });
 
   it("answers oversized bodies with 413 in the caller's dialect", async () => {

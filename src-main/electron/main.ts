@@ -54,7 +54,13 @@ async function startServer(): Promise<void> {
   if (core) return;
   serverState = "starting";
   refreshTray();
-  const started = createCore({ dataDir: app.getPath("userData"), webRoot: join(import.meta.dirname, "../renderer") });
+  // In development the window comes from Vite's dev server, another origin: let it call the API.
+  const devOrigin = process.env.ELECTRON_RENDERER_URL ? new URL(process.env.ELECTRON_RENDERER_URL).origin : null;
+  const started = createCore({
+    dataDir: app.getPath("userData"),
+    webRoot: join(import.meta.dirname, "../renderer"),
+    ...(devOrigin ? { corsOrigins: [devOrigin] } : {}),
+  });
   try {
     const url = await started.start();
     core = started;
@@ -72,7 +78,7 @@ async function startServer(): Promise<void> {
     dialog.showErrorBox("MaaS-Base could not start its server", error instanceof Error ? error.message : String(error));
   }
   refreshTray();
-  window?.webContents.reload();
+  void window?.loadURL(appUrl());
 }
 
 async function stopServer(): Promise<void> {
@@ -82,11 +88,18 @@ async function stopServer(): Promise<void> {
   serverState = "stopped";
   refreshTray();
   await running?.stop();
-  window?.webContents.reload();
+  void window?.loadURL(appUrl());
 }
 
+/**
+ * The window shows the app from the core's own server (same origin as the API it
+ * calls, so no CORS is needed); the built files when the server is stopped; Vite's
+ * dev server in development.
+ */
 function appUrl(): string {
-  return process.env.ELECTRON_RENDERER_URL ?? `file://${join(import.meta.dirname, "../renderer/index.html")}`;
+  if (process.env.ELECTRON_RENDERER_URL) return process.env.ELECTRON_RENDERER_URL;
+  if (connection) return `${connection.url}/`;
+  return `file://${join(import.meta.dirname, "../renderer/index.html")}`;
 }
 
 function createWindow(): void {

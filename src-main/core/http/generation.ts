@@ -113,6 +113,8 @@ export async function runGeneration(deps: ServerDeps, request: FastifyRequest, r
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, {
+    // Headers hooks already set (CORS, request id) would be lost with the hijacked reply.
+    ...(reply.getHeaders() as Record<string, string>),
     "content-type": "text/event-stream; charset=utf-8",
     "cache-control": "no-cache",
     connection: "keep-alive",

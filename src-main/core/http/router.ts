@@ -169,6 +169,7 @@ export class Router {
           tap = new UsageTap(upstream.headers["content-type"]);
           reply.hijack();
           reply.raw.writeHead(status, {
+            ...(reply.getHeaders() as Record<string, string>),
             ...callerResponseHeaders(upstream.headers),
             ...options.extraHeaders,
             "x-request-id": request.id,

@@ -162,6 +162,7 @@ export async function libraryRoutes(app: FastifyInstance, deps: ServerDeps): Pro
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, {
+      ...(reply.getHeaders() as Record<string, string>),
       "content-type": "text/event-stream; charset=utf-8",
       "cache-control": "no-cache",
       connection: "keep-alive",
