@@ -9,7 +9,7 @@ import { type DownloadInfo, DownloadManager } from "./domain/downloads.js";
 import { HuggingFace } from "./domain/huggingface.js";
 import { ModelService } from "./domain/models.js";
 import { RouteService } from "./domain/routes.js";
-import { toCsv, UsageService, utcDay } from "./domain/usage.js";
+import { REQUEST_CSV_COLUMNS, SUMMARY_CSV_COLUMNS, toCsv, UsageService, utcDay } from "./domain/usage.js";
 import { buildEngine, describeEngine, missingBuildTools } from "./engine/engineInfo.js";
 import { loadLlama } from "./engine/llama.js";
 import { writeFixtureModels } from "./fixtures/tinyModels.js";
@@ -333,22 +333,7 @@ export function buildCli(): Command {
         const usage = new UsageService(db);
         if (opts.requests) {
           const rows = usage.requests({ limit: opts.limit }).data;
-          if (opts.csv)
-            process.stdout.write(
-              toCsv(rows, [
-                "createdAt",
-                "requestId",
-                "apiKeyId",
-                "route",
-                "model",
-                "operation",
-                "promptTokens",
-                "completionTokens",
-                "ttftMs",
-                "durationMs",
-                "status",
-              ]),
-            );
+          if (opts.csv) process.stdout.write(toCsv(rows, REQUEST_CSV_COLUMNS));
           else
             print(Boolean(opts.json), rows, () =>
               rows
@@ -363,10 +348,7 @@ export function buildCli(): Command {
         const to = opts.to ?? utcDay(Date.now());
         const from = opts.from ?? utcDay(Date.now() - 29 * 86_400_000);
         const rows = usage.summary({ from, to, groupBy: opts.groupBy });
-        if (opts.csv)
-          process.stdout.write(
-            toCsv(rows, ["group", "requests", "errors", "promptTokens", "completionTokens", "totalTokens", "durationMs"]),
-          );
+        if (opts.csv) process.stdout.write(toCsv(rows, SUMMARY_CSV_COLUMNS));
         else
           print(Boolean(opts.json), { from, to, groupBy: opts.groupBy, data: rows }, () =>
             [

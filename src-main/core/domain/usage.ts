@@ -247,6 +247,32 @@ export class UsageService {
   }
 }
 
+/** The columns of a request-log CSV export (CLI and admin API alike). */
+export const REQUEST_CSV_COLUMNS: ReadonlyArray<keyof UsageRecord & string> = [
+  "createdAt",
+  "requestId",
+  "apiKeyId",
+  "route",
+  "model",
+  "operation",
+  "promptTokens",
+  "completionTokens",
+  "ttftMs",
+  "durationMs",
+  "status",
+];
+
+/** The columns of a usage-summary CSV export. */
+export const SUMMARY_CSV_COLUMNS: ReadonlyArray<keyof UsageSummaryRow & string> = [
+  "group",
+  "requests",
+  "errors",
+  "promptTokens",
+  "completionTokens",
+  "totalTokens",
+  "durationMs",
+];
+
 /** RFC 4180 CSV, with a header row. */
 export function toCsv<T extends object>(rows: readonly T[], columns: ReadonlyArray<keyof T & string>): string {
   const cell = (value: unknown) => {

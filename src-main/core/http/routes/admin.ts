@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply } from "fastify";
 import { z } from "zod";
 import { parseBody } from "../../dialects/validation.js";
 import { KEY_SCOPES } from "../../domain/apiKeys.js";
-import { toCsv, type UsageGroup, utcDay } from "../../domain/usage.js";
+import { REQUEST_CSV_COLUMNS, SUMMARY_CSV_COLUMNS, toCsv, type UsageGroup, utcDay } from "../../domain/usage.js";
 import { describeEngine } from "../../engine/engineInfo.js";
 import { InvalidRequestError, NotFoundError } from "../../errors.js";
 import { requireKey } from "../auth.js";
@@ -90,11 +90,7 @@ export async function adminRoutes(app: FastifyInstance, deps: ServerDeps): Promi
       }
       const data = deps.usage.summary({ from, to, groupBy });
       if (request.query.format === "csv") {
-        return sendCsv(
-          reply,
-          `usage-${groupBy}-${from}-${to}`,
-          toCsv(data, ["group", "requests", "errors", "promptTokens", "completionTokens", "totalTokens", "durationMs"]),
-        );
+        return sendCsv(reply, `usage-${groupBy}-${from}-${to}`, toCsv(data, SUMMARY_CSV_COLUMNS));
       }
       return { from, to, group_by: groupBy, data };
     },
@@ -129,23 +125,7 @@ export async function adminRoutes(app: FastifyInstance, deps: ServerDeps): Promi
     };
     const page = deps.usage.requests(filter);
     if (q.format === "csv") {
-      return sendCsv(
-        reply,
-        "usage-requests",
-        toCsv(page.data, [
-          "createdAt",
-          "requestId",
-          "apiKeyId",
-          "route",
-          "model",
-          "operation",
-          "promptTokens",
-          "completionTokens",
-          "ttftMs",
-          "durationMs",
-          "status",
-        ]),
-      );
+      return sendCsv(reply, "usage-requests", toCsv(page.data, REQUEST_CSV_COLUMNS));
     }
     return { data: page.data, total: page.total, limit: filter.limit, offset: filter.offset };
   });
