@@ -4,12 +4,13 @@
  * connections, interleaved rounds in one run (autocannon). The upstream is a plain
  * Node server in a process of its own.
  */
+
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
+import { freePort } from "../src-main/core/domain/processes.js";
 
 export interface ProxyBenchRow {
   target: "direct" | "proxy";
@@ -18,16 +19,6 @@ export interface ProxyBenchRow {
   requestsPerSecond: number;
   p50Ms: number;
   p99Ms: number;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const address = s.address();
-      s.close(() => (typeof address === "object" && address ? ok(address.port) : fail(new Error("no port"))));
-    });
-  });
 }
 
 async function waitFor(url: string, headers: Record<string, string> = {}): Promise<void> {

@@ -16,13 +16,14 @@
  *                    [--modes completions,chat] [--llama-server PATH] [--model path.gguf]
  *                    [--uv-pool 1] [--no-record]
  */
+
 import { type ChildProcess, spawn } from "node:child_process";
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
-import { createServer } from "node:net";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
+import { freePort } from "../src-main/core/domain/processes.js";
 import {
   benchEncoders,
   benchModel,
@@ -76,16 +77,6 @@ const encoderModels = benchEncoders(join(root, "bench", ".cache"));
 symlinkSync(encoderModels.rerank, join(modelsDir, "bench-rerank.gguf"));
 symlinkSync(encoderModels.embed, join(modelsDir, "bench-embed.gguf"));
 const childEnv = { ...process.env, UV_THREADPOOL_SIZE: uvPool };
-
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const address = s.address();
-      s.close(() => (typeof address === "object" && address ? ok(address.port) : fail(new Error("no port"))));
-    });
-  });
-}
 
 function run(command: string, args: string[]): Promise<string> {
   return new Promise((ok, fail) => {

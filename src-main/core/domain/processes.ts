@@ -14,7 +14,8 @@ export interface ProcessStatus {
   lastExit: string | null;
 }
 
-function freePort(): Promise<number> {
+/** A port free on loopback right now (the OS picks one; it is released before returning). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once("error", reject);
