@@ -6,7 +6,7 @@ import { foldEvents, type GenerationEvent, type GenerationResult, type Generatio
 import { assertRouteAllowed } from "./auth.js";
 import type { ServerDeps } from "./context.js";
 import { toApiError } from "./errors.js";
-import { SseWriter } from "./sseWriter.js";
+import { openSse } from "./sseWriter.js";
 
 /** An AbortSignal that fires when the client goes away before the response is complete. */
 export function clientSignal(reply: FastifyReply): AbortSignal {
@@ -110,18 +110,7 @@ export async function runGeneration(deps: ServerDeps, request: FastifyRequest, r
     }
   }
 
-  reply.hijack();
-  const res = reply.raw;
-  res.writeHead(200, {
-    // Headers hooks already set (CORS, request id) would be lost with the hijacked reply.
-    ...(reply.getHeaders() as Record<string, string>),
-    "content-type": "text/event-stream; charset=utf-8",
-    "cache-control": "no-cache",
-    connection: "keep-alive",
-    "x-accel-buffering": "no",
-    "x-request-id": request.id,
-  });
-  const writer = new SseWriter(res);
+  const writer = openSse(request, reply);
   const frame = plan.frame ?? sseData;
   for (const payload of plan.opening?.(events) ?? []) writer.write(frame(payload));
   let lastWrite = performance.now();

@@ -1,4 +1,22 @@
 import type { ServerResponse } from "node:http";
+import type { FastifyReply, FastifyRequest } from "fastify";
+
+/**
+ * Takes the response over from Fastify and starts an event stream on it, keeping the
+ * headers hooks already set (CORS, request id), which a hijacked reply would lose.
+ */
+export function openSse(request: FastifyRequest, reply: FastifyReply): SseWriter {
+  reply.hijack();
+  reply.raw.writeHead(200, {
+    ...(reply.getHeaders() as Record<string, string>),
+    "content-type": "text/event-stream; charset=utf-8",
+    "cache-control": "no-cache",
+    connection: "keep-alive",
+    "x-accel-buffering": "no",
+    "x-request-id": request.id,
+  });
+  return new SseWriter(reply.raw);
+}
 
 /**
  * Writes SSE text to a response. When the client reads slower than the model

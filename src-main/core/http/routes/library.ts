@@ -10,7 +10,7 @@ import { InvalidRequestError, ModelNotFoundError } from "../../errors.js";
 import type { ModelInfo } from "../../inference/types.js";
 import { requireKey } from "../auth.js";
 import type { ServerDeps } from "../context.js";
-import { SseWriter } from "../sseWriter.js";
+import { openSse } from "../sseWriter.js";
 
 const ADMIN_BODY_LIMIT = 1024 * 1024;
 
@@ -159,16 +159,7 @@ export async function libraryRoutes(app: FastifyInstance, deps: ServerDeps): Pro
 
   /** Download progress, model load states and finished requests, pushed as server-sent events. */
   app.get("/api/admin/events", async (request, reply) => {
-    reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, {
-      ...(reply.getHeaders() as Record<string, string>),
-      "content-type": "text/event-stream; charset=utf-8",
-      "cache-control": "no-cache",
-      connection: "keep-alive",
-      "x-request-id": request.id,
-    });
-    const writer = new SseWriter(res);
+    const writer = openSse(request, reply);
     writer.write(sseEvent("downloads", { type: "downloads", data: deps.downloads.list() }));
     const unsubscribe = deps.downloads.subscribe((download) =>
       writer.write(sseEvent("download", { type: "download", data: download })),
@@ -185,7 +176,7 @@ export async function libraryRoutes(app: FastifyInstance, deps: ServerDeps): Pro
         writer.write(sseEvent("models", { type: "models", data: JSON.parse(models) }));
       } else writer.write(": keep-alive\n\n");
     }, 500);
-    res.on("close", () => {
+    reply.raw.on("close", () => {
       clearInterval(timer);
       unsubscribe();
       offUsage();
