@@ -244,7 +244,7 @@ export function notServedLocally(what: string, model: string): ApiError {
  * upstream route is forwarded here and the reply is returned; a local one gives
  * the model id to run.
  */
-export async function routeModel(
+async function routeModel(
   deps: { router: Router },
   request: FastifyRequest,
   reply: FastifyReply,
@@ -270,14 +270,26 @@ export async function routeModel(
   };
 }
 
-/** `routeModel` for a JSON body's `model`; `null` when the body has no string `model` (validation then says so). */
-export async function routeBody(
+/**
+ * Routes a JSON body's `model`, then parses the body. Routing comes first so an upstream
+ * gets the body as sent, not only what the local engine accepts; a body without a string
+ * `model` goes straight to `parse`, whose 400 names the field.
+ */
+export async function routeThenParse<T>(
   deps: { router: Router },
   request: FastifyRequest,
   reply: FastifyReply,
   operation: Operation,
-): Promise<{ modelId: string; routeName: string } | { forwarded: FastifyReply } | null> {
+  parse: (body: unknown) => T,
+  modelOf: (parsed: T) => string,
+): Promise<{ forwarded: FastifyReply } | { parsed: T; modelId: string; routeName: string }> {
   const body = request.body as { model?: unknown } | null;
-  if (!body || typeof body !== "object" || typeof body.model !== "string" || !body.model) return null;
-  return routeModel(deps, request, reply, body.model, operation);
+  const name = body && typeof body === "object" && typeof body.model === "string" && body.model ? body.model : null;
+  if (name === null) {
+    const parsed = parse(request.body);
+    return { parsed, modelId: modelOf(parsed), routeName: modelOf(parsed) };
+  }
+  const routed = await routeModel(deps, request, reply, name, operation);
+  if ("forwarded" in routed) return routed;
+  return { parsed: parse(request.body), ...routed };
 }

@@ -6,7 +6,7 @@ import { sseEvent } from "../../dialects/sse.js";
 import { assertRouteAllowed, requireKey } from "../auth.js";
 import type { ServerDeps } from "../context.js";
 import { runGeneration } from "../generation.js";
-import { routeBody } from "../router.js";
+import { routeThenParse } from "../router.js";
 
 const PING = sseEvent("ping", { type: "ping" });
 
@@ -15,10 +15,9 @@ export async function anthropicRoutes(app: FastifyInstance, deps: ServerDeps): P
   app.addHook("preHandler", requireKey(deps, "inference"));
 
   app.post("/v1/messages", async (request, reply) => {
-    const routed = await routeBody(deps, request, reply, "messages");
-    if (routed && "forwarded" in routed) return routed.forwarded;
-    const parsed = parseMessages(request.body);
-    const { modelId, routeName } = routed ?? { modelId: parsed.request.model, routeName: parsed.request.model };
+    const routed = await routeThenParse(deps, request, reply, "messages", parseMessages, (p) => p.request.model);
+    if ("forwarded" in routed) return routed.forwarded;
+    const { parsed, modelId, routeName } = routed;
     const meta = { id: `msg_${request.id.replace(/^req_/, "")}`, model: routeName };
     const encoder = new AnthropicStreamEncoder(meta);
     return runGeneration(deps, request, reply, {
@@ -37,11 +36,11 @@ export async function anthropicRoutes(app: FastifyInstance, deps: ServerDeps): P
   });
 
   app.post("/v1/messages/count_tokens", async (request, reply) => {
-    const routed = await routeBody(deps, request, reply, "messages");
-    if (routed && "forwarded" in routed) return routed.forwarded;
-    const chat = parseCountTokens(request.body);
+    const routed = await routeThenParse(deps, request, reply, "messages", parseCountTokens, (c) => c.model);
+    if ("forwarded" in routed) return routed.forwarded;
+    const { parsed: chat, modelId } = routed;
     request.logInfo.model = chat.model;
     assertRouteAllowed(request, chat.model);
-    return { input_tokens: await deps.engine.countChatTokens({ ...chat, model: routed?.modelId ?? chat.model }) };
+    return { input_tokens: await deps.engine.countChatTokens({ ...chat, model: modelId }) };
   });
 }

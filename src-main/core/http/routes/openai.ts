@@ -12,7 +12,7 @@ import type { ServerDeps } from "../context.js";
 import { speaksAnthropic } from "../dialect.js";
 import { runGeneration } from "../generation.js";
 import { metered } from "../metered.js";
-import { routeBody } from "../router.js";
+import { routeThenParse } from "../router.js";
 
 function responseMeta(prefix: string, requestId: string, model: string) {
   return { id: `${prefix}-${requestId.replace(/^req_/, "")}`, created: Math.floor(Date.now() / 1000), model };
@@ -37,10 +37,9 @@ export async function openaiRoutes(app: FastifyInstance, deps: ServerDeps): Prom
   });
 
   app.post("/v1/chat/completions", async (request, reply) => {
-    const routed = await routeBody(deps, request, reply, "chat");
-    if (routed && "forwarded" in routed) return routed.forwarded;
-    const parsed = parseChatCompletion(request.body);
-    const { modelId, routeName } = routed ?? { modelId: parsed.request.model, routeName: parsed.request.model };
+    const routed = await routeThenParse(deps, request, reply, "chat", parseChatCompletion, (p) => p.request.model);
+    if ("forwarded" in routed) return routed.forwarded;
+    const { parsed, modelId, routeName } = routed;
     const meta = responseMeta("chatcmpl", request.id, routeName);
     const encoder = new ChatChunkEncoder(meta, parsed.includeUsage);
     return runGeneration(deps, request, reply, {
@@ -59,10 +58,9 @@ export async function openaiRoutes(app: FastifyInstance, deps: ServerDeps): Prom
   });
 
   app.post("/v1/completions", async (request, reply) => {
-    const routed = await routeBody(deps, request, reply, "completion");
-    if (routed && "forwarded" in routed) return routed.forwarded;
-    const parsed = parseCompletion(request.body);
-    const { modelId, routeName } = routed ?? { modelId: parsed.request.model, routeName: parsed.request.model };
+    const routed = await routeThenParse(deps, request, reply, "completion", parseCompletion, (p) => p.request.model);
+    if ("forwarded" in routed) return routed.forwarded;
+    const { parsed, modelId, routeName } = routed;
     const meta = responseMeta("cmpl", request.id, routeName);
     const encoder = new CompletionChunkEncoder(meta, parsed.includeUsage);
     const prefix = parsed.echo ? parsed.request.prompt : "";
@@ -82,10 +80,9 @@ export async function openaiRoutes(app: FastifyInstance, deps: ServerDeps): Prom
   });
 
   app.post("/v1/embeddings", async (request, reply) => {
-    const routed = await routeBody(deps, request, reply, "embedding");
-    if (routed && "forwarded" in routed) return routed.forwarded;
-    const parsed = parseEmbedding(request.body);
-    const { modelId, routeName } = routed ?? { modelId: parsed.request.model, routeName: parsed.request.model };
+    const routed = await routeThenParse(deps, request, reply, "embedding", parseEmbedding, (p) => p.request.model);
+    if ("forwarded" in routed) return routed.forwarded;
+    const { parsed, modelId, routeName } = routed;
     return metered(deps, request, reply, { operation: "embedding", model: modelId, route: routeName }, async (signal) => {
       const result = await deps.engine.embed({ ...parsed.request, model: modelId }, signal);
       return { body: toEmbeddingResponse(result, parsed, routeName), promptTokens: result.promptTokens };

@@ -4,7 +4,7 @@ import type { RerankResult } from "../../inference/types.js";
 import { requireKey } from "../auth.js";
 import type { ServerDeps } from "../context.js";
 import { metered } from "../metered.js";
-import { routeBody } from "../router.js";
+import { routeThenParse } from "../router.js";
 
 /** Response header naming the documents that were cut to fit the model's context. */
 export const TRUNCATED_HEADER = "x-maas-truncated-documents";
@@ -16,10 +16,9 @@ export async function rerankRoutes(app: FastifyInstance, deps: ServerDeps): Prom
   const handle =
     (format: (parsed: ParsedRerank, result: RerankResult, request: FastifyRequest) => object) =>
     async (request: FastifyRequest, reply: FastifyReply) => {
-      const routed = await routeBody(deps, request, reply, "rerank");
-      if (routed && "forwarded" in routed) return routed.forwarded;
-      const parsed = parseRerank(request.body);
-      const { modelId, routeName } = routed ?? { modelId: parsed.request.model, routeName: parsed.request.model };
+      const routed = await routeThenParse(deps, request, reply, "rerank", parseRerank, (p) => p.request.model);
+      if ("forwarded" in routed) return routed.forwarded;
+      const { parsed, modelId, routeName } = routed;
       return metered(deps, request, reply, { operation: "rerank", model: modelId, route: routeName }, async (signal) => {
         const result = await deps.engine.rerank({ ...parsed.request, model: modelId }, signal);
         if (result.truncated.length > 0) reply.header(TRUNCATED_HEADER, result.truncated.join(","));

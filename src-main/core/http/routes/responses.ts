@@ -9,7 +9,7 @@ import type { ChatMessage, GenerationResult } from "../../inference/types.js";
 import { requireKey } from "../auth.js";
 import type { ServerDeps } from "../context.js";
 import { runGeneration } from "../generation.js";
-import { routeBody } from "../router.js";
+import { routeThenParse } from "../router.js";
 
 const newId = (prefix: string) => `${prefix}_${randomBytes(16).toString("hex")}`;
 
@@ -37,10 +37,9 @@ export async function responsesRoutes(app: FastifyInstance, deps: ServerDeps): P
   };
 
   app.post("/v1/responses", async (request, reply) => {
-    const routed = await routeBody(deps, request, reply, "responses");
-    if (routed && "forwarded" in routed) return routed.forwarded;
-    const parsed = parseResponses(request.body);
-    const modelId = routed?.modelId ?? parsed.body.model;
+    const routed = await routeThenParse(deps, request, reply, "responses", parseResponses, (p) => p.body.model);
+    if ("forwarded" in routed) return routed.forwarded;
+    const { parsed, modelId } = routed;
     const { body } = parsed;
     const previous = body.previous_response_id ? owned(request, body.previous_response_id, "previous_response_id") : undefined;
     const conversation = [...(previous?.conversation ?? []), ...parsed.messages];
