@@ -82,8 +82,10 @@ export class ApiFailure extends Error {
   }
 }
 
-/** A JSON call to the core with the session's key; errors carry the server's message. */
-export async function api<T>(path: string, init: RequestInit & { json?: unknown } = {}): Promise<T> {
+type CallInit = RequestInit & { json?: unknown };
+
+/** A request to the core with the session's key; a failed one throws with the server's message. */
+async function send(path: string, init: CallInit = {}): Promise<Response> {
   const { json, ...rest } = init;
   const res = await fetch(`${base}${path}`, {
     ...rest,
@@ -104,14 +106,17 @@ export async function api<T>(path: string, init: RequestInit & { json?: unknown 
     }
     throw new ApiFailure(res.status, message);
   }
-  return (await res.json()) as T;
+  return res;
+}
+
+/** A JSON call to the core with the session's key; errors carry the server's message. */
+export async function api<T>(path: string, init: CallInit = {}): Promise<T> {
+  return (await (await send(path, init)).json()) as T;
 }
 
 /** Downloads a CSV (or any) export with the session's key. */
 export async function download(path: string, fileName: string): Promise<void> {
-  const res = await fetch(`${base}${path}`, { headers: key ? { authorization: `Bearer ${key}` } : {} });
-  if (!res.ok) throw new ApiFailure(res.status, `HTTP ${res.status}`);
-  const url = URL.createObjectURL(await res.blob());
+  const url = URL.createObjectURL(await (await send(path)).blob());
   const a = document.createElement("a");
   a.href = url;
   a.download = fileName;
@@ -122,27 +127,11 @@ export async function download(path: string, fileName: string): Promise<void> {
 /** Reads a server-sent event stream (fetch, so the key can go in a header), calling `onEvent` per event. */
 export async function readSse(
   path: string,
-  init: RequestInit & { json?: unknown },
+  init: CallInit,
   onEvent: (data: string, event: string | null) => void,
 ): Promise<void> {
-  const { json, ...rest } = init;
-  const res = await fetch(`${base}${path}`, {
-    ...rest,
-    headers: {
-      ...(key ? { authorization: `Bearer ${key}` } : {}),
-      ...(json !== undefined ? { "content-type": "application/json" } : {}),
-    },
-    ...(json !== undefined ? { body: JSON.stringify(json) } : {}),
-  });
-  if (!res.ok || !res.body) {
-    let message = `HTTP ${res.status}`;
-    try {
-      message = ((await res.json()) as { error?: { message?: string } }).error?.message ?? message;
-    } catch {
-      // not JSON
-    }
-    throw new ApiFailure(res.status, message);
-  }
+  const res = await send(path, init);
+  if (!res.body) throw new ApiFailure(res.status, "The answer has no body to stream.");
   const reader = res.body.getReader();
   const decoder = new TextDecoder();
   let buffer = "";
