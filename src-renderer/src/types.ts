@@ -1,105 +1,24 @@
-export interface Model {
-  id: string;
-  path: string;
-  sizeBytes: number;
-  architecture: string | null;
-  contextLength: number | null;
-  capabilities: Array<"chat" | "embedding" | "rerank">;
-  quantization?: string | null;
-  parameterCount?: number | null;
-  source?: string;
-  hfRepo?: string | null;
-  settings?: ModelSettings;
+/**
+ * The shapes the admin API answers with: the core's own types, imported for their
+ * types only (nothing of the core is bundled into the renderer).
+ */
+import type { ModelInfo } from "../../src-main/core/inference/types.js";
+
+export type { ApiKeyPublic as ApiKey } from "../../src-main/core/domain/apiKeys.js";
+export type { SavedSettings } from "../../src-main/core/domain/appState.js";
+export type { DownloadInfo as Download } from "../../src-main/core/domain/downloads.js";
+export type { Route } from "../../src-main/core/domain/routes.js";
+export type { UsageRecord as UsageRow, UsageSummaryRow } from "../../src-main/core/domain/usage.js";
+export type { EngineDescription as System } from "../../src-main/core/engine/engineInfo.js";
+export type { FitEstimate as Fit } from "../../src-main/core/engine/fit.js";
+export type { ModelSettings } from "../../src-main/core/inference/types.js";
+
+import type { FitEstimate } from "../../src-main/core/engine/fit.js";
+
+/** A library entry as `GET /api/admin/library` gives it: the model, its effective settings, state and fit. */
+export interface Model extends ModelInfo {
   effectiveSettings?: { parallel: number; contextSize: number; threads?: number; gpuLayers: unknown; ttlMinutes: number };
   state?: "unloaded" | "loading" | "ready" | "error";
   load?: { progress: number; error: string | null; activeSequences: number; queued: number } | null;
-  fit?: Fit | null;
-}
-
-export interface ModelSettings {
-  contextSize?: number;
-  gpuLayers?: "auto" | "max" | number;
-  parallel?: number;
-  ttlMinutes?: number;
-  threads?: number;
-  chatTemplate?: string;
-}
-
-export interface Fit {
-  ram: number;
-  vram: number;
-  freeRam: number;
-  freeVram: number;
-  fits: boolean;
-  contextSize: number;
-}
-
-export interface Download {
-  id: string;
-  uri: string;
-  fileName: string;
-  status: "queued" | "downloading" | "verifying" | "done" | "failed" | "cancelled";
-  totalBytes: number;
-  downloadedBytes: number;
-  speed: number;
-  etaSeconds: number | null;
-  modelId: string | null;
-  error: string | null;
-}
-
-export interface ApiKey {
-  id: number;
-  name: string;
-  scopes: string[];
-  maskedValue: string;
-  allowedRoutes: string[] | null;
-  rpmLimit: number | null;
-  tokensPerDay: number | null;
-  createdAt: number;
-  lastUsedAt: number | null;
-  expiresAt: number | null;
-  revokedAt: number | null;
-}
-
-export interface Route {
-  id: number;
-  name: string;
-  genericProxy: boolean;
-  enabled: boolean;
-  auto: boolean;
-  targets: Array<{
-    id: number;
-    kind: "model" | "upstream" | "process";
-    modelId: string | null;
-    upstreamUrl: string | null;
-    upstreamModel: string | null;
-    command: string | null;
-    hasUpstreamKey: boolean;
-    weight: number;
-    fallback: boolean;
-  }>;
-}
-
-export interface UsageRow {
-  id: number;
-  createdAt: number;
-  requestId: string;
-  apiKeyId: number | null;
-  route: string | null;
-  model: string | null;
-  operation: string;
-  promptTokens: number;
-  completionTokens: number;
-  ttftMs: number | null;
-  durationMs: number;
-  status: number;
-}
-
-export interface System {
-  backend: string;
-  build: string;
-  source: string;
-  cpuMathCores: number;
-  devices: Array<{ name: string; vramTotal: number; vramFree: number }>;
-  ram: { total: number; free: number };
+  fit?: FitEstimate | null;
 }

@@ -17,25 +17,15 @@ import { notifications } from "@mantine/notifications";
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { api } from "../api.js";
-
-interface ServerSettings {
-  host?: string;
-  port?: number;
-  allowLoopbackWithoutKey?: boolean;
-  corsOrigins?: string[];
-  modelsDir?: string;
-  threads?: number;
-  modelTtlMinutes?: number;
-  maxLoadedModels?: number;
-}
+import type { SavedSettings } from "../types.js";
 
 export function Settings() {
   const { colorScheme, setColorScheme } = useMantineColorScheme();
   const current = useQuery({
     queryKey: ["settings"],
-    queryFn: () => api<{ saved: ServerSettings; running: ServerSettings }>("/api/admin/settings"),
+    queryFn: () => api<{ saved: SavedSettings; running: SavedSettings }>("/api/admin/settings"),
   });
-  const [form, setForm] = useState<ServerSettings>({});
+  const [form, setForm] = useState<SavedSettings>({});
   useEffect(() => {
     if (current.data) setForm({ ...current.data.running, ...current.data.saved });
   }, [current.data]);
@@ -44,7 +34,7 @@ export function Settings() {
     onSuccess: () => notifications.show({ message: "Saved. Server settings apply after a restart." }),
     onError: (e) => notifications.show({ color: "red", title: "Not saved", message: e.message }),
   });
-  const set = (patch: ServerSettings) => setForm((f) => ({ ...f, ...patch }));
+  const set = (patch: SavedSettings) => setForm((f) => ({ ...f, ...patch }));
   const lan = form.host !== undefined && !["127.0.0.1", "localhost", "::1"].includes(form.host);
   return (
     <Stack maw={640}>

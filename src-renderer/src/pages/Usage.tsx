@@ -3,16 +3,7 @@ import { Button, Card, Group, SegmentedControl, Select, Stack, Table, Text, Text
 import { useQuery } from "@tanstack/react-query";
 import { useEffect, useMemo, useState } from "react";
 import { api, download, readSse } from "../api.js";
-import type { UsageRow } from "../types.js";
-
-interface SummaryRow {
-  group: string;
-  requests: number;
-  errors: number;
-  promptTokens: number;
-  completionTokens: number;
-  totalTokens: number;
-}
+import type { UsageRow, UsageSummaryRow } from "../types.js";
 
 const day = (offsetDays: number) => new Date(Date.now() - offsetDays * 86_400_000).toISOString().slice(0, 10);
 
@@ -65,12 +56,12 @@ export function Usage() {
   const to = day(0);
   const byDay = useQuery({
     queryKey: ["usage", "day", from, to],
-    queryFn: () => api<{ data: SummaryRow[] }>(`/api/admin/usage?group_by=day&from=${from}&to=${to}`),
+    queryFn: () => api<{ data: UsageSummaryRow[] }>(`/api/admin/usage?group_by=day&from=${from}&to=${to}`),
     refetchInterval: 10_000,
   });
   const grouped = useQuery({
     queryKey: ["usage", groupBy, from, to],
-    queryFn: () => api<{ data: SummaryRow[] }>(`/api/admin/usage?group_by=${groupBy}&from=${from}&to=${to}`),
+    queryFn: () => api<{ data: UsageSummaryRow[] }>(`/api/admin/usage?group_by=${groupBy}&from=${from}&to=${to}`),
     refetchInterval: 10_000,
   });
   return (
