@@ -122,7 +122,6 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       ALTER TABLE models ADD COLUMN parts INTEGER NOT NULL DEFAULT 1;
       ALTER TABLE models ADD COLUMN hf_repo TEXT;
       ALTER TABLE models ADD COLUMN hf_file TEXT;
-      ALTER TABLE models ADD COLUMN owned INTEGER NOT NULL DEFAULT 1;
       ALTER TABLE models ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';
 
       CREATE TABLE downloads (

@@ -1,15 +1,5 @@
 import { createHash } from "node:crypto";
-import {
-  createReadStream,
-  existsSync,
-  linkSync,
-  lstatSync,
-  mkdirSync,
-  readdirSync,
-  statSync,
-  symlinkSync,
-  unlinkSync,
-} from "node:fs";
+import { createReadStream, existsSync, linkSync, mkdirSync, readdirSync, statSync, symlinkSync, unlinkSync } from "node:fs";
 import { copyFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { GgufFileType, GgufInsights, readGgufFileInfo } from "node-llama-cpp";
@@ -49,7 +39,6 @@ interface ModelRow {
   parts: number;
   hf_repo: string | null;
   hf_file: string | null;
-  owned: number;
   settings: string;
 }
 
@@ -156,8 +145,6 @@ export interface RegisterOptions {
   hfRepo?: string | null;
   hfFile?: string | null;
   sha256?: string | null;
-  /** Whether the models folder holds the file itself (false for a link to a file elsewhere). */
-  owned?: boolean;
 }
 
 /** The model library: GGUF files registered in SQLite with what their headers say. */
@@ -190,16 +177,16 @@ export class ModelService {
     prep(
       this.db,
       `INSERT INTO models (id, path, size_bytes, architecture, context_length, capabilities, source, created_at, updated_at,
-           sha256, quantization, parameter_count, has_chat_template, parts, hf_repo, hf_file, owned)
+           sha256, quantization, parameter_count, has_chat_template, parts, hf_repo, hf_file)
          VALUES (@id, @path, @size, @architecture, @contextLength, @capabilities, @source, @now, @now,
-           @sha256, @quantization, @parameterCount, @hasChatTemplate, @parts, @hfRepo, @hfFile, @owned)
+           @sha256, @quantization, @parameterCount, @hasChatTemplate, @parts, @hfRepo, @hfFile)
          ON CONFLICT(id) DO UPDATE SET path = excluded.path, size_bytes = excluded.size_bytes,
            architecture = excluded.architecture, context_length = excluded.context_length,
            capabilities = excluded.capabilities, quantization = excluded.quantization,
            parameter_count = excluded.parameter_count, has_chat_template = excluded.has_chat_template,
            parts = excluded.parts, sha256 = COALESCE(excluded.sha256, models.sha256),
            source = excluded.source, hf_repo = COALESCE(excluded.hf_repo, models.hf_repo),
-           hf_file = COALESCE(excluded.hf_file, models.hf_file), owned = excluded.owned, updated_at = excluded.updated_at`,
+           hf_file = COALESCE(excluded.hf_file, models.hf_file), updated_at = excluded.updated_at`,
     ).run({
       id,
       path: files[0],
@@ -216,7 +203,6 @@ export class ModelService {
       parts: files.length,
       hfRepo: options.hfRepo ?? null,
       hfFile: options.hfFile ?? null,
-      owned: options.owned === false ? 0 : 1,
     });
     const info = this.get(id) as ModelInfo;
     if (!info.sha256 && files.length === 1) this.hashLater(id, files[0] as string, size);
@@ -244,7 +230,7 @@ export class ModelService {
 
   /**
    * Registers every readable `*.gguf` in `dir` (split models by their first part)
-   * and drops records of owned files in `dir` that are gone. Unreadable files are
+   * and drops records of files in `dir` that are gone. Unreadable files are
    * logged and skipped.
    */
   async scan(dir: string): Promise<{ registered: string[]; skipped: Array<{ file: string; reason: string }> }> {
@@ -272,7 +258,7 @@ export class ModelService {
           if (!existing.sha256 && existing.parts === 1) this.hashLater(id, path, size);
           continue;
         }
-        await this.register(path, { id, owned: !lstatSync(path).isSymbolicLink() });
+        await this.register(path, { id });
         registered.push(id);
       } catch (error) {
         seen.delete(id);
@@ -323,7 +309,7 @@ export class ModelService {
         }
         done.push(target);
       }
-      return await this.register(targets[0] as string, { id: modelId, owned: mode === "copy" });
+      return await this.register(targets[0] as string, { id: modelId });
     } catch (error) {
       for (const target of done) unlinkSync(target);
       throw error;
