@@ -341,12 +341,7 @@ export class ModelPool {
       await this.unload(victim.info.id);
     }
     const settings = effectiveSettings(info, this.options);
-    const estimateNow = () =>
-      estimateFit(this.llama, info, {
-        contextSize: settings.contextSize,
-        sequences: settings.parallel,
-        gpuLayers: settings.gpuLayers,
-      });
+    const estimateNow = () => estimateFit(this.llama, info, settings);
     let estimate: FitEstimate;
     try {
       estimate = await estimateNow();

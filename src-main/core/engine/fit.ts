@@ -15,9 +15,11 @@ export interface FitEstimate {
   fits: boolean;
 }
 
+/** The settings an estimate depends on (a model's effective settings have them). */
 export interface FitSettings {
   contextSize: number;
-  sequences: number;
+  /** Parallel sequences of a chat model (encoder models use one). */
+  parallel: number;
   gpuLayers: "auto" | "max" | number;
 }
 
@@ -53,7 +55,7 @@ export async function estimateFit(llama: Llama, info: ModelInfo, settings: FitSe
   const context = await insights.estimateContextResourceRequirementsV2({
     contextSize,
     modelGpuLayers: gpuLayers,
-    sequences: encoder ? 1 : settings.sequences,
+    sequences: encoder ? 1 : settings.parallel,
     isEmbeddingContext: encoder,
   });
   const ram = model.cpuRam + context.cpuRam;
@@ -63,7 +65,7 @@ export async function estimateFit(llama: Llama, info: ModelInfo, settings: FitSe
   return {
     gpuLayers,
     contextSize,
-    sequences: encoder ? 1 : settings.sequences,
+    sequences: encoder ? 1 : settings.parallel,
     ram,
     vram,
     freeRam,

@@ -65,11 +65,7 @@ export async function libraryRoutes(app: FastifyInstance, deps: ServerDeps): Pro
   const withState = async (info: ModelInfo) => {
     const settings = effectiveSettings(info, deps.options);
     const loaded = deps.engine.pool.stats().find((s) => s.id === info.id);
-    const fit = await estimateFit(deps.engine.llama, info, {
-      contextSize: settings.contextSize,
-      sequences: settings.parallel,
-      gpuLayers: settings.gpuLayers,
-    }).catch(() => null);
+    const fit = await estimateFit(deps.engine.llama, info, settings).catch(() => null);
     return { ...info, effectiveSettings: settings, state: loaded?.state ?? "unloaded", load: loaded ?? null, fit };
   };
 
@@ -102,11 +98,7 @@ export async function libraryRoutes(app: FastifyInstance, deps: ServerDeps): Pro
     const info = model(request.params.id);
     const settings = parseBody(SettingsSchema, request.body ?? {});
     const merged = effectiveSettings({ ...info, settings: { ...info.settings, ...settings } }, deps.options);
-    return estimateFit(deps.engine.llama, info, {
-      contextSize: merged.contextSize,
-      sequences: merged.parallel,
-      gpuLayers: merged.gpuLayers,
-    });
+    return estimateFit(deps.engine.llama, info, merged);
   });
 
   app.post<{ Params: { id: string } }>("/api/admin/models/:id/load", async (request) => {
