@@ -180,11 +180,13 @@ export class ApiKeyService {
    */
   verify(presented: string): ApiKeyPublic | null {
     const now = Date.now();
-    const hit = this.recent.get(presented);
+    // Remembered by a digest, so no presented key (valid or not) stays in memory as text.
+    const digest = sha256(`cache:${presented}`).toString("base64");
+    const hit = this.recent.get(digest);
     if (hit && now - hit.at < 500 && (hit.key?.expiresAt ?? Number.POSITIVE_INFINITY) > now) return hit.key;
     const key = this.verifyNow(presented);
     if (this.recent.size > 1024) this.recent.clear();
-    this.recent.set(presented, { at: now, key });
+    this.recent.set(digest, { at: now, key });
     return key;
   }
 
