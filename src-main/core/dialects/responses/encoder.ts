@@ -3,7 +3,8 @@ import type { ApiError } from "../../errors.js";
 import type { FinishReason, GenerationEvent, Usage } from "../../inference/types.js";
 import type { ResponsesBody } from "./request.js";
 
-const newId = (prefix: string) => `${prefix}_${randomBytes(16).toString("hex")}`;
+/** A Responses API id: `resp_…`, `msg_…`, `fc_…`, `rs_…`. */
+export const newId = (prefix: string) => `${prefix}_${randomBytes(16).toString("hex")}`;
 
 export interface ResponseMeta {
   id: string;

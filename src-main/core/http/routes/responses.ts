@@ -1,6 +1,5 @@
-import { randomBytes } from "node:crypto";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { ResponsesEncoder } from "../../dialects/responses/encoder.js";
+import { newId, ResponsesEncoder } from "../../dialects/responses/encoder.js";
 import { parseResponses } from "../../dialects/responses/request.js";
 import { SSE_KEEPALIVE, sseEvent } from "../../dialects/sse.js";
 import type { StoredResponse } from "../../domain/responses.js";
@@ -10,8 +9,6 @@ import { requireKey } from "../auth.js";
 import type { ServerDeps } from "../context.js";
 import { runGeneration } from "../generation.js";
 import { routeThenParse } from "../router.js";
-
-const newId = (prefix: string) => `${prefix}_${randomBytes(16).toString("hex")}`;
 
 function assistantTurn(result: GenerationResult): ChatMessage {
   return {
