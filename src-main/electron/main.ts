@@ -248,6 +248,10 @@ function refreshTray(): void {
     { label: "Quit", click: () => app.quit() },
   ];
   tray.setContextMenu(Menu.buildFromTemplate(template));
+  // The Electron e2e spec reads the tray's menu here (Tray has no getter for it).
+  if (process.env.MAAS_BASE_E2E === "1") {
+    (globalThis as { maasBaseTrayLabels?: string[] }).maasBaseTrayLabels = template.flatMap((i) => (i.label ? [i.label] : []));
+  }
   tray.setToolTip(`MaaS-Base — ${label}${alerts.length ? ` — ${alerts.map(alertLabel).join("; ")}` : ""}`);
 }
 
