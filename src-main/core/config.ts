@@ -2,6 +2,7 @@ import { homedir } from "node:os";
 import { join, posix, win32 } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
+import type { EngineLauncher } from "./engine/process/launcher.js";
 import { mergeSettings, SETTING_KEYS, SETTINGS, type SettingKey, type SettingSource, type Settings } from "./settings.js";
 
 /**
@@ -58,6 +59,12 @@ export interface CoreOptions {
   logger?: Logger;
   /** Where each setting's value came from (filled in by `resolveOptions`). */
   settingSources?: Record<SettingKey, SettingSource>;
+  /** How engine processes start (`nodeLauncher()` unless the shell hands its own, e.g. Electron's utilityProcess). */
+  launcher?: EngineLauncher;
+  /** An engine that shows no progress for this long while requests wait is killed and restarted. */
+  engineWatchdogMs: number;
+  /** Longest the inspector may take to read one GGUF file before it is stopped and the file marked unreadable. */
+  inspectorTimeoutMs: number;
 }
 
 // The settings table and these options must agree on every shared field's type.
@@ -115,6 +122,7 @@ export function resolveOptions(partial: Partial<CoreOptions> = {}, saved: Partia
     settingSources: sources,
     ...(partial.hfToken ? { hfToken: partial.hfToken } : {}),
     ...(partial.logger ? { logger: partial.logger } : {}),
+    ...(partial.launcher ? { launcher: partial.launcher } : {}),
   };
 }
 

@@ -169,6 +169,18 @@ export const SETTINGS = {
     description: "days request rows and daily usage rollups are kept",
     saved: true,
   }),
+  engineWatchdogMs: setting({
+    schema: z.number().int().min(1000),
+    default: 30_000,
+    description: "an engine that shows no progress for this long while requests wait is killed and restarted, in ms",
+    saved: true,
+  }),
+  inspectorTimeoutMs: setting({
+    schema: z.number().int().min(1000),
+    default: 20_000,
+    description: "longest the inspector may take to read one GGUF file before it is marked unreadable, in ms",
+    saved: true,
+  }),
   hfEndpoint: setting({
     schema: z.url(),
     default: undefined,

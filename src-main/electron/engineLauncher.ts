@@ -7,22 +7,9 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 
-// The launcher interface the core defines (src-main/core/engine/process/launcher.ts).
-// Declared here, structurally identical, so this file builds before or after that one lands.
-export interface EngineChild {
-  readonly pid: number | undefined;
-  send(message: unknown): void;
-  onMessage(listener: (message: unknown) => void): void;
-  onExit(listener: (code: number | null, signal: string | null) => void): void;
-  /** stdout and stderr text. */
-  onOutput(listener: (text: string) => void): void;
-  kill(): void;
-}
+import type { EngineChild, EngineLauncher } from "../core/engine/process/launcher.js";
 
-export interface EngineLauncher {
-  readonly kind: string;
-  start(options: { name: string; args: string[]; env: Record<string, string>; execArgv?: string[] }): EngineChild;
-}
+export type { EngineChild, EngineLauncher };
 
 /** The parts of Electron's `utilityProcess` this uses (the real module is passed in by main.ts). */
 export interface UtilityProcessLike {
@@ -63,9 +50,9 @@ export function wrapUtilityProcess(child: UtilityProcessLike): EngineChild {
   // A V8 fatal error has no stderr of its own: report it as output, the exit follows.
   child.on("error", (type, location) => emitOutput(`engine process error: ${type} at ${location}\n`));
   child.on("exit", (code) => {
-    // utilityProcess reports an exit code only; a kill() we asked for reads as SIGTERM.
+    // utilityProcess reports an exit code only; a kill() we asked for reads as SIGKILL, like the Node launcher's.
     exited = { code: killed ? null : code };
-    for (const listener of exitListeners) listener(exited.code, killed ? "SIGTERM" : null);
+    for (const listener of exitListeners) listener(exited.code, killed ? "SIGKILL" : null);
   });
   return {
     get pid() {
@@ -79,7 +66,7 @@ export function wrapUtilityProcess(child: UtilityProcessLike): EngineChild {
     },
     onExit: (listener) => {
       // A listener added after the exit still hears of it.
-      if (exited) listener(exited.code, killed ? "SIGTERM" : null);
+      if (exited) listener(exited.code, killed ? "SIGKILL" : null);
       else exitListeners.push(listener);
     },
     onOutput: (listener) => {

@@ -76,8 +76,7 @@ const desktop = new DesktopSession(() => {
   // In development the window comes from Vite's dev server, another origin: let it call the API.
   const devOrigin = process.env.ELECTRON_RENDERER_URL ? new URL(process.env.ELECTRON_RENDERER_URL).origin : null;
   const launcher = engineLauncher();
-  // `launcher` is read by a core that supports engine processes; an older one ignores it.
-  const options: Partial<CoreOptions> & { launcher?: EngineLauncher } = {
+  const options: Partial<CoreOptions> = {
     dataDir: app.getPath("userData"),
     webRoot: join(import.meta.dirname, "../renderer"),
     ...(smoke ? { port: 0 } : {}),
@@ -266,10 +265,11 @@ async function showAbout(): Promise<void> {
       return "?";
     }
   })();
-  const backend = engine
-    ? `${engine.llama.gpu === false ? "CPU" : engine.llama.gpu} (${engine.llama.buildType}, llama.cpp ${engine.llama.llamaCppRelease.release})`
+  const description = engine ? await engine.describe().catch(() => null) : null;
+  const backend = description
+    ? `${description.backend === "cpu" ? "CPU" : description.backend} (${description.build}, llama.cpp ${description.source})`
     : "not running";
-  const gpus = engine && engine.llama.gpu !== false ? (await engine.llama.getGpuDeviceNames()).join(", ") : "none";
+  const gpus = description?.devices.length ? description.devices.map((d) => d.name).join(", ") : "none";
   await dialog.showMessageBox({
     type: "info",
     title: "About MaaS-Base",

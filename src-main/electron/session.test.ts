@@ -124,11 +124,11 @@ describe("the utility-process engine launcher", () => {
     expect(child.pid).toBeGreaterThan(0);
     const exited = new Promise<[number | null, string | null]>((r) => child.onExit((c, s) => r([c, s])));
     child.kill();
-    expect(await exited).toEqual([null, "SIGTERM"]);
+    expect(await exited).toEqual([null, "SIGKILL"]);
     expect(output.join("")).toContain("engine up");
     expect(output.join("")).toContain("a warning");
     // Registered after the exit: still told.
-    expect(await new Promise((r) => child.onExit((c, s) => r([c, s])))).toEqual([null, "SIGTERM"]);
+    expect(await new Promise((r) => child.onExit((c, s) => r([c, s])))).toEqual([null, "SIGKILL"]);
     child.send({ ignored: true });
   });
 
