@@ -6,7 +6,9 @@
  */
 import { fork } from "node:child_process";
 import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 /** One started engine (or inspector) process, as the supervisor sees it. */
 export interface EngineChild {
@@ -42,7 +44,13 @@ export function engineEntry(): { path: string; execArgv: string[] } {
   const fromSources = here.endsWith(".ts");
   const path = fileURLToPath(new URL(fromSources ? "./main.ts" : "./main.js", import.meta.url));
   if (!existsSync(path)) throw new Error(`the engine process entry is missing: ${path}`);
-  return { path, execArgv: fromSources ? ["--import", "tsx"] : [] };
+  // tsx's loader by file URL: `--import tsx` would be resolved from the working directory.
+  return { path, execArgv: fromSources ? ["--import", tsxLoader()] : [] };
+}
+
+function tsxLoader(): string {
+  const packageJson = createRequire(import.meta.url).resolve("tsx/package.json");
+  return pathToFileURL(join(dirname(packageJson), "dist", "loader.mjs")).href;
 }
 
 /** Starts engine processes with `child_process.fork` of the engine entry (or of `entry`). */
