@@ -489,14 +489,26 @@ export function buildCli(): Command {
           logger,
         );
         const progress = new ProgressPrinter(process.stderr);
+        // The manager reports progress before start() resolves, so the id is not
+        // known yet: keep events until it is, then follow only this download.
+        let startedId: string | null = null;
+        const early: DownloadInfo[] = [];
+        let settle: (d: DownloadInfo) => void = () => {};
         const finished = new Promise<DownloadInfo>((ok) => {
-          manager.subscribe((d) => {
-            if (d.id !== started.id) return;
-            progress.update(d);
-            if (["done", "failed", "cancelled"].includes(d.status)) ok(d);
-          });
+          settle = ok;
+        });
+        const follow = (d: DownloadInfo) => {
+          if (d.id !== startedId) return;
+          progress.update(d);
+          if (["done", "failed", "cancelled"].includes(d.status)) settle(d);
+        };
+        manager.subscribe((d) => {
+          if (startedId === null) early.push(d);
+          else follow(d);
         });
         const started = await manager.start(ref);
+        startedId = started.id;
+        for (const d of early.splice(0)) follow(d);
         const stop = () => void manager.cancel(started.id);
         process.once("SIGINT", stop);
         const result = await finished;
