@@ -163,12 +163,12 @@ export function buildCli(): Command {
       process.on("SIGTERM", () => shutdown("SIGTERM"));
       const url = await core.start();
       process.stdout.write(`listening on ${url}\n`);
-      if (core.keys.count("management") === 0) {
-        process.stderr.write(`Open the app (one-time sign-in link, valid 15 minutes): ${core.signInLink()}\n`);
-      }
+      // A fresh link on every start: a browser signed in once keeps its session cookie,
+      // and any other browser can come in with this link.
+      process.stderr.write(`Open the app (one-time sign-in link, valid 15 minutes): ${core.signInLink()}\n`);
       if (core.keys.count("inference") === 0) {
         process.stderr.write(
-          `No API key yet. Create one with: maas-base keys create --name me --data-dir ${JSON.stringify(core.options.dataDir)}\n`,
+          `No API key yet. Create one (it can call models and sign in to the app) with: maas-base keys create --name me --scope inference,management --data-dir ${JSON.stringify(core.options.dataDir)}\n`,
         );
       }
     });

@@ -14,8 +14,8 @@ import {
   Title,
 } from "@mantine/core";
 import { useQuery } from "@tanstack/react-query";
-import { go } from "../App.js";
 import { api, formatBytes, serverUrl } from "../api.js";
+import { go } from "../nav.js";
 import type { Model, System, UsageRow } from "../types.js";
 
 function snippets(url: string, model: string) {
@@ -71,7 +71,7 @@ export function Dashboard() {
 
   return (
     <Stack>
-      <Title order={2}>Dashboard</Title>
+      <Title order={1}>Dashboard</Title>
       {library.data && library.data.data.length === 0 && (
         <Card withBorder>
           <Group justify="space-between">

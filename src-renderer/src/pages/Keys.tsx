@@ -64,7 +64,7 @@ export function Keys() {
   return (
     <Stack>
       <Group justify="space-between">
-        <Title order={2}>API keys</Title>
+        <Title order={1}>API keys</Title>
         <Button onClick={() => setOpen(true)} data-testid="new-key">
           New key
         </Button>

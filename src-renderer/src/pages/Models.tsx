@@ -328,7 +328,7 @@ export function Models() {
 
   return (
     <Stack>
-      <Title order={2}>Models</Title>
+      <Title order={1}>Models</Title>
       {library.data && models.length === 0 && (
         <Card withBorder>
           <Title order={4}>Start with a small model</Title>

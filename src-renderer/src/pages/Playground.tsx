@@ -27,8 +27,8 @@ import { useRef, useState } from "react";
 import ReactMarkdown from "react-markdown";
 import rehypeHighlight from "rehype-highlight";
 import remarkGfm from "remark-gfm";
-import { go } from "../App.js";
 import { api, readSse, serverUrl } from "../api.js";
+import { go } from "../nav.js";
 import type { Model } from "../types.js";
 
 interface Stats {
@@ -502,7 +502,7 @@ export function Playground() {
   if (library.data && models.length === 0) {
     return (
       <Stack>
-        <Title order={2}>Playground</Title>
+        <Title order={1}>Playground</Title>
         <Alert title="No models yet">
           <Group>
             <Text>Download or import a model first.</Text>
@@ -516,7 +516,7 @@ export function Playground() {
   }
   return (
     <Stack>
-      <Title order={2}>Playground</Title>
+      <Title order={1}>Playground</Title>
       <Tabs defaultValue="chat" keepMounted={false}>
         <Tabs.List>
           <Tabs.Tab value="chat">Chat</Tabs.Tab>

@@ -1,3 +1,4 @@
+import "@mantine/charts/styles.css";
 import { BarChart } from "@mantine/charts";
 import { Button, Card, Group, SegmentedControl, Select, Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import { useQuery } from "@tanstack/react-query";
@@ -67,7 +68,7 @@ export function Usage() {
   return (
     <Stack>
       <Group justify="space-between">
-        <Title order={2}>Usage</Title>
+        <Title order={1}>Usage</Title>
         <SegmentedControl
           value={range}
           onChange={setRange}
@@ -170,7 +171,7 @@ export function Logs() {
   return (
     <Stack>
       <Group justify="space-between">
-        <Title order={2}>Logs</Title>
+        <Title order={1}>Logs</Title>
         <Button variant="light" onClick={() => void download(`/api/admin/usage/requests?${params}&format=csv`, "requests.csv")}>
           Export CSV
         </Button>
