@@ -82,9 +82,9 @@ export async function connect(): Promise<{ session: Session } | { problem: strin
     }
   }
   try {
-    return await api<{ session: Session }>("/api/auth/session", { quiet: true });
+    const { session } = await api<{ session: Session | null }>("/api/auth/session", { quiet: true });
+    return session ? { session } : { problem };
   } catch (e) {
-    if (e instanceof ApiFailure && e.status === 401) return { problem };
     return { problem: problem ?? (e instanceof Error ? e.message : String(e)) };
   }
 }

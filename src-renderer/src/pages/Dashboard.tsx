@@ -21,7 +21,7 @@ import type { Model, System, UsageRow } from "../types.js";
 function snippets(url: string, model: string) {
   return {
     curl: `curl ${url}/v1/chat/completions \\\n  -H "Authorization: Bearer $MAAS_KEY" -H "Content-Type: application/json" \\\n  -d '{"model":"${model}","messages":[{"role":"user","content":"Hello"}]}'`,
-    python: `from openai import OpenAI\nclient = OpenAI(base_url="${url}/v1", api_key=os.environ["MAAS_KEY"])\nprint(client.chat.completions.create(model="${model}", messages=[{"role": "user", "content": "Hello"}]).choices[0].message.content)`,
+    python: `import os\n\nfrom openai import OpenAI\n\nclient = OpenAI(base_url="${url}/v1", api_key=os.environ["MAAS_KEY"])\nprint(client.chat.completions.create(model="${model}", messages=[{"role": "user", "content": "Hello"}]).choices[0].message.content)`,
     javascript: `import OpenAI from "openai";\nconst client = new OpenAI({ baseURL: "${url}/v1", apiKey: process.env.MAAS_KEY });\nconst answer = await client.chat.completions.create({ model: "${model}", messages: [{ role: "user", content: "Hello" }] });`,
     anthropic: `import Anthropic from "@anthropic-ai/sdk";\nconst client = new Anthropic({ baseURL: "${url}", apiKey: process.env.MAAS_KEY });\nconst msg = await client.messages.create({ model: "${model}", max_tokens: 256, messages: [{ role: "user", content: "Hello" }] });`,
     "claude code": `export ANTHROPIC_BASE_URL=${url}\nexport ANTHROPIC_AUTH_TOKEN=$MAAS_KEY\nexport ANTHROPIC_MODEL=${model}\nexport ANTHROPIC_SMALL_FAST_MODEL=${model}\nclaude`,
@@ -187,7 +187,9 @@ export function Dashboard() {
           </Tabs.List>
           {Object.entries(code).map(([k, text]) => (
             <Tabs.Panel key={k} value={k} pt="sm">
-              <Code block>{text}</Code>
+              <Code block tabIndex={0}>
+                {text}
+              </Code>
               <CopyButton value={text}>
                 {({ copied, copy }) => (
                   <Button mt="xs" size="xs" variant="light" onClick={copy}>

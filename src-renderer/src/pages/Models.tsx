@@ -271,7 +271,11 @@ function Downloads({ downloads }: { downloads: Download[] }) {
                   )}
                 </Group>
               </Group>
-              <Progress value={d.status === "done" ? 100 : pct} animated={d.status === "downloading"} />
+              <Progress
+                value={d.status === "done" ? 100 : pct}
+                animated={d.status === "downloading"}
+                aria-label={`Download of ${d.fileName}`}
+              />
               <Text size="xs" c="dimmed">
                 {formatBytes(d.downloadedBytes)} of {formatBytes(d.totalBytes)}
               </Text>

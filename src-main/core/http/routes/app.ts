@@ -104,7 +104,8 @@ export async function appRoutes(app: FastifyInstance, deps: ServerDeps): Promise
   app.get("/api/auth/session", async (request) => {
     const presented = presentedKey(request);
     const found = presented ? deps.keys.verify(presented) : null;
-    if (!found) throw new AuthenticationError("Not signed in, or the session was revoked or has expired.");
+    // Not signed in is an answer here, not an error: the app asks this on every start.
+    if (!found) return { session: null };
     return { session: sessionView(found), viaCookie: !headerKey(request) };
   });
 
@@ -119,6 +120,11 @@ export async function appRoutes(app: FastifyInstance, deps: ServerDeps): Promise
 
   await app.register(async (scoped) => {
     scoped.addHook("preHandler", requireKey(deps, "management"));
+    // A one-time link for signing in another browser (the Keys page shows it), like the one `serve` prints.
+    scoped.post("/api/admin/sign-in-link", async (request) => {
+      const host = request.headers.host ?? "";
+      return { link: `${request.protocol}://${host}/#signin=${deps.signIn.create()}`, expiresInMinutes: 15 };
+    });
     scoped.get("/api/admin/conversations", async () => ({ data: deps.conversations.list() }));
     scoped.get<{ Params: { id: string } }>("/api/admin/conversations/:id", async (request) =>
       deps.conversations.get(request.params.id),
