@@ -2,6 +2,7 @@ import {
   Alert,
   AppShell,
   Badge,
+  Box,
   Burger,
   Button,
   Center,
@@ -206,9 +207,12 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
                 size="compact-md"
                 leftSection={<Icon name="logout" size={16} />}
                 onClick={onSignOut}
+                aria-label="Sign out"
                 data-testid="sign-out"
               >
-                Sign out
+                <Box component="span" visibleFrom="sm">
+                  Sign out
+                </Box>
               </Button>
             )}
           </Group>

@@ -16,7 +16,7 @@ const theme = createTheme({
   // Text on filled colours is black or white, whichever reads (badges, buttons).
   autoContrast: true,
   luminanceThreshold: 0.35,
-  primaryShade: { light: 7, dark: 5 },
+  primaryShade: { light: 7, dark: 7 },
   defaultRadius: "md",
   fontFamily: "Inter, system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
   fontFamilyMonospace: "'JetBrains Mono', ui-monospace, SFMono-Regular, Menlo, monospace",

@@ -164,7 +164,12 @@ export function Dashboard() {
                 <Table.Tr key={m.id}>
                   <Table.Td>{m.id}</Table.Td>
                   <Table.Td>
-                    <Badge variant="light">{m.state}</Badge>
+                    <Badge
+                      variant="light"
+                      color={m.state === "ready" ? "green" : ["error", "crashed", "failed"].includes(m.state) ? "red" : "gray"}
+                    >
+                      {m.state}
+                    </Badge>
                   </Table.Td>
                   <Table.Td>{m.activeSequences}</Table.Td>
                   <Table.Td>{m.queued}</Table.Td>

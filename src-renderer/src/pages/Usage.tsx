@@ -4,7 +4,7 @@ import { Button, Card, Group, SegmentedControl, Select, Stack, Table, Text, Text
 import { useQuery } from "@tanstack/react-query";
 import { useEffect, useMemo, useState } from "react";
 import { api, download, readSse } from "../api.js";
-import type { UsageRow, UsageSummaryRow } from "../types.js";
+import type { ApiKey, UsageRow, UsageSummaryRow } from "../types.js";
 
 const day = (offsetDays: number) => new Date(Date.now() - offsetDays * 86_400_000).toISOString().slice(0, 10);
 
@@ -148,6 +148,9 @@ export function Logs() {
     queryKey: ["logs", params.toString()],
     queryFn: () => api<{ data: UsageRow[]; total: number }>(`/api/admin/usage/requests?${params}`),
   });
+  // Keys by name, not by their numeric ids.
+  const keys = useQuery({ queryKey: ["keys"], queryFn: () => api<{ data: ApiKey[] }>("/api/admin/keys") });
+  const keyName = (id: number | null) => (id === null ? "–" : (keys.data?.data.find((k) => k.id === id)?.name ?? `key #${id}`));
   // New requests arrive over the core's event stream as they finish.
   const [live, setLive] = useState<UsageRow[]>([]);
   useEffect(() => {
@@ -218,7 +221,7 @@ export function Logs() {
                 <Table.Td>{r.operation}</Table.Td>
                 <Table.Td>{r.route}</Table.Td>
                 <Table.Td>{r.model}</Table.Td>
-                <Table.Td>{r.apiKeyId ?? "–"}</Table.Td>
+                <Table.Td>{keyName(r.apiKeyId)}</Table.Td>
                 <Table.Td>{r.status}</Table.Td>
                 <Table.Td>
                   {r.promptTokens} + {r.completionTokens}
