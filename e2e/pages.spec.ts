@@ -11,7 +11,7 @@ async function openPage(page: Page, id: (typeof PAGE_IDS)[number]) {
   await page.goto(`${state().url}/#/${id}`);
   await expect(page.getByRole("heading", { level: 1 })).toHaveText(PAGE_LABELS[id]);
   await page.waitForLoadState("networkidle").catch(() => {});
-  await page.waitForTimeout(250);
+  await page.waitForTimeout(150);
 }
 
 for (const scheme of ["light", "dark"] as const) {
@@ -30,7 +30,8 @@ for (const scheme of ["light", "dark"] as const) {
           const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
           expect(overflow, `${id} is wider than the window`).toBeLessThanOrEqual(1);
         }
-        await expectAccessible(page, `${id} (${scheme}, ${width} px)`);
+        // axe in three of the four looks (the fourth, dark at 400 px, repeats the others' colours and layout).
+        if (scheme === "light" || width === 1280) await expectAccessible(page, `${id} (${scheme}, ${width} px)`);
         await shot(page, `${id}-${scheme}-${width}`);
       }
     });
@@ -74,4 +75,22 @@ test("at 400 px the menu closes after choosing a page", async ({ page }) => {
   await keys.click();
   await expect(page.getByRole("heading", { level: 1 })).toHaveText("API keys");
   await expect(keys).not.toBeInViewport();
+});
+
+test("when the server stops answering, a banner says so and the page's actions are disabled until it is back", async ({
+  page,
+}) => {
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await signIn(page, "#/models");
+  const load = page.getByRole("button", { name: "Load" }).first();
+  await expect(load).toBeEnabled();
+  // Every request to the server fails at the network, as when the process is gone.
+  await page.route(`${state().url}/api/**`, (route) => route.abort("connectionrefused"));
+  await expect(page.getByTestId("offline")).toBeVisible({ timeout: 15_000 });
+  await expect(page.getByTestId("server-state")).toHaveText("server unreachable");
+  await expect(load).toBeDisabled();
+  await shot(page, "models-server-unreachable");
+  await page.unroute(`${state().url}/api/**`);
+  await expect(page.getByTestId("offline")).toBeHidden({ timeout: 15_000 });
+  await expect(load).toBeEnabled();
 });

@@ -97,7 +97,7 @@ export function Usage() {
         <BarChart h={160} data={byDay.data?.data ?? []} dataKey="group" series={[{ name: "requests", color: "grape.6" }]} />
       </Card>
       <OverTime from={from} to={to} />
-      <Card withBorder>
+      <Card withBorder tabIndex={0} aria-label="Usage by group">
         <Group justify="space-between">
           <SegmentedControl value={groupBy} onChange={setGroupBy} data={["model", "key", "operation", "day"]} />
           <Button
@@ -199,7 +199,7 @@ export function Logs() {
           {(rows.data?.total ?? 0) + live.length} requests, live
         </Text>
       </Group>
-      <Card withBorder>
+      <Card withBorder tabIndex={0} aria-label="Request log">
         <Table striped data-testid="log-table">
           <Table.Thead>
             <Table.Tr>
