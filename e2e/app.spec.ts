@@ -41,7 +41,8 @@ test("import a model, load it, chat with streamed text and a tokens/s figure, th
   await signIn(page, "#/models");
   await page.getByTestId("import-path").fill(copy);
   await page.getByTestId("import-button").click();
-  await expect(page.getByTestId("model-to-import")).toBeVisible();
+  // Import reads the header in an inspector process: give it time on a busy machine.
+  await expect(page.getByTestId("model-to-import")).toBeVisible({ timeout: 30_000 });
   await page.getByTestId("load-to-import").click();
   await expect(page.getByTestId("state-to-import")).toHaveText("ready", { timeout: 30_000 });
   await shot(page, "models");

@@ -42,7 +42,9 @@ export function engineEntry(): { path: string; execArgv: string[] } {
   const fromSources = here.endsWith(".ts");
   const path = fileURLToPath(new URL(fromSources ? "./main.ts" : "./main.js", import.meta.url));
   if (!existsSync(path)) throw new Error(`the engine process entry is missing: ${path}`);
-  return { path, execArgv: fromSources ? ["--import", "tsx"] : [] };
+  // tsx by its resolved URL: a bare "tsx" resolves from the working directory, which fails
+  // when the CLI runs from any folder without node_modules (a user's home, a temp dir).
+  return { path, execArgv: fromSources ? ["--import", import.meta.resolve("tsx")] : [] };
 }
 
 /** Starts engine processes with `child_process.fork` of the engine entry (or of `entry`). */
