@@ -16,7 +16,8 @@ test("the chat: Enter sends, Shift+Enter breaks the line, follows the stream, an
   await expect(input).toHaveValue("line one\nline two");
   await input.press("Enter");
   const answer = page.getByTestId("message-assistant").last();
-  await expect(answer.getByTestId("stat-tps")).toBeVisible({ timeout: 30_000 });
+  // The first chat model may still be loading (its progress shows until the first token).
+  await expect(answer.getByTestId("stat-tps")).toBeVisible({ timeout: 60_000 });
   await expect(page.getByTestId("message-user").last()).toContainText("line two");
   // The end of the answer and its figures are in view: the thread followed the stream.
   const scroll = page.getByTestId("chat-scroll");
