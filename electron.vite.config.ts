@@ -28,7 +28,11 @@ export default defineConfig({
   },
   renderer: {
     root: resolve(import.meta.dirname, "src-renderer"),
-    build: { rollupOptions: { input: { index: resolve(import.meta.dirname, "src-renderer/index.html") } } },
+    build: {
+      // A production bundle: minified, pages split into their own chunks (React.lazy in App.tsx).
+      minify: true,
+      rollupOptions: { input: { index: resolve(import.meta.dirname, "src-renderer/index.html") } },
+    },
     plugins: [react()],
   },
 });

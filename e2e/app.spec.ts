@@ -1,24 +1,9 @@
-import { copyFileSync, readFileSync } from "node:fs";
+import { copyFileSync } from "node:fs";
 import { join } from "node:path";
-import { expect, type Page, test } from "@playwright/test";
-import { type E2eState, STATE_FILE } from "./global-setup.js";
-
-const state = (): E2eState => JSON.parse(readFileSync(STATE_FILE, "utf8"));
+import { expect, test } from "@playwright/test";
+import { shot, signIn, state } from "./helpers.js";
 
 test.use({ viewport: { width: 1280, height: 800 } });
-
-/** Signs in with the management key on the sign-in screen. */
-async function signIn(page: Page, path = "") {
-  const { url, adminKey } = state();
-  await page.goto(`${url}/${path}`);
-  await page.getByLabel("Management key").fill(adminKey);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByTestId("server-state")).toContainText("serving");
-}
-
-async function shot(page: Page, name: string) {
-  await page.screenshot({ path: join("test-results", `${name}.png`), fullPage: true });
-}
 
 test("the one-time sign-in link opens the app, once", async ({ page, browser }) => {
   const { signInLink } = state();
@@ -26,8 +11,10 @@ test("the one-time sign-in link opens the app, once", async ({ page, browser }) 
   await expect(page.getByTestId("server-state")).toContainText("serving");
   await expect(page.getByTestId("base-url")).toContainText("/v1");
   await shot(page, "dashboard");
+  // A used link, in another browser: sign-in says why instead of dropping to the form silently.
   const other = await browser.newPage();
   await other.goto(signInLink);
+  await expect(other.getByTestId("signin-problem")).toContainText("used already");
   await expect(other.getByLabel("Management key")).toBeVisible();
   await other.close();
 });
@@ -54,7 +41,8 @@ test("import a model, load it, chat with streamed text and a tokens/s figure, th
   await signIn(page, "#/models");
   await page.getByTestId("import-path").fill(copy);
   await page.getByTestId("import-button").click();
-  await expect(page.getByTestId("model-to-import")).toBeVisible();
+  // Import reads the header in an inspector process: give it time on a busy machine.
+  await expect(page.getByTestId("model-to-import")).toBeVisible({ timeout: 30_000 });
   await page.getByTestId("load-to-import").click();
   await expect(page.getByTestId("state-to-import")).toHaveText("ready", { timeout: 30_000 });
   await shot(page, "models");
@@ -62,7 +50,7 @@ test("import a model, load it, chat with streamed text and a tokens/s figure, th
   await page.getByTestId("nav-playground").click();
   await page.getByTestId("max-tokens").fill("24");
   await page.getByTestId("chat-input").fill("Tell me about lighthouses.");
-  await page.getByTestId("send").click();
+  await page.getByTestId("chat-input").press("Enter");
   const answer = page.getByTestId("message-assistant").last();
   await expect(answer.getByTestId("stat-tps")).toContainText("tok/s", { timeout: 30_000 });
   expect((await answer.textContent())?.length ?? 0).toBeGreaterThan(10);
@@ -76,6 +64,7 @@ test("import a model, load it, chat with streamed text and a tokens/s figure, th
   await page.waitForTimeout(400);
   await page.getByTestId("stop").click();
   await expect(page.getByTestId("send")).toBeVisible({ timeout: 10_000 });
+  await expect(page.getByTestId("message-assistant").last().getByTestId("stopped")).toBeVisible();
   await shot(page, "playground-stopped");
 });
 
@@ -95,6 +84,7 @@ test("compare two models side by side on the same prompt", async ({ page }) => {
   await ensureSecondModel();
   await signIn(page, "#/playground");
   // The first chat model is picked already; add the model imported by the chat spec.
+  await page.getByTestId("new-chat").click();
   await expect(page.getByTestId(/^column-/)).toHaveCount(1);
   await page.locator(".mantine-MultiSelect-input").click();
   await page.getByRole("option", { name: "to-import" }).click();

@@ -8,6 +8,8 @@ export interface E2eState {
   url: string;
   adminKey: string;
   signInLink: string;
+  /** A key with the management scope only (sign-in makes a session that can chat all the same). */
+  managementOnlyKey: string;
   dir: string;
   hubUrl: string;
   pids: number[];
@@ -72,6 +74,28 @@ export default async function globalSetup(): Promise<void> {
       dir,
     ]).toString(),
   ).key;
-  const state: E2eState = { url, adminKey, signInLink: link, dir, hubUrl, pids: [server.pid ?? 0, hub.pid ?? 0] };
+  const managementOnlyKey = JSON.parse(
+    execFileSync(process.execPath, [
+      bin,
+      "keys",
+      "create",
+      "--name",
+      "ops",
+      "--scope",
+      "management",
+      "--json",
+      "--data-dir",
+      dir,
+    ]).toString(),
+  ).key;
+  const state: E2eState = {
+    url,
+    adminKey,
+    managementOnlyKey,
+    signInLink: link,
+    dir,
+    hubUrl,
+    pids: [server.pid ?? 0, hub.pid ?? 0],
+  };
   writeFileSync(STATE_FILE, JSON.stringify(state));
 }

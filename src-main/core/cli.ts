@@ -139,12 +139,12 @@ export function buildCli(): Command {
     process.on("SIGTERM", () => shutdown("SIGTERM"));
     const url = await core.start();
     process.stdout.write(`listening on ${url}\n`);
-    if (core.keys.count("management") === 0) {
-      process.stderr.write(`Open the app (one-time sign-in link, valid 15 minutes): ${core.signInLink()}\n`);
-    }
+    // A fresh link on every start: a browser signed in once keeps its session cookie,
+    // and any other browser can come in with this link.
+    process.stderr.write(`Open the app (one-time sign-in link, valid 15 minutes): ${core.signInLink()}\n`);
     if (core.keys.count("inference") === 0) {
       process.stderr.write(
-        `No API key yet. Create one with: maas-base keys create --name me --data-dir ${JSON.stringify(core.options.dataDir)}\n`,
+        `No API key yet. Create one (it can call models and sign in to the app) with: maas-base keys create --name me --scope inference,management --data-dir ${JSON.stringify(core.options.dataDir)}\n`,
       );
     }
   });
@@ -465,14 +465,26 @@ export function buildCli(): Command {
           logger,
         );
         const progress = new ProgressPrinter(process.stderr);
+        // The manager reports progress before start() resolves, so the id is not
+        // known yet: keep events until it is, then follow only this download.
+        let startedId: string | null = null;
+        const early: DownloadInfo[] = [];
+        let settle: (d: DownloadInfo) => void = () => {};
         const finished = new Promise<DownloadInfo>((ok) => {
-          manager.subscribe((d) => {
-            if (d.id !== started.id) return;
-            progress.update(d);
-            if (["done", "failed", "cancelled"].includes(d.status)) ok(d);
-          });
+          settle = ok;
+        });
+        const follow = (d: DownloadInfo) => {
+          if (d.id !== startedId) return;
+          progress.update(d);
+          if (["done", "failed", "cancelled"].includes(d.status)) settle(d);
+        };
+        manager.subscribe((d) => {
+          if (startedId === null) early.push(d);
+          else follow(d);
         });
         const started = await manager.start(ref);
+        startedId = started.id;
+        for (const d of early.splice(0)) follow(d);
         const stop = () => void manager.cancel(started.id);
         process.once("SIGINT", stop);
         const result = await finished;

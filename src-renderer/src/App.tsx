@@ -1,73 +1,127 @@
-import { AppShell, Badge, Burger, Button, Center, Group, NavLink, Paper, PasswordInput, Stack, Text, Title } from "@mantine/core";
+import {
+  Alert,
+  AppShell,
+  Badge,
+  Box,
+  Burger,
+  Button,
+  Center,
+  Group,
+  Loader,
+  NavLink,
+  Paper,
+  PasswordInput,
+  Stack,
+  Text,
+  Title,
+  useMantineColorScheme,
+} from "@mantine/core";
 import { useDisclosure } from "@mantine/hooks";
-import { useQuery } from "@tanstack/react-query";
-import { type ReactNode, useEffect, useState } from "react";
-import { api, connect, desktop, setSessionKey, signOut } from "./api.js";
-import { Dashboard } from "./pages/Dashboard.js";
-import { Keys } from "./pages/Keys.js";
-import { Models } from "./pages/Models.js";
-import { Playground } from "./pages/Playground.js";
-import { Routes } from "./pages/Routes.js";
-import { Settings } from "./pages/Settings.js";
-import { Logs, Usage } from "./pages/Usage.js";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { type ComponentType, lazy, Suspense, useCallback, useEffect, useState } from "react";
+import { ApiFailure, api, connect, desktop, exchangeCode, onSignedOut, signInCode, signInWithKey, signOut } from "./api.js";
+import { Icon, Logo } from "./icons.js";
+import { isPage, PAGE_IDS, PAGE_LABELS, type PageId, pageHref } from "./nav.js";
 
-const PAGES = {
-  dashboard: { label: "Dashboard", render: () => <Dashboard /> },
-  models: { label: "Models", render: () => <Models /> },
-  playground: { label: "Playground", render: () => <Playground /> },
-  routes: { label: "Routes", render: () => <Routes /> },
-  keys: { label: "API keys", render: () => <Keys /> },
-  usage: { label: "Usage", render: () => <Usage /> },
-  logs: { label: "Logs", render: () => <Logs /> },
-  settings: { label: "Settings", render: () => <Settings /> },
-} satisfies Record<string, { label: string; render: () => ReactNode }>;
+export type { PageId } from "./nav.js";
 
-export type PageId = keyof typeof PAGES;
+// Each page is its own chunk: the first screen loads only the shell and the page it shows.
+const named = <K extends string>(load: () => Promise<Record<K, ComponentType>>, name: K) =>
+  lazy(async () => ({ default: (await load())[name] }));
+const PAGES: Record<PageId, ComponentType> = {
+  dashboard: named(() => import("./pages/Dashboard.js"), "Dashboard"),
+  models: named(() => import("./pages/Models.js"), "Models"),
+  playground: named(() => import("./pages/Playground.js"), "Playground"),
+  routes: named(() => import("./pages/Routes.js"), "Routes"),
+  keys: named(() => import("./pages/Keys.js"), "Keys"),
+  usage: named(() => import("./pages/Usage.js"), "Usage"),
+  logs: named(() => import("./pages/Usage.js"), "Logs"),
+  settings: named(() => import("./pages/Settings.js"), "Settings"),
+};
 
+/** The page an address names; an unknown `#/…` address is corrected to the dashboard's. */
 function pageFromHash(): PageId {
-  const id = window.location.hash.replace(/^#\/?/, "").split(/[?&]/)[0] as PageId;
-  return id in PAGES ? id : "dashboard";
+  const id = window.location.hash.replace(/^#\/?/, "").split(/[?&/]/)[0] ?? "";
+  if (isPage(id)) return id;
+  if (!signInCode(window.location.hash)) history.replaceState(null, "", `${window.location.pathname}${pageHref("dashboard")}`);
+  return "dashboard";
 }
 
-/** Navigation between pages (also used by pages: "go download a model"). */
-export function go(page: PageId): void {
-  window.location.hash = `/${page}`;
-}
-
-function SignIn({ onDone }: { onDone: () => void }) {
+function SignIn({ problem, onDone }: { problem: string | null; onDone: () => void }) {
   const [value, setValue] = useState("");
   const [error, setError] = useState<string | null>(null);
+  const [linkProblem, setLinkProblem] = useState<string | null>(problem);
+  const [busy, setBusy] = useState(false);
+
+  // A sign-in link pasted into this tab's address bar only changes the hash: act on it.
+  useEffect(() => {
+    const onHash = () => {
+      const code = signInCode(window.location.hash);
+      if (!code) return;
+      setBusy(true);
+      exchangeCode(code).then(
+        () => onDone(),
+        (e: unknown) => {
+          setBusy(false);
+          setLinkProblem(e instanceof Error ? e.message : String(e));
+        },
+      );
+    };
+    window.addEventListener("hashchange", onHash);
+    return () => window.removeEventListener("hashchange", onHash);
+  }, [onDone]);
+
   const submit = async () => {
-    setSessionKey(value.trim());
+    setBusy(true);
     try {
-      await api("/api/admin/engine");
+      await signInWithKey(value);
       onDone();
     } catch (e) {
-      signOut();
       setError(e instanceof Error ? e.message : String(e));
+      setBusy(false);
     }
   };
   return (
-    <Center h="100vh">
-      <Paper withBorder p="xl" w={460}>
-        <Stack>
-          <Title order={2}>MaaS-Base</Title>
-          <Text c="dimmed" size="sm">
-            Sign in with a management key, or open the one-time link that <code>maas-base serve</code> printed.
-          </Text>
-          <PasswordInput
-            label="Management key"
-            placeholder="mb_…"
-            value={value}
-            onChange={(e) => setValue(e.currentTarget.value)}
-            onKeyDown={(e) => e.key === "Enter" && void submit()}
-            error={error}
-            autoFocus
-          />
-          <Button onClick={() => void submit()} disabled={!value.trim()}>
-            Sign in
-          </Button>
-        </Stack>
+    <Center mih="100vh" p="md" component="main">
+      <Paper withBorder shadow="sm" p="xl" w={480} maw="100%" radius="md">
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            void submit();
+          }}
+        >
+          <Stack>
+            <Group gap="sm">
+              <Logo size={36} />
+              <Title order={1} size="h2">
+                Sign in to MaaS-Base
+              </Title>
+            </Group>
+            {linkProblem && (
+              <Alert color="red" title="The sign-in link did not work" data-testid="signin-problem">
+                {linkProblem}
+              </Alert>
+            )}
+            <Text size="sm">
+              Open the one-time link that <code>maas-base serve</code> printed when it started (a new one on every start), or
+              paste a key with the <b>management</b> scope. This browser then stays signed in for 30 days.
+            </Text>
+            <PasswordInput
+              label="Management key"
+              placeholder="mb_…"
+              value={value}
+              onChange={(e) => setValue(e.currentTarget.value)}
+              error={error}
+              autoFocus
+            />
+            <Button type="submit" disabled={!value.trim()} loading={busy}>
+              Sign in
+            </Button>
+            <Text size="xs" c="dimmed">
+              No key yet? <code>maas-base keys create --name me --scope inference,management</code>
+            </Text>
+          </Stack>
+        </form>
       </Paper>
     </Center>
   );
@@ -78,60 +132,174 @@ function ServerBadge() {
     queryKey: ["engine"],
     queryFn: () => api<{ backend: string }>("/api/admin/engine"),
     refetchInterval: 5000,
+    retry: false,
   });
+  const unreachable = engine.error instanceof ApiFailure && engine.error.status === 0;
   return (
-    <Badge color={engine.isError ? "red" : "green"} variant="light" data-testid="server-state">
-      {engine.isError ? "server unreachable" : `serving · ${engine.data?.backend ?? "…"}`}
+    <Badge color={engine.isError ? "red" : "green"} variant="light" data-testid="server-state" size="lg">
+      {engine.isError ? (unreachable ? "server unreachable" : "server error") : `serving · ${engine.data?.backend ?? "…"}`}
     </Badge>
   );
 }
 
-export function App() {
-  const [state, setState] = useState<"connecting" | "signed-in" | "signed-out">("connecting");
+/** While the server cannot be reached every action is disabled (one fieldset), with a banner saying why. */
+function useServerReachable(): boolean {
+  const engine = useQuery({ queryKey: ["engine"], queryFn: () => api<{ backend: string }>("/api/admin/engine"), retry: false });
+  return !(engine.error instanceof ApiFailure && engine.error.status === 0);
+}
+
+function ThemeToggle() {
+  const { colorScheme, setColorScheme } = useMantineColorScheme();
+  const dark = colorScheme === "dark";
+  return (
+    <Button
+      variant="subtle"
+      size="compact-md"
+      px={6}
+      aria-label={dark ? "Use the light theme" : "Use the dark theme"}
+      onClick={() => setColorScheme(dark ? "light" : "dark")}
+      data-testid="theme-toggle"
+    >
+      <Icon name={dark ? "sun" : "moon"} />
+    </Button>
+  );
+}
+
+function Shell({ onSignOut }: { onSignOut: () => void }) {
   const [page, setPage] = useState<PageId>(pageFromHash());
-  const [opened, { toggle }] = useDisclosure();
+  const [opened, { toggle, close }] = useDisclosure();
+  const reachable = useServerReachable();
 
   useEffect(() => {
-    void connect().then((ok) => setState(ok ? "signed-in" : "signed-out"));
-    const onHash = () => setPage(pageFromHash());
+    const onHash = () => {
+      setPage(pageFromHash());
+      close();
+    };
     window.addEventListener("hashchange", onHash);
     return () => window.removeEventListener("hashchange", onHash);
-  }, []);
+  }, [close]);
+  useEffect(() => {
+    document.title = `${PAGE_LABELS[page]} · MaaS-Base`;
+  }, [page]);
 
-  if (state === "connecting") return <Center h="100vh">Connecting…</Center>;
-  if (state === "signed-out") return <SignIn onDone={() => setState("signed-in")} />;
-
+  const Page = PAGES[page];
   return (
-    <AppShell header={{ height: 52 }} navbar={{ width: 210, breakpoint: "sm", collapsed: { mobile: !opened } }} padding="md">
+    <AppShell
+      header={{ height: 56 }}
+      navbar={{ width: 220, breakpoint: "sm", collapsed: { mobile: !opened } }}
+      padding={{ base: "sm", sm: "lg" }}
+    >
       <AppShell.Header>
-        <Group h="100%" px="md" justify="space-between">
-          <Group>
+        <Group h="100%" px="md" justify="space-between" wrap="nowrap">
+          <Group gap="sm" wrap="nowrap">
             <Burger opened={opened} onClick={toggle} hiddenFrom="sm" size="sm" aria-label="Menu" />
-            <Title order={4}>MaaS-Base</Title>
+            <Logo />
+            <Text fw={700} size="lg" visibleFrom="xs">
+              MaaS-Base
+            </Text>
           </Group>
-          <Group>
+          <Group gap="xs" wrap="nowrap">
             <ServerBadge />
+            <ThemeToggle />
             {!desktop() && (
               <Button
                 variant="subtle"
-                size="xs"
-                onClick={() => {
-                  signOut();
-                  setState("signed-out");
-                }}
+                size="compact-md"
+                leftSection={<Icon name="logout" size={16} />}
+                onClick={onSignOut}
+                aria-label="Sign out"
+                data-testid="sign-out"
               >
-                Sign out
+                <Box component="span" visibleFrom="sm">
+                  Sign out
+                </Box>
               </Button>
             )}
           </Group>
         </Group>
       </AppShell.Header>
-      <AppShell.Navbar p="xs">
-        {(Object.keys(PAGES) as PageId[]).map((id) => (
-          <NavLink key={id} label={PAGES[id].label} active={page === id} onClick={() => go(id)} data-testid={`nav-${id}`} />
+      <AppShell.Navbar p="xs" component="nav" aria-label="Pages">
+        {PAGE_IDS.map((id) => (
+          <NavLink
+            key={id}
+            component="a"
+            href={pageHref(id)}
+            label={PAGE_LABELS[id]}
+            leftSection={<Icon name={id} />}
+            active={page === id}
+            aria-current={page === id ? "page" : undefined}
+            data-testid={`nav-${id}`}
+            onClick={close}
+            styles={{ label: { fontSize: "var(--mantine-font-size-sm)", fontWeight: 500 } }}
+          />
         ))}
       </AppShell.Navbar>
-      <AppShell.Main>{PAGES[page].render()}</AppShell.Main>
+      <AppShell.Main>
+        {!reachable && (
+          <Alert color="red" title="The server is not reachable" mb="md" data-testid="offline">
+            The app cannot reach the MaaS-Base server; it may have been stopped. Actions are paused until it answers again
+            (checked every 5 seconds).
+          </Alert>
+        )}
+        <fieldset disabled={!reachable} style={{ border: 0, margin: 0, padding: 0, minWidth: 0 }}>
+          <Suspense
+            fallback={
+              <Center h={200}>
+                <Loader aria-label="Loading the page" />
+              </Center>
+            }
+          >
+            <Page />
+          </Suspense>
+        </fieldset>
+      </AppShell.Main>
     </AppShell>
+  );
+}
+
+export function App() {
+  const [state, setState] = useState<"connecting" | "signed-in" | "signed-out">("connecting");
+  const [problem, setProblem] = useState<string | null>(null);
+  const queryClient = useQueryClient();
+
+  useEffect(() => {
+    void connect().then((result) => {
+      if ("session" in result) setState("signed-in");
+      else {
+        setProblem(result.problem);
+        setState("signed-out");
+      }
+    });
+    onSignedOut((reason) => {
+      if (desktop()) return;
+      setProblem(`You were signed out: ${reason}`);
+      setState("signed-out");
+    });
+  }, []);
+
+  const signedIn = useCallback(() => {
+    queryClient.clear();
+    setProblem(null);
+    if (!isPage(window.location.hash.replace(/^#\/?/, ""))) history.replaceState(null, "", pageHref("dashboard"));
+    setState("signed-in");
+  }, [queryClient]);
+
+  if (state === "connecting")
+    return (
+      <Center h="100vh">
+        <Loader aria-label="Connecting" />
+      </Center>
+    );
+  if (state === "signed-out") return <SignIn problem={problem} onDone={signedIn} />;
+  return (
+    <Shell
+      onSignOut={() => {
+        void signOut().then(() => {
+          queryClient.clear();
+          setProblem(null);
+          setState("signed-out");
+        });
+      }}
+    />
   );
 }

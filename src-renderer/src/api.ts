@@ -13,9 +13,8 @@ declare global {
   }
 }
 
-const KEY_STORAGE = "maas-base.key";
-
 let base = "";
+/** The desktop window's key (its preload hands it over); on the web the session is an HttpOnly cookie. */
 let key: string | null = null;
 
 export const desktop = (): DesktopApi | undefined => window.maasBase;
@@ -24,49 +23,70 @@ export function serverUrl(): string {
   return base || window.location.origin;
 }
 
-export function signOut(): void {
+/** What the app knows about its own sign-in (the session key itself stays in the cookie). */
+export interface Session {
+  id: number;
+  name: string;
+  scopes: string[];
+  expiresAt: number | null;
+}
+
+let signedOutListener: ((reason: string) => void) | null = null;
+
+/** Called when a call answers 401: the session was revoked or expired, so the app shows sign-in. */
+export function onSignedOut(listener: (reason: string) => void): void {
+  signedOutListener = listener;
+}
+
+/** Signs this browser out: the server revokes the session's key and clears the cookie. */
+export async function signOut(): Promise<void> {
   key = null;
-  sessionStorage.removeItem(KEY_STORAGE);
+  await fetch("/api/auth/session", { method: "DELETE" }).catch(() => {});
+}
+
+/** The `#signin=…` code in an address, if any. */
+export const signInCode = (hash: string): string | null => /signin=([\w-]+)/.exec(hash)?.[1] ?? null;
+
+/** Exchanges a one-time sign-in code for a session cookie; throws with the server's reason. */
+export async function exchangeCode(code: string): Promise<void> {
+  history.replaceState(null, "", `${window.location.pathname}#/dashboard`);
+  await send("/api/auth/exchange", { method: "POST", json: { code }, quiet: true });
+}
+
+/** Signs in with a pasted management key: the server answers with a session cookie of its own. */
+export async function signInWithKey(value: string): Promise<void> {
+  await send("/api/auth/session", { method: "POST", json: { key: value.trim() }, quiet: true });
 }
 
 /**
- * Finds credentials: the desktop preload's session key, a one-time sign-in code in
- * the URL (`#signin=…`, printed by `maas-base serve`), or a key kept for this browser session.
+ * Finds credentials: the desktop preload's key, a one-time sign-in code in the URL
+ * (`#signin=…`, printed by `maas-base serve`), or this browser's session cookie.
+ * Resolves with the session, or with why there is none.
  */
-export async function connect(): Promise<boolean> {
+export async function connect(): Promise<{ session: Session } | { problem: string | null }> {
   const bridge = desktop();
   if (bridge) {
     const info = await bridge.connection();
     if (info) {
       base = info.url;
       key = info.managementKey;
-      return true;
     }
   }
-  const code = /signin=([\w-]+)/.exec(window.location.hash)?.[1];
+  let problem: string | null = null;
+  const code = signInCode(window.location.hash);
   if (code) {
-    history.replaceState(null, "", window.location.pathname);
-    const res = await fetch("/api/auth/exchange", {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ code }),
-    });
-    if (res.ok) {
-      setSessionKey(((await res.json()) as { key: string }).key);
-      return true;
+    try {
+      await exchangeCode(code);
+    } catch (e) {
+      problem = e instanceof Error ? e.message : String(e);
     }
   }
-  const kept = sessionStorage.getItem(KEY_STORAGE);
-  if (kept) {
-    key = kept;
-    return true;
+  try {
+    const { session } = await api<{ session: Session | null }>("/api/auth/session", { quiet: true });
+    return session ? { session } : { problem };
+  } catch (e) {
+    return { problem: problem ?? (e instanceof Error ? e.message : String(e)) };
   }
-  return false;
-}
-
-export function setSessionKey(value: string): void {
-  key = value;
-  sessionStorage.setItem(KEY_STORAGE, value);
 }
 
 export class ApiFailure extends Error {
@@ -78,20 +98,27 @@ export class ApiFailure extends Error {
   }
 }
 
-type CallInit = RequestInit & { json?: unknown };
+/** `quiet`: a 401 is the caller's business (sign-in itself), not a signed-out session. */
+type CallInit = RequestInit & { json?: unknown; quiet?: boolean };
 
-/** A request to the core with the session's key; a failed one throws with the server's message. */
+/** A request to the core with the session's credentials; a failed one throws with the server's message. */
 async function send(path: string, init: CallInit = {}): Promise<Response> {
-  const { json, ...rest } = init;
-  const res = await fetch(`${base}${path}`, {
-    ...rest,
-    headers: {
-      ...(key ? { authorization: `Bearer ${key}` } : {}),
-      ...(json !== undefined ? { "content-type": "application/json" } : {}),
-      ...(rest.headers as Record<string, string>),
-    },
-    ...(json !== undefined ? { body: JSON.stringify(json) } : {}),
-  });
+  const { json, quiet, ...rest } = init;
+  let res: Response;
+  try {
+    res = await fetch(`${base}${path}`, {
+      ...rest,
+      headers: {
+        ...(key ? { authorization: `Bearer ${key}` } : {}),
+        ...(json !== undefined ? { "content-type": "application/json" } : {}),
+        ...(rest.headers as Record<string, string>),
+      },
+      ...(json !== undefined ? { body: JSON.stringify(json) } : {}),
+    });
+  } catch (e) {
+    if (e instanceof DOMException && e.name === "AbortError") throw e;
+    throw new ApiFailure(0, "The server is not reachable: is `maas-base serve` (or the app) still running?");
+  }
   if (!res.ok) {
     let message = `HTTP ${res.status}`;
     try {
@@ -100,6 +127,7 @@ async function send(path: string, init: CallInit = {}): Promise<Response> {
     } catch {
       // not JSON
     }
+    if (res.status === 401 && !quiet) signedOutListener?.(message);
     throw new ApiFailure(res.status, message);
   }
   return res;

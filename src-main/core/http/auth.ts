@@ -4,8 +4,13 @@ import { secondsUntilUtcMidnight } from "../domain/limits.js";
 import { AuthenticationError, PermissionError, RateLimitError } from "../errors.js";
 import type { ServerDeps } from "./context.js";
 
+/** The browser session cookie set by the web app's sign-in (`/api/auth/*`). */
+export const SESSION_COOKIE = "maas_session";
+/** How long a browser session lasts: the cookie and the key behind it. */
+export const SESSION_DAYS = 30;
+
 /** The key a client sent: `Authorization: Bearer`, `x-api-key` (Anthropic) or `api-key` (Continue, Azure style). */
-export function presentedKey(request: FastifyRequest): string | null {
+export function headerKey(request: FastifyRequest): string | null {
   const authorization = request.headers.authorization;
   if (typeof authorization === "string") {
     const match = /^Bearer\s+(.+)$/i.exec(authorization.trim());
@@ -16,6 +21,44 @@ export function presentedKey(request: FastifyRequest): string | null {
     if (typeof value === "string" && value.trim()) return value.trim();
   }
   return null;
+}
+
+/** The session key in the request's cookie, whoever sent it. */
+export function cookieKey(request: FastifyRequest): string | null {
+  const header = request.headers.cookie;
+  if (typeof header !== "string") return null;
+  for (const part of header.split(";")) {
+    const [name, ...rest] = part.trim().split("=");
+    if (name === SESSION_COOKIE) return decodeURIComponent(rest.join("=")) || null;
+  }
+  return null;
+}
+
+/**
+ * A browser attaches cookies to requests other sites make, so a cookie only counts
+ * when the browser says the request came from this app's own page: `Sec-Fetch-Site:
+ * same-origin`, or (browsers without Fetch Metadata) an `Origin` naming this host.
+ * A request with neither, or from another site, is treated as if it had no cookie.
+ */
+export function sameOriginRequest(request: FastifyRequest): boolean {
+  const site = request.headers["sec-fetch-site"];
+  if (typeof site === "string") return site === "same-origin";
+  const origin = request.headers.origin;
+  const host = request.headers.host;
+  if (typeof origin !== "string" || typeof host !== "string") return false;
+  try {
+    return new URL(origin).host === host;
+  } catch {
+    return false;
+  }
+}
+
+/** The key of a request: a header key, else a browser session cookie sent by this app's own page. */
+export function presentedKey(request: FastifyRequest): string | null {
+  const fromHeader = headerKey(request);
+  if (fromHeader) return fromHeader;
+  const fromCookie = cookieKey(request);
+  return fromCookie && sameOriginRequest(request) ? fromCookie : null;
 }
 
 const LOOPBACK_ADDRESSES = new Set(["127.0.0.1", "::1", "::ffff:127.0.0.1"]);

@@ -14,14 +14,14 @@ import {
   Title,
 } from "@mantine/core";
 import { useQuery } from "@tanstack/react-query";
-import { go } from "../App.js";
 import { api, formatBytes, serverUrl } from "../api.js";
+import { go } from "../nav.js";
 import type { Model, System, UsageRow } from "../types.js";
 
 function snippets(url: string, model: string) {
   return {
     curl: `curl ${url}/v1/chat/completions \\\n  -H "Authorization: Bearer $MAAS_KEY" -H "Content-Type: application/json" \\\n  -d '{"model":"${model}","messages":[{"role":"user","content":"Hello"}]}'`,
-    python: `from openai import OpenAI\nclient = OpenAI(base_url="${url}/v1", api_key=os.environ["MAAS_KEY"])\nprint(client.chat.completions.create(model="${model}", messages=[{"role": "user", "content": "Hello"}]).choices[0].message.content)`,
+    python: `import os\n\nfrom openai import OpenAI\n\nclient = OpenAI(base_url="${url}/v1", api_key=os.environ["MAAS_KEY"])\nprint(client.chat.completions.create(model="${model}", messages=[{"role": "user", "content": "Hello"}]).choices[0].message.content)`,
     javascript: `import OpenAI from "openai";\nconst client = new OpenAI({ baseURL: "${url}/v1", apiKey: process.env.MAAS_KEY });\nconst answer = await client.chat.completions.create({ model: "${model}", messages: [{ role: "user", content: "Hello" }] });`,
     anthropic: `import Anthropic from "@anthropic-ai/sdk";\nconst client = new Anthropic({ baseURL: "${url}", apiKey: process.env.MAAS_KEY });\nconst msg = await client.messages.create({ model: "${model}", max_tokens: 256, messages: [{ role: "user", content: "Hello" }] });`,
     "claude code": `export ANTHROPIC_BASE_URL=${url}\nexport ANTHROPIC_AUTH_TOKEN=$MAAS_KEY\nexport ANTHROPIC_MODEL=${model}\nexport ANTHROPIC_SMALL_FAST_MODEL=${model}\nclaude`,
@@ -71,7 +71,7 @@ export function Dashboard() {
 
   return (
     <Stack>
-      <Title order={2}>Dashboard</Title>
+      <Title order={1}>Dashboard</Title>
       {library.data && library.data.data.length === 0 && (
         <Card withBorder>
           <Group justify="space-between">
@@ -164,7 +164,12 @@ export function Dashboard() {
                 <Table.Tr key={m.id}>
                   <Table.Td>{m.id}</Table.Td>
                   <Table.Td>
-                    <Badge variant="light">{m.state}</Badge>
+                    <Badge
+                      variant="light"
+                      color={m.state === "ready" ? "green" : ["error", "crashed", "failed"].includes(m.state) ? "red" : "gray"}
+                    >
+                      {m.state}
+                    </Badge>
                   </Table.Td>
                   <Table.Td>{m.activeSequences}</Table.Td>
                   <Table.Td>{m.queued}</Table.Td>
@@ -187,7 +192,9 @@ export function Dashboard() {
           </Tabs.List>
           {Object.entries(code).map(([k, text]) => (
             <Tabs.Panel key={k} value={k} pt="sm">
-              <Code block>{text}</Code>
+              <Code block tabIndex={0}>
+                {text}
+              </Code>
               <CopyButton value={text}>
                 {({ copied, copy }) => (
                   <Button mt="xs" size="xs" variant="light" onClick={copy}>

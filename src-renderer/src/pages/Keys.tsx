@@ -19,7 +19,7 @@ import {
 import { notifications } from "@mantine/notifications";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
-import { api } from "../api.js";
+import { api, type Session } from "../api.js";
 import type { ApiKey } from "../types.js";
 
 const when = (ms: number | null) => (ms ? new Date(ms).toLocaleString() : "never");
@@ -58,16 +58,40 @@ export function Keys() {
   });
   const revoke = useMutation({
     mutationFn: (id: number) => api(`/api/admin/keys/${id}`, { method: "DELETE" }),
-    onSuccess: () => void queryClient.invalidateQueries({ queryKey: ["keys"] }),
+    onSuccess: () => {
+      setConfirm(null);
+      void queryClient.invalidateQueries({ queryKey: ["keys"] });
+    },
+    onError: (e) => notifications.show({ color: "red", title: "Key not revoked", message: e.message }),
   });
+  const [confirm, setConfirm] = useState<ApiKey | null>(null);
+  const [link, setLink] = useState<string | null>(null);
+  const makeLink = async () => {
+    try {
+      setLink((await api<{ link: string }>("/api/admin/sign-in-link", { method: "POST" })).link);
+    } catch (e) {
+      notifications.show({ color: "red", title: "No link made", message: e instanceof Error ? e.message : String(e) });
+    }
+  };
+  // This browser's own session, so the list can say which row signs this tab in.
+  const me = useQuery({
+    queryKey: ["session"],
+    queryFn: () => api<{ session: Session | null }>("/api/auth/session"),
+  });
+  const mine = me.data?.session?.id;
 
   return (
     <Stack>
       <Group justify="space-between">
-        <Title order={2}>API keys</Title>
-        <Button onClick={() => setOpen(true)} data-testid="new-key">
-          New key
-        </Button>
+        <Title order={1}>API keys</Title>
+        <Group gap="xs">
+          <Button variant="default" onClick={() => void makeLink()} data-testid="new-sign-in-link">
+            Sign in another browser
+          </Button>
+          <Button onClick={() => setOpen(true)} data-testid="new-key">
+            New key
+          </Button>
+        </Group>
       </Group>
       {created && (
         <Alert
@@ -88,56 +112,117 @@ export function Keys() {
           </Group>
         </Alert>
       )}
-      <Card withBorder>
-        <Table>
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th>Name</Table.Th>
-              <Table.Th>Key</Table.Th>
-              <Table.Th>Scopes</Table.Th>
-              <Table.Th>Routes</Table.Th>
-              <Table.Th>Limits</Table.Th>
-              <Table.Th>Last used</Table.Th>
-              <Table.Th>Expires</Table.Th>
-              <Table.Th />
-            </Table.Tr>
-          </Table.Thead>
-          <Table.Tbody>
-            {keys.data?.data.map((k) => (
-              <Table.Tr key={k.id} style={{ opacity: k.revokedAt ? 0.5 : 1 }}>
-                <Table.Td>{k.name}</Table.Td>
-                <Table.Td>
-                  <Code>{k.maskedValue}</Code>
-                </Table.Td>
-                <Table.Td>
-                  {k.scopes.map((s) => (
-                    <Badge key={s} variant="light" mr={4}>
-                      {s}
-                    </Badge>
-                  ))}
-                </Table.Td>
-                <Table.Td>{k.allowedRoutes?.join(", ") ?? "all"}</Table.Td>
-                <Table.Td>
-                  {[k.rpmLimit ? `${k.rpmLimit}/min` : null, k.tokensPerDay ? `${k.tokensPerDay} tok/day` : null]
-                    .filter(Boolean)
-                    .join(" · ") || "none"}
-                </Table.Td>
-                <Table.Td>{when(k.lastUsedAt)}</Table.Td>
-                <Table.Td>{k.expiresAt ? when(k.expiresAt) : "never"}</Table.Td>
-                <Table.Td>
-                  {k.revokedAt ? (
-                    <Badge color="gray">revoked</Badge>
-                  ) : (
-                    <Button size="compact-xs" color="red" variant="subtle" onClick={() => revoke.mutate(k.id)}>
-                      Revoke
-                    </Button>
-                  )}
-                </Table.Td>
+      {link && (
+        <Alert color="indigo" title="One-time sign-in link (15 minutes)" withCloseButton onClose={() => setLink(null)}>
+          <Group>
+            <Code data-testid="sign-in-link" style={{ wordBreak: "break-all" }}>
+              {link}
+            </Code>
+            <CopyButton value={link}>
+              {({ copied, copy }) => (
+                <Button size="xs" onClick={copy}>
+                  {copied ? "Copied" : "Copy"}
+                </Button>
+              )}
+            </CopyButton>
+          </Group>
+        </Alert>
+      )}
+      <Text size="sm" c="dimmed">
+        Keys for apps call <code>/v1</code> (inference scope) or the admin API (management scope). Each browser signed in to this
+        app holds a <b>browser session</b> key of its own for 30 days; revoke one to sign that browser out.
+      </Text>
+      <Card withBorder p={0}>
+        <Table.ScrollContainer minWidth={820}>
+          <Table verticalSpacing="sm" highlightOnHover>
+            <Table.Thead>
+              <Table.Tr>
+                <Table.Th>Name</Table.Th>
+                <Table.Th>Key</Table.Th>
+                <Table.Th>Scopes</Table.Th>
+                <Table.Th>Routes</Table.Th>
+                <Table.Th>Limits</Table.Th>
+                <Table.Th>Last used</Table.Th>
+                <Table.Th>Expires</Table.Th>
+                <Table.Th>
+                  <span className="visually-hidden">Actions</span>
+                </Table.Th>
               </Table.Tr>
-            ))}
-          </Table.Tbody>
-        </Table>
+            </Table.Thead>
+            <Table.Tbody>
+              {keys.data?.data.map((k) => (
+                <Table.Tr key={k.id} style={{ opacity: k.revokedAt ? 0.6 : 1 }} data-testid="key-row">
+                  <Table.Td>
+                    <Group gap={6} wrap="nowrap">
+                      <Text size="sm">{k.name}</Text>
+                      {k.id === mine && (
+                        <Badge color="teal" variant="light" data-testid="this-browser">
+                          this browser
+                        </Badge>
+                      )}
+                    </Group>
+                  </Table.Td>
+                  <Table.Td>
+                    <Code>{k.maskedValue}</Code>
+                  </Table.Td>
+                  <Table.Td>
+                    {k.scopes.map((s) => (
+                      <Badge key={s} variant="light" mr={4}>
+                        {s}
+                      </Badge>
+                    ))}
+                  </Table.Td>
+                  <Table.Td>{k.allowedRoutes?.join(", ") ?? "all"}</Table.Td>
+                  <Table.Td>
+                    {[k.rpmLimit ? `${k.rpmLimit}/min` : null, k.tokensPerDay ? `${k.tokensPerDay} tok/day` : null]
+                      .filter(Boolean)
+                      .join(" · ") || "none"}
+                  </Table.Td>
+                  <Table.Td>{when(k.lastUsedAt)}</Table.Td>
+                  <Table.Td>{k.expiresAt ? when(k.expiresAt) : "never"}</Table.Td>
+                  <Table.Td>
+                    {k.revokedAt ? (
+                      <Badge color="gray">revoked</Badge>
+                    ) : (
+                      <Button
+                        size="compact-sm"
+                        color="red"
+                        variant="light"
+                        onClick={() => setConfirm(k)}
+                        data-testid={`revoke-${k.id}`}
+                      >
+                        Revoke
+                      </Button>
+                    )}
+                  </Table.Td>
+                </Table.Tr>
+              ))}
+            </Table.Tbody>
+          </Table>
+        </Table.ScrollContainer>
       </Card>
+      <Modal opened={confirm !== null} onClose={() => setConfirm(null)} title="Revoke this key?">
+        <Stack>
+          <Text>
+            <b>{confirm?.name}</b> stops working at once
+            {confirm?.id === mine ? ": this is this browser's own session, so you will be signed out" : ""}. This cannot be
+            undone.
+          </Text>
+          <Group justify="flex-end">
+            <Button variant="default" onClick={() => setConfirm(null)}>
+              Keep it
+            </Button>
+            <Button
+              color="red"
+              loading={revoke.isPending}
+              onClick={() => confirm && revoke.mutate(confirm.id)}
+              data-testid="confirm-revoke"
+            >
+              Revoke
+            </Button>
+          </Group>
+        </Stack>
+      </Modal>
       <Modal opened={open} onClose={() => setOpen(false)} title="New API key">
         <Stack>
           <TextInput label="Name" value={name} onChange={(e) => setName(e.currentTarget.value)} data-testid="key-name" />

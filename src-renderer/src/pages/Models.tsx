@@ -271,7 +271,11 @@ function Downloads({ downloads }: { downloads: Download[] }) {
                   )}
                 </Group>
               </Group>
-              <Progress value={d.status === "done" ? 100 : pct} animated={d.status === "downloading"} />
+              <Progress
+                value={d.status === "done" ? 100 : pct}
+                animated={d.status === "downloading"}
+                aria-label={`Download of ${d.fileName}`}
+              />
               <Text size="xs" c="dimmed">
                 {formatBytes(d.downloadedBytes)} of {formatBytes(d.totalBytes)}
               </Text>
@@ -328,7 +332,7 @@ export function Models() {
 
   return (
     <Stack>
-      <Title order={2}>Models</Title>
+      <Title order={1}>Models</Title>
       {library.data && models.length === 0 && (
         <Card withBorder>
           <Title order={4}>Start with a small model</Title>

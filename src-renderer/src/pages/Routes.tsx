@@ -96,7 +96,7 @@ export function Routes() {
   return (
     <Stack>
       <Group justify="space-between">
-        <Title order={2}>Routes</Title>
+        <Title order={1}>Routes</Title>
         <Button onClick={() => setDraft({ ...empty })}>New route</Button>
       </Group>
       <Text size="sm" c="dimmed">

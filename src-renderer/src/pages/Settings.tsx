@@ -52,7 +52,7 @@ export function Settings() {
   const lan = form.host !== undefined && !["127.0.0.1", "localhost", "::1"].includes(form.host);
   return (
     <Stack maw={640}>
-      <Title order={2}>Settings</Title>
+      <Title order={1}>Settings</Title>
       <Card withBorder>
         <Text fw={600}>Appearance</Text>
         <SegmentedControl

@@ -1,9 +1,10 @@
+import "@mantine/charts/styles.css";
 import { BarChart } from "@mantine/charts";
 import { Button, Card, Group, SegmentedControl, Select, Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import { useQuery } from "@tanstack/react-query";
 import { useEffect, useMemo, useState } from "react";
 import { api, download, readSse } from "../api.js";
-import type { UsageRow, UsageSummaryRow } from "../types.js";
+import type { ApiKey, UsageRow, UsageSummaryRow } from "../types.js";
 
 const day = (offsetDays: number) => new Date(Date.now() - offsetDays * 86_400_000).toISOString().slice(0, 10);
 
@@ -67,7 +68,7 @@ export function Usage() {
   return (
     <Stack>
       <Group justify="space-between">
-        <Title order={2}>Usage</Title>
+        <Title order={1}>Usage</Title>
         <SegmentedControl
           value={range}
           onChange={setRange}
@@ -96,7 +97,7 @@ export function Usage() {
         <BarChart h={160} data={byDay.data?.data ?? []} dataKey="group" series={[{ name: "requests", color: "grape.6" }]} />
       </Card>
       <OverTime from={from} to={to} />
-      <Card withBorder>
+      <Card withBorder tabIndex={0} aria-label="Usage by group">
         <Group justify="space-between">
           <SegmentedControl value={groupBy} onChange={setGroupBy} data={["model", "key", "operation", "day"]} />
           <Button
@@ -147,6 +148,9 @@ export function Logs() {
     queryKey: ["logs", params.toString()],
     queryFn: () => api<{ data: UsageRow[]; total: number }>(`/api/admin/usage/requests?${params}`),
   });
+  // Keys by name, not by their numeric ids.
+  const keys = useQuery({ queryKey: ["keys"], queryFn: () => api<{ data: ApiKey[] }>("/api/admin/keys") });
+  const keyName = (id: number | null) => (id === null ? "–" : (keys.data?.data.find((k) => k.id === id)?.name ?? `key #${id}`));
   // New requests arrive over the core's event stream as they finish.
   const [live, setLive] = useState<UsageRow[]>([]);
   useEffect(() => {
@@ -170,7 +174,7 @@ export function Logs() {
   return (
     <Stack>
       <Group justify="space-between">
-        <Title order={2}>Logs</Title>
+        <Title order={1}>Logs</Title>
         <Button variant="light" onClick={() => void download(`/api/admin/usage/requests?${params}&format=csv`, "requests.csv")}>
           Export CSV
         </Button>
@@ -195,7 +199,7 @@ export function Logs() {
           {(rows.data?.total ?? 0) + live.length} requests, live
         </Text>
       </Group>
-      <Card withBorder>
+      <Card withBorder tabIndex={0} aria-label="Request log">
         <Table striped data-testid="log-table">
           <Table.Thead>
             <Table.Tr>
@@ -217,7 +221,7 @@ export function Logs() {
                 <Table.Td>{r.operation}</Table.Td>
                 <Table.Td>{r.route}</Table.Td>
                 <Table.Td>{r.model}</Table.Td>
-                <Table.Td>{r.apiKeyId ?? "–"}</Table.Td>
+                <Table.Td>{keyName(r.apiKeyId)}</Table.Td>
                 <Table.Td>{r.status}</Table.Td>
                 <Table.Td>
                   {r.promptTokens} + {r.completionTokens}

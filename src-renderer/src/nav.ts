@@ -1,0 +1,23 @@
+/** The app's pages, addressed as `#/<id>` (a hash, so the core serves one index.html for all). */
+export const PAGE_IDS = ["dashboard", "models", "playground", "routes", "keys", "usage", "logs", "settings"] as const;
+export type PageId = (typeof PAGE_IDS)[number];
+
+export const PAGE_LABELS: Record<PageId, string> = {
+  dashboard: "Dashboard",
+  models: "Models",
+  playground: "Playground",
+  routes: "Routes",
+  keys: "API keys",
+  usage: "Usage",
+  logs: "Logs",
+  settings: "Settings",
+};
+
+export const isPage = (id: string): id is PageId => (PAGE_IDS as readonly string[]).includes(id);
+
+export const pageHref = (page: PageId): string => `#/${page}`;
+
+/** Navigation between pages (also used by pages: "go download a model"). */
+export function go(page: PageId): void {
+  window.location.hash = `/${page}`;
+}
