@@ -19,6 +19,8 @@ export interface CompileOptions {
   strict?: boolean;
   /** Most digits after the decimal point in a `number`. Defaults to 6. */
   fractionDigits?: number;
+  /** Rules go into this grammar (to compose several schemas into one); defaults to a new one. */
+  grammar?: Grammar;
 }
 
 /** A keyword the grammar does not enforce, and where it is (a JSON Pointer into the schema). */
@@ -222,7 +224,7 @@ function numberBound(value: unknown, keyword: string, path: string) {
 }
 
 export class SchemaCompiler {
-  readonly grammar = new Grammar();
+  readonly grammar: Grammar;
   readonly ignored: SchemaIssue[] = [];
   private readonly refRules = new Map<string, string>();
   private readonly strict: boolean;
@@ -232,6 +234,7 @@ export class SchemaCompiler {
     private readonly root: unknown,
     options: CompileOptions = {},
   ) {
+    this.grammar = options.grammar ?? new Grammar();
     this.strict = options.strict ?? false;
     this.places = options.fractionDigits ?? 6;
   }
