@@ -99,10 +99,11 @@ const PATH_CHAR = cls([range("0", "9"), range("A", "Z"), range("a", "z"), range(
 const URI = seq(
   alt(lit("https"), lit("http"), seq(cls([range("a", "z")]), rep(cls([range("a", "z"), range("0", "9")]), 0, 8))),
   lit("://"),
-  HOSTNAME,
+  LABEL,
+  rep(seq(lit("."), LABEL), 0, 2),
   opt(seq(lit(":"), integerRange(1n, 65535n))),
-  rep(seq(lit("/"), rep(PATH_CHAR, 0, 24)), 0, 6),
-  opt(seq(lit("?"), rep(alt(PATH_CHAR, lit("="), lit("&")), 0, 48))),
+  rep(seq(lit("/"), rep(PATH_CHAR, 0, 16)), 0, 4),
+  opt(seq(lit("?"), rep(alt(PATH_CHAR, lit("="), lit("&")), 0, 32))),
 );
 
 export const FORMATS: Readonly<Record<string, Expr>> = {
