@@ -81,7 +81,9 @@ describe("every answer validates (random-weight model, temperature 1.2)", () => 
       if (validate(value)) validated++;
       else failures.push(`${a.name} (seed ${a.seed}): ${a.text} ${JSON.stringify(validate.errors)}`);
     }
-    console.info(`structured output: ${validated}/${answers.length} answers validated, ${cut} cut by max_tokens (unbounded schemas)`);
+    console.info(
+      `structured output: ${validated}/${answers.length} answers validated, ${cut} cut by max_tokens (unbounded schemas)`,
+    );
     expect(failures).toEqual([]);
     expect(validated + cut).toBe(answers.length);
   });
@@ -156,7 +158,11 @@ describe("schemas the grammar cannot enforce", () => {
   });
 });
 
-const Pick = z.object({ color: z.enum(["red", "green", "blue"]), count: z.number().int().min(1).max(5), note: z.string().max(6) });
+const Pick = z.object({
+  color: z.enum(["red", "green", "blue"]),
+  count: z.number().int().min(1).max(5),
+  note: z.string().max(6),
+});
 
 describe("the real SDKs' structured-output helpers", () => {
   it("openai chat.completions.parse with a zod schema", async () => {
@@ -302,23 +308,38 @@ describe("forced tool calls, arguments held to the schema", () => {
 
 describe("sampling", () => {
   it("a length cutoff returns exactly max_tokens tokens (held-back text is flushed)", async () => {
-    const seeds = Array.from({ length: 24 }, (_, i) => 1000 + i);
+    // Stop sequences that start with common characters make node-llama-cpp hold text back
+    // often; before the fix 5 of these 40 seeds came back with 15 tokens.
+    const seeds = Array.from({ length: 40 }, (_, i) => 1000 + i);
     const results = await inPairs(
-      seeds.map((seed) => () =>
-        openai.chat.completions.create({ model: "tiny-chat", messages: user("Tell me"), max_tokens: 16, seed, temperature: 1 }),
+      seeds.map(
+        (seed) => () =>
+          openai.chat.completions.create({
+            model: "tiny-chat",
+            messages: user("Tell me"),
+            max_tokens: 16,
+            seed,
+            temperature: 1,
+            stop: ["a~~", "e~~", "o~~", " ~~"],
+          }),
       ),
     );
-    for (const [i, completion] of results.entries()) {
-      if (completion.choices[0]?.finish_reason !== "length") continue;
-      expect(completion.usage?.completion_tokens, `seed ${seeds[i]}`).toBe(16);
-    }
-    expect(results.filter((c) => c.choices[0]?.finish_reason === "length").length).toBeGreaterThan(20);
+    const lengths = results.filter((c) => c.choices[0]?.finish_reason === "length");
+    expect(lengths.length).toBeGreaterThan(30);
+    const short = lengths.filter((c) => c.usage?.completion_tokens !== 16).map((c) => c.choices[0]?.message.content);
+    expect(short).toEqual([]);
   });
 
   it("unseeded requests differ; seeded ones repeat", async () => {
     const ask = (seed?: number) =>
       openai.chat.completions
-        .create({ model: "tiny-chat", messages: user("Say"), max_tokens: 12, temperature: 1, ...(seed === undefined ? {} : { seed }) })
+        .create({
+          model: "tiny-chat",
+          messages: user("Say"),
+          max_tokens: 12,
+          temperature: 1,
+          ...(seed === undefined ? {} : { seed }),
+        })
         .then((c) => c.choices[0]?.message.content ?? "");
     const unseeded = await Promise.all([ask(), ask(), ask()]);
     expect(new Set(unseeded).size).toBeGreaterThan(1);

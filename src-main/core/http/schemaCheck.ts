@@ -19,9 +19,9 @@ export function checkChatSchemas(request: ChatRequest, reply: FastifyReply, para
   const tools = request.toolChoice === "none" ? [] : (request.tools ?? []);
   const forced = tools.length > 0 && request.toolChoice !== undefined && request.toolChoice !== "auto";
   const ignored: SchemaIssue[] = [];
-  const check = (schema: unknown, strict: boolean, param: string) => {
+  const check = (schema: unknown, strict: boolean, param: string, where = "") => {
     try {
-      ignored.push(...compileSchema(schema, { strict }).ignored);
+      ignored.push(...compileSchema(schema, { strict }).ignored.map((i) => ({ ...i, path: where + i.path })));
     } catch (error) {
       if (error instanceof SchemaCompileError) throw new InvalidRequestError(error.message, param);
       throw error;
@@ -31,7 +31,8 @@ export function checkChatSchemas(request: ChatRequest, reply: FastifyReply, para
     const choice = request.toolChoice;
     tools.forEach((tool, i) => {
       if (typeof choice === "object" && choice.name !== tool.name) return;
-      if (tool.parameters) check(tool.parameters, tool.strict ?? false, params.tool(i));
+      // A tool's issues are prefixed with its name: `get_weather#/properties/x/uniqueItems`.
+      if (tool.parameters) check(tool.parameters, tool.strict ?? false, params.tool(i), tool.name);
     });
   } else if (tools.length === 0 && request.responseFormat?.type === "json_schema") {
     check(request.responseFormat.schema, request.responseFormat.strict ?? false, params.responseFormat);
