@@ -28,6 +28,7 @@ import type {
   SamplingOptions,
   ToolDefinition,
 } from "../inference/types.js";
+import { requireCapability } from "./capability.js";
 import { EventChannel } from "./EventChannel.js";
 import { anyJsonObjectGrammar, compileSchema, SchemaCompileError } from "./grammar/index.js";
 import { compileForcedCall, ForcedCallParser } from "./grammar/toolCall.js";
@@ -92,17 +93,7 @@ export class Engine {
   }
 
   private resolve(id: string, capability: ModelCapability, param = "model"): ModelInfo {
-    const info = this.options.resolveModel(id);
-    if (!info) throw new ModelNotFoundError(id);
-    if (!info.capabilities.includes(capability)) {
-      const what = { chat: "chat or text completion", embedding: "embeddings", rerank: "reranking" }[capability];
-      throw new InvalidRequestError(
-        `Model '${id}' does not support ${what}; it supports: ${info.capabilities.join(", ") || "nothing this server can run"}.`,
-        param,
-        "model_not_supported",
-      );
-    }
-    return info;
+    return requireCapability(id, this.options.resolveModel(id), capability, param);
   }
 
   /** A compiled grammar for GBNF text, made once per text (llama.cpp parses it each time otherwise). */
