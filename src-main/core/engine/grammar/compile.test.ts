@@ -194,6 +194,18 @@ describe("malformed schemas", () => {
 });
 
 describe("size and speed", () => {
+  it("long lengths stay within llama.cpp's repetition limit", () => {
+    for (const schema of [
+      { type: "string", minLength: 4096 },
+      { type: "string", minLength: 10, maxLength: 5000 },
+      { type: "array", items: { type: "null" }, minItems: 2500, maxItems: 2600 },
+    ]) {
+      const { gbnf } = compileJsonSchema(schema);
+      const counts = [...gbnf.matchAll(/\{(\d+)(?:,(\d*))?\}/g)].flatMap((m) => [Number(m[1]), Number(m[2] || 0)]);
+      expect(Math.max(...counts)).toBeLessThanOrEqual(2000);
+      expectAllValid(schema, 20);
+    }
+  });
   it("a 30 000-value enum compiles fast into a bounded grammar", () => {
     const values = Array.from({ length: 30_000 }, (_, i) => `value-${i}-${(i * 7919) % 1000}`);
     const started = performance.now();

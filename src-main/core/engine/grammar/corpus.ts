@@ -18,6 +18,7 @@ export const CORPUS: CorpusSchema[] = [
   { name: "large enum (1000)", schema: { type: "string", enum: big }, bounded: true },
   { name: "const", schema: { const: { ok: true, n: 3 } }, bounded: true },
   { name: "string min/max length", schema: { type: "string", minLength: 2, maxLength: 5 }, bounded: true },
+  { name: "string longer than one repetition block", schema: { type: "string", minLength: 1, maxLength: 2500 }, bounded: false },
   {
     name: "integer 3..42",
     schema: {

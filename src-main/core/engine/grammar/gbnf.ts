@@ -65,12 +65,33 @@ export function alt(...options: Expr[]): Expr {
   return { kind: "choice", options: unique };
 }
 
+/**
+ * Most repetitions one `{m,n}` may hold: llama.cpp refuses counts above 2000 ("exceeds
+ * sane defaults"), so larger ones are built from blocks of this size.
+ */
+export const MAX_REPEAT = 1000;
+
 export function rep(item: Expr, min: number, max: number | undefined): Expr {
   if (max === 0) return EMPTY;
   if (isNever(item)) return min === 0 ? EMPTY : NEVER;
   if (item.kind === "literal" && item.text === "") return EMPTY;
   if (min === 1 && max === 1) return item;
+  if (min > MAX_REPEAT) {
+    const blocks = Math.floor(min / MAX_REPEAT);
+    const done = blocks * MAX_REPEAT;
+    return seq(
+      rep(rep(item, MAX_REPEAT, MAX_REPEAT), blocks, blocks),
+      rep(item, min - done, max === undefined ? undefined : max - done),
+    );
+  }
+  if (max !== undefined && max > MAX_REPEAT) return seq(rep(item, min, min), upTo(item, max - min));
   return { kind: "repeat", item, min, max };
+}
+
+/** `item{0,n}` for a large n, unambiguously: a full block and the rest, or less than a block. */
+function upTo(item: Expr, n: number): Expr {
+  if (n <= MAX_REPEAT) return rep(item, 0, n);
+  return alt(seq(rep(item, MAX_REPEAT, MAX_REPEAT), upTo(item, n - MAX_REPEAT)), rep(item, 0, MAX_REPEAT - 1));
 }
 
 export function opt(item: Expr): Expr {
@@ -165,7 +186,8 @@ function exprToGbnf(expr: Expr, context: number): string {
       return context > 0 ? `(${text})` : text;
     }
     case "repeat": {
-      const item = exprToGbnf(expr.item, 2);
+      // A repetition of a repetition needs its own parentheses: `x{3}{2}` does not parse.
+      const item = expr.item.kind === "repeat" ? `(${exprToGbnf(expr.item, 0)})` : exprToGbnf(expr.item, 2);
       const { min, max } = expr;
       if (min === 0 && max === 1) return `${item}?`;
       if (min === 0 && max === undefined) return `${item}*`;
