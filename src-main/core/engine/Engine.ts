@@ -1,11 +1,13 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomInt } from "node:crypto";
 import {
+  type ChatHistoryItem,
   type ChatModelFunctions,
   JinjaTemplateChatWrapper,
   type Llama,
   LlamaChat,
   LlamaCompletion,
   type LlamaGrammar,
+  LlamaText,
   resolveChatWrapper,
   type Token,
 } from "node-llama-cpp";
@@ -28,6 +30,8 @@ import type {
 } from "../inference/types.js";
 import { requireCapability } from "./capability.js";
 import { EventChannel } from "./EventChannel.js";
+import { anyJsonObjectGrammar, compileSchema, SchemaCompileError } from "./grammar/index.js";
+import { compileForcedCall, ForcedCallParser } from "./grammar/toolCall.js";
 import { toChatHistory } from "./history.js";
 import { toGrammarSchema } from "./jsonSchema.js";
 import { loadLlama } from "./llama.js";
@@ -48,6 +52,9 @@ export function newToolCallId(): string {
 }
 
 type GenerationStop = { finishReason: FinishReason; stopSequence?: string };
+
+/** Extra tokens a chat may run past max_tokens so text held back as a possible stop sequence reaches us. */
+const HOLD_BACK_SLACK = 8;
 
 function mapStopReason(metadata: { stopReason: string; customStopTrigger?: readonly (string | Token)[] }): GenerationStop {
   switch (metadata.stopReason) {
@@ -89,21 +96,37 @@ export class Engine {
     return requireCapability(id, this.options.resolveModel(id), capability, param);
   }
 
-  private async grammarForSchema(schema: unknown, param: string): Promise<LlamaGrammar> {
-    const converted = toGrammarSchema(schema, param);
-    const key = JSON.stringify(converted);
-    let grammar = this.grammarCache.get(key);
+  /** A compiled grammar for GBNF text, made once per text (llama.cpp parses it each time otherwise). */
+  private grammarFor(gbnf: string): Promise<LlamaGrammar> {
+    let grammar = this.grammarCache.get(gbnf);
     if (!grammar) {
-      grammar = this.llama.createGrammarForJsonSchema(converted as never) as Promise<LlamaGrammar>;
-      this.grammarCache.set(key, grammar);
-      grammar.catch(() => this.grammarCache.delete(key));
+      grammar = this.llama.createGrammar({ grammar: gbnf });
+      this.grammarCache.set(gbnf, grammar);
+      grammar.catch(() => this.grammarCache.delete(gbnf));
       if (this.grammarCache.size > 64) {
         const oldest = this.grammarCache.keys().next().value;
         if (oldest !== undefined) this.grammarCache.delete(oldest);
       }
     }
+    return grammar;
+  }
+
+  /** The grammar of a JSON schema, compiled by our own compiler (the server process checked it already). */
+  private async grammarForSchema(
+    schema: unknown,
+    param: string,
+    strict: boolean,
+    compile = () => compileSchema(schema, { strict }).gbnf,
+  ) {
+    let gbnf: string;
     try {
-      return await grammar;
+      gbnf = compile();
+    } catch (error) {
+      if (error instanceof SchemaCompileError) throw new InvalidRequestError(error.message, param);
+      throw error;
+    }
+    try {
+      return await this.grammarFor(gbnf);
     } catch (error) {
       throw new InvalidRequestError(`Cannot enforce this JSON schema: ${(error as Error).message}`, param);
     }
@@ -119,7 +142,9 @@ export class Engine {
       topP: sampling.topP ?? own.topP ?? SAMPLING_DEFAULTS.topP,
       topK: sampling.topK ?? own.topK ?? SAMPLING_DEFAULTS.topK,
       minP: sampling.minP ?? own.minP ?? SAMPLING_DEFAULTS.minP,
-      ...(sampling.seed !== undefined ? { seed: sampling.seed } : {}),
+      // Without a seed each request gets its own (node-llama-cpp would use the current second,
+      // so requests in the same second would sample alike).
+      seed: sampling.seed ?? randomInt(2 ** 31),
       repeatPenalty: penalties
         ? {
             penalty: sampling.repeatPenalty ?? 1,
@@ -255,16 +280,70 @@ export class Engine {
           )
         : undefined;
     let grammar: LlamaGrammar | undefined;
-    let messages = request.messages;
+    let history = toChatHistory(request.messages);
+    let forcedCall: ForcedCallParser | undefined;
     if (forced) {
-      grammar = await this.grammarForSchema(forcedCallSchema(forcedTools), "tools");
-      messages = [{ role: "system", content: describeTools(forcedTools) }, ...messages];
+      ({ grammar, history, parser: forcedCall } = await this.forcedCallSetup(info, forcedTools, history));
     } else if (!functions && request.responseFormat?.type === "json_object") {
-      grammar = await this.llama.getGrammarFor("json");
+      grammar = await this.grammarFor(anyJsonObjectGrammar());
     } else if (!functions && request.responseFormat?.type === "json_schema") {
-      grammar = await this.grammarForSchema(request.responseFormat.schema, "response_format.json_schema.schema");
+      const { schema, strict } = request.responseFormat;
+      grammar = await this.grammarForSchema(schema, "response_format.json_schema.schema", strict ?? false);
     }
-    return { info, functions, grammar, forced, history: toChatHistory(messages) };
+    return { info, functions, grammar, forced, forcedCall, history };
+  }
+
+  /**
+   * A forced call in the model's own call syntax: the tools are described the way its
+   * chat wrapper describes them, the answer is prefilled with the call's opening, and
+   * the grammar (our compiler's) constrains the rest to the tool's arguments.
+   */
+  private async forcedCallSetup(info: ModelInfo, tools: readonly ToolDefinition[], history: ChatHistoryItem[]) {
+    const loaded = await this.pool.get(info);
+    const wrapper = this.chatWrapper(loaded);
+    const documented: ChatModelFunctions = Object.fromEntries(
+      tools.map((t) => {
+        let params: ReturnType<typeof toGrammarSchema> | undefined;
+        try {
+          params = t.parameters ? toGrammarSchema(t.parameters, "tools") : undefined;
+        } catch {
+          // Described by its description alone; the grammar still enforces the full schema.
+        }
+        return [t.name, { ...(t.description ? { description: t.description } : {}), ...(params ? { params } : {}) }];
+      }),
+    );
+    const call = wrapper.settings.functions.call;
+    const text = (value: unknown) => LlamaText(value as never).toString();
+    const paramsPrefix = text(call.paramsPrefix);
+    const prefill = text(call.prefix) + (tools.length === 1 ? (tools[0]?.name ?? "") + paramsPrefix : "");
+    const description = wrapper.generateAvailableFunctionsSystemText(documented, { documentParams: true }).toString();
+    const first = history[0];
+    const withTools: ChatHistoryItem[] =
+      first?.type === "system"
+        ? [{ type: "system", text: `${description}\n\n${first.text}` }, ...history.slice(1)]
+        : [{ type: "system", text: description }, ...history];
+    const last = withTools[withTools.length - 1];
+    if (last?.type === "model") withTools[withTools.length - 1] = { ...last, response: [...last.response, prefill] };
+    else withTools.push({ type: "model", response: [prefill] });
+    const grammar = await this.grammarForSchema(tools, "tools", false, () => {
+      try {
+        return compileForcedCall(tools, paramsPrefix).gbnf;
+      } catch (error) {
+        if (error instanceof SchemaCompileError) {
+          const index = tools.findIndex((t) => {
+            try {
+              compileSchema(t.parameters ?? {}, { strict: t.strict ?? false });
+              return false;
+            } catch {
+              return true;
+            }
+          });
+          throw new SchemaCompileError(`tools[${Math.max(0, index)}]: ${error.message}`, error.keyword, error.path);
+        }
+        throw error;
+      }
+    });
+    return { grammar, history: withTools, parser: new ForcedCallParser(tools, paramsPrefix, newToolCallId) };
   }
 
   /** The prompt's length in tokens, as `chat` would feed it (Anthropic's count_tokens). */
@@ -275,7 +354,7 @@ export class Engine {
   }
 
   async chat(request: ChatRequest, signal?: AbortSignal): Promise<GenerationStream> {
-    const { info, functions, grammar, forced, history } = await this.prepareChat(request);
+    const { info, functions, grammar, forced, forcedCall, history } = await this.prepareChat(request);
     const loaded = await this.pool.get(info);
     const lease = await loaded.acquireSequence(signal);
     let chat: LlamaChat;
@@ -290,23 +369,37 @@ export class Engine {
       throw error;
     }
     const sampling = this.samplingOptions(request.sampling, info);
+    // Room past max_tokens for text node-llama-cpp holds back as a possible stop sequence: it
+    // drops such text when max_tokens ends the generation, so we stop at the limit ourselves.
+    const slack = functions ? 0 : Math.max(0, Math.min(HOLD_BACK_SLACK, lease.sequence.contextSize - promptTokens - maxTokens));
     return this.stream(lease, signal, promptTokens, async (push, abortSignal, countTokens) => {
       const started = new Set<number>();
       const callIds: string[] = [];
-      let forcedText = "";
+      const limit = new AbortController();
+      const stopAtLimit = () => limit.abort();
+      abortSignal.addEventListener("abort", stopAtLimit, { once: true });
+      let delivered = 0;
       try {
         const common = {
           ...sampling,
-          maxTokens,
-          signal: abortSignal,
+          maxTokens: maxTokens + slack,
+          signal: limit.signal,
           stopOnAbortSignal: true,
           onResponseChunk: (chunk: { type: "segment" | undefined; segmentType?: string; text: string; tokens: Token[] }) => {
-            countTokens(chunk.tokens.length);
-            if (!chunk.text) return;
+            if (!functions && delivered >= maxTokens) return;
+            let { text, tokens } = chunk;
+            if (!functions && delivered + tokens.length > maxTokens) {
+              tokens = tokens.slice(0, maxTokens - delivered);
+              text = loaded.model.detokenize(tokens);
+            }
+            delivered += tokens.length;
+            countTokens(tokens.length);
+            if (!functions && delivered >= maxTokens) limit.abort();
+            if (!text) return;
             if (chunk.type === "segment") {
-              if (chunk.segmentType === "thought") push({ type: "reasoning", text: chunk.text });
-            } else if (forced) forcedText += chunk.text;
-            else push({ type: "text", text: chunk.text });
+              if (chunk.segmentType === "thought") push({ type: "reasoning", text });
+            } else if (forcedCall) for (const event of forcedCall.feed(text)) push(event);
+            else push({ type: "text", text });
           },
         };
         const response = functions
@@ -339,10 +432,15 @@ export class Engine {
           push({ type: "tool_call_start", index, id: newToolCallId(), name: call.functionName });
           push({ type: "tool_call_delta", index, arguments: JSON.stringify(call.params ?? {}) });
         });
-        const stop = mapStopReason(response.metadata);
-        if (forced) return emitForcedCall(forcedText, stop, push);
+        const stop: GenerationStop =
+          !functions && delivered >= maxTokens && !abortSignal.aborted
+            ? { finishReason: "length" }
+            : mapStopReason(response.metadata);
+        // A forced call the grammar finished is a call; one cut by max_tokens stays a partial call with "length".
+        if (forced && forcedCall?.hasCall && stop.finishReason !== "length") return { finishReason: "tool_calls" };
         return stop;
       } finally {
+        abortSignal.removeEventListener("abort", stopAtLimit);
         chat.dispose({ disposeSequence: false });
       }
     });
@@ -471,34 +569,4 @@ function normalize(vector: readonly number[]): number[] {
   for (const v of vector) sum += v * v;
   const norm = Math.sqrt(sum);
   return norm > 0 ? vector.map((v) => v / norm) : [...vector];
-}
-
-/** The grammar for a call the client demands: `{"name": …, "arguments": {…}}`. */
-function forcedCallSchema(tools: readonly ToolDefinition[]) {
-  const variants = tools.map((t) => ({
-    type: "object",
-    properties: {
-      name: { const: t.name },
-      arguments: t.parameters ?? { type: "object", properties: {} },
-    },
-    required: ["name", "arguments"],
-  }));
-  return variants.length === 1 ? variants[0] : { oneOf: variants };
-}
-
-function describeTools(tools: readonly ToolDefinition[]): string {
-  const list = tools.map((t) => ({ name: t.name, description: t.description ?? "", parameters: t.parameters ?? {} }));
-  return `Call one of these tools. Answer only with JSON of the form {"name": <tool name>, "arguments": <object>}.\nTools: ${JSON.stringify(list)}`;
-}
-
-function emitForcedCall(text: string, stop: GenerationStop, push: (event: GenerationEvent) => void): GenerationStop {
-  try {
-    const call = JSON.parse(text) as { name: string; arguments: unknown };
-    push({ type: "tool_call_start", index: 0, id: newToolCallId(), name: call.name });
-    push({ type: "tool_call_delta", index: 0, arguments: JSON.stringify(call.arguments ?? {}) });
-    return { finishReason: "tool_calls" };
-  } catch {
-    // Cut off by max_tokens before the call was complete: nothing usable to return.
-    return stop.finishReason === "stop" ? { finishReason: "length" } : stop;
-  }
 }

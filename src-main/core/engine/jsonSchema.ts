@@ -5,8 +5,10 @@ import type { JsonSchema } from "../inference/types.js";
 const BASIC_TYPES = new Set(["string", "number", "integer", "boolean", "null", "object", "array"]);
 
 /**
- * Maps a client's JSON Schema onto the subset node-llama-cpp can turn into a
- * grammar. Keywords the grammar cannot enforce (patterns, numeric ranges, titles)
+ * Only for node-llama-cpp's own function calling (tools the model may call or
+ * not, `tool_choice: auto`), which takes its schema type, not GBNF; structured
+ * output and forced calls use our compiler (./grammar). Maps a client's JSON
+ * Schema onto the subset node-llama-cpp can turn into a grammar. Keywords the grammar cannot enforce (patterns, numeric ranges, titles)
  * are dropped; constructs it cannot express at all are rejected with a 400.
  */
 export function toGrammarSchema(schema: unknown, param: string): GbnfJsonSchema {

@@ -22,11 +22,21 @@ export interface ToolDefinition {
   name: string;
   description?: string;
   parameters?: JsonSchema;
+  /** Refuse (400) a schema keyword the grammar cannot enforce instead of leaving it out. */
+  strict?: boolean;
 }
 
 export type ToolChoice = "auto" | "none" | "required" | { name: string };
 
-export type ResponseFormat = { type: "text" } | { type: "json_object" } | { type: "json_schema"; schema: JsonSchema };
+export type ResponseFormat =
+  | { type: "text" }
+  | { type: "json_object" }
+  | {
+      type: "json_schema";
+      schema: JsonSchema;
+      /** Refuse (400) a schema keyword the grammar cannot enforce instead of leaving it out. */
+      strict?: boolean;
+    };
 
 export interface SamplingOptions {
   /** Upper bound on generated tokens; the engine caps it by the context size. */

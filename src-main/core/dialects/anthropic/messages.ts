@@ -43,6 +43,7 @@ const ToolSchema = z
     name: z.string().regex(/^[a-zA-Z0-9_-]{1,128}$/, "Tool names may hold letters, digits, _ and - (128 at most)."),
     description: z.string().optional(),
     input_schema: z.record(z.string(), z.unknown()).optional(),
+    strict: z.boolean().nullish(),
     type: z.string().nullish(),
   })
   .loose();
@@ -178,6 +179,7 @@ function toTools(tools: z.infer<typeof ToolSchema>[] | undefined): ToolDefinitio
       name: t.name,
       ...(t.description ? { description: t.description } : {}),
       ...(t.input_schema ? { parameters: t.input_schema } : {}),
+      ...(t.strict ? { strict: true } : {}),
     }));
 }
 

@@ -66,6 +66,7 @@ export const ChatCompletionSchema = z.object({
           name: z.string().regex(/^[a-zA-Z0-9_.-]{1,64}$/, "Tool names may hold letters, digits, _ . - (64 at most)."),
           description: z.string().nullish(),
           parameters: z.record(z.string(), z.unknown()).nullish(),
+          strict: z.boolean().nullish(),
         }),
       }),
     )
@@ -170,6 +171,7 @@ export function parseChatCompletion(body: unknown): ParsedChatCompletion {
       name: t.function.name,
       ...(t.function.description ? { description: t.function.description } : {}),
       ...(t.function.parameters ? { parameters: t.function.parameters } : {}),
+      ...(t.function.strict ? { strict: true } : {}),
     }));
   }
   if (parsed.tool_choice != null) {
@@ -183,7 +185,7 @@ export function parseChatCompletion(body: unknown): ParsedChatCompletion {
       const schema = parsed.response_format.json_schema.schema;
       if (!schema)
         throw new InvalidRequestError("response_format.json_schema.schema is required.", "response_format.json_schema.schema");
-      format = { type: "json_schema", schema };
+      format = { type: "json_schema", schema, ...(parsed.response_format.json_schema.strict ? { strict: true } : {}) };
     } else format = { type: parsed.response_format.type };
     request.responseFormat = format;
   }

@@ -167,6 +167,7 @@ export function parseResponses(raw: unknown): ParsedResponses {
       name: fn.name,
       ...(fn.description ? { description: fn.description } : {}),
       ...(fn.parameters ? { parameters: fn.parameters } : {}),
+      ...(fn.strict ? { strict: true } : {}),
     };
   });
   const choice = body.tool_choice;
@@ -178,7 +179,7 @@ export function parseResponses(raw: unknown): ParsedResponses {
       ? undefined
       : format.type === "json_object"
         ? { type: "json_object" }
-        : { type: "json_schema", schema: format.schema };
+        : { type: "json_schema", schema: format.schema, ...(format.strict ? { strict: true } : {}) };
   const sampling: SamplingOptions = {};
   if (body.max_output_tokens != null) sampling.maxTokens = body.max_output_tokens;
   if (body.temperature != null) sampling.temperature = body.temperature;

@@ -7,6 +7,7 @@ import { assertRouteAllowed, requireKey } from "../auth.js";
 import type { ServerDeps } from "../context.js";
 import { runGeneration } from "../generation.js";
 import { routeThenParse } from "../router.js";
+import { checkChatSchemas } from "../schemaCheck.js";
 
 const PING = sseEvent("ping", { type: "ping" });
 
@@ -25,7 +26,13 @@ export async function anthropicRoutes(app: FastifyInstance, deps: ServerDeps): P
       model: modelId,
       route: routeName,
       stream: parsed.stream,
-      start: (signal) => deps.engine.chat({ ...parsed.request, model: modelId }, signal),
+      start: (signal) => {
+        checkChatSchemas(parsed.request, reply, {
+          responseFormat: "output_format.schema",
+          tool: (i) => `tools[${i}].input_schema`,
+        });
+        return deps.engine.chat({ ...parsed.request, model: modelId }, signal);
+      },
       opening: (stream) => encoder.start(stream.promptTokens),
       encode: (event) => encoder.encode(event),
       fold: (result) => toAnthropicMessage(result, meta),

@@ -13,6 +13,7 @@ import { speaksAnthropic } from "../dialect.js";
 import { runGeneration } from "../generation.js";
 import { metered } from "../metered.js";
 import { routeThenParse } from "../router.js";
+import { checkChatSchemas } from "../schemaCheck.js";
 
 function responseMeta(prefix: string, requestId: string, model: string) {
   return { id: `${prefix}-${requestId.replace(/^req_/, "")}`, created: Math.floor(Date.now() / 1000), model };
@@ -47,7 +48,13 @@ export async function openaiRoutes(app: FastifyInstance, deps: ServerDeps): Prom
       model: modelId,
       route: routeName,
       stream: parsed.stream,
-      start: (signal) => deps.engine.chat({ ...parsed.request, model: modelId }, signal),
+      start: (signal) => {
+        checkChatSchemas(parsed.request, reply, {
+          responseFormat: "response_format.json_schema.schema",
+          tool: (i) => `tools[${i}].function.parameters`,
+        });
+        return deps.engine.chat({ ...parsed.request, model: modelId }, signal);
+      },
       opening: () => [encoder.start()],
       encode: (event) => encoder.encode(event),
       fold: (result) => toChatCompletion(result, meta),

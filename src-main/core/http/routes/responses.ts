@@ -4,11 +4,12 @@ import { parseResponses } from "../../dialects/responses/request.js";
 import { SSE_KEEPALIVE, sseEvent } from "../../dialects/sse.js";
 import type { StoredResponse } from "../../domain/responses.js";
 import { NotFoundError } from "../../errors.js";
-import type { ChatMessage, GenerationResult } from "../../inference/types.js";
+import type { ChatMessage, ChatRequest, GenerationResult } from "../../inference/types.js";
 import { requireKey } from "../auth.js";
 import type { ServerDeps } from "../context.js";
 import { runGeneration } from "../generation.js";
 import { routeThenParse } from "../router.js";
+import { checkChatSchemas } from "../schemaCheck.js";
 
 function assistantTurn(result: GenerationResult): ChatMessage {
   return {
@@ -50,18 +51,18 @@ export async function responsesRoutes(app: FastifyInstance, deps: ServerDeps): P
       model: modelId,
       route: body.model,
       stream: parsed.stream,
-      start: (signal) =>
-        deps.engine.chat(
-          {
-            model: modelId,
-            messages,
-            ...(parsed.tools.length ? { tools: parsed.tools } : {}),
-            ...(parsed.toolChoice ? { toolChoice: parsed.toolChoice } : {}),
-            ...(parsed.responseFormat ? { responseFormat: parsed.responseFormat } : {}),
-            sampling: parsed.sampling,
-          },
-          signal,
-        ),
+      start: (signal) => {
+        const chat: ChatRequest = {
+          model: modelId,
+          messages,
+          ...(parsed.tools.length ? { tools: parsed.tools } : {}),
+          ...(parsed.toolChoice ? { toolChoice: parsed.toolChoice } : {}),
+          ...(parsed.responseFormat ? { responseFormat: parsed.responseFormat } : {}),
+          sampling: parsed.sampling,
+        };
+        checkChatSchemas(chat, reply, { responseFormat: "text.format.schema", tool: (i) => `tools[${i}].parameters` });
+        return deps.engine.chat(chat, signal);
+      },
       opening: () => encoder.start(),
       encode: (event) => encoder.encode(event),
       fold: (_result, events) => {
