@@ -10,8 +10,9 @@ import { HuggingFace } from "./domain/huggingface.js";
 import { ModelService } from "./domain/models.js";
 import { RouteService } from "./domain/routes.js";
 import { REQUEST_CSV_COLUMNS, SUMMARY_CSV_COLUMNS, toCsv, UsageService, utcDay } from "./domain/usage.js";
-import { buildEngine, describeEngine, missingBuildTools } from "./engine/engineInfo.js";
+import { describeEngine } from "./engine/engineInfo.js";
 import { loadLlama } from "./engine/llama.js";
+import { registerEngineCommand } from "./engineCommand.js";
 import { writeFixtureModels } from "./fixtures/tinyModels.js";
 import { createCore } from "./index.js";
 
@@ -401,7 +402,7 @@ export function buildCli(): Command {
         const gib = (n: number) => `${(n / 2 ** 30).toFixed(1)} GiB`;
         print(Boolean(opts.json), { engine: info, devices: info.devices }, () =>
           [
-            `backend: ${info.backend} (${info.build === "localBuild" ? "built on this machine" : "prebuilt"}, llama.cpp ${info.source})`,
+            `backend: ${info.backend} (${info.build === "localBuild" ? "built on this machine" : "prebuilt"}${info.cpuVariant ? `, cpu ${info.cpuVariant}` : ""}, llama.cpp ${info.source})`,
             ...info.devices.map((d) => `device: ${d.name}, ${gib(d.vramFree)} free of ${gib(d.vramTotal)}`),
             `cpu: ${info.cpuMathCores} math cores; ram: ${gib(info.ram.free)} free of ${gib(info.ram.total)}`,
           ].join("\n"),
@@ -411,30 +412,7 @@ export function buildCli(): Command {
       }
     });
 
-  const engine = program.command("engine").description("the llama.cpp engine binary");
-  engine
-    .command("build")
-    .description("build an optimized engine for this machine from node-llama-cpp's bundled llama.cpp source (offline)")
-    .option("--cpu", "build for the CPU only, without GPU backends")
-    .action(async (opts) => {
-      const missing = missingBuildTools();
-      if (missing.length > 0) {
-        process.stderr.write(`cannot build here: missing ${missing.join(", ")}. The prebuilt engine stays in use.\n`);
-        process.exit(1);
-      }
-      const started = Date.now();
-      const code = await buildEngine({ gpu: opts.cpu ? false : "auto", onLine: (line) => process.stderr.write(`${line}\n`) });
-      if (code !== 0) {
-        process.stderr.write(`engine build failed (exit ${code}); the prebuilt engine stays in use.\n`);
-        process.exit(1);
-      }
-      const llama = await loadLlama({ gpu: opts.cpu ? false : "auto", logger: pino({ level: "silent" }) });
-      const info = await describeEngine(llama);
-      await llama.dispose();
-      process.stdout.write(
-        `engine built in ${Math.round((Date.now() - started) / 1000)} s; in use: ${info.build} ${info.backend} (llama.cpp ${info.source})\n`,
-      );
-    });
+  registerEngineCommand(program);
 
   const withLibrary = async <T>(opts: { dataDir: string; modelsDir?: string }, fn: (ctx: LibraryContext) => Promise<T>) => {
     const options = resolveOptions({

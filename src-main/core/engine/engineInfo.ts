@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { delimiter, join } from "node:path";
+import { basename, delimiter, dirname, join } from "node:path";
 import { stripVTControlCharacters } from "node:util";
 import type { Llama } from "node-llama-cpp";
 
@@ -14,6 +14,12 @@ export interface EngineDescription {
   build: "localBuild" | "prebuilt";
   /** The llama.cpp release the binary was built from. */
   source: string;
+  /**
+   * Which CPU backend library llama.cpp loaded: a prebuilt variant picked for this CPU
+   * (`haswell`, `zen4`, `icelake`, …), `native` for a local build tuned to this machine,
+   * or null where it cannot be told (not Linux).
+   */
+  cpuVariant: string | null;
   cpuMathCores: number;
   devices: Array<{ name: string; vramTotal: number; vramFree: number }>;
   ram: { total: number; free: number };
@@ -28,6 +34,8 @@ export async function describeEngine(llama: Llama): Promise<EngineDescription> {
     backend: gpu === false ? "cpu" : gpu,
     build: llama.buildType,
     source: llama.llamaCppRelease.release,
+    // A local build may link its CPU backend into the addon itself; it is built for this CPU either way.
+    cpuVariant: loadedCpuVariant() ?? (llama.buildType === "localBuild" ? "native" : null),
     cpuMathCores: llama.cpuMathCores,
     // node-llama-cpp reports VRAM for all devices of the backend together; it is split evenly here.
     devices: names.map((name) => ({
@@ -37,6 +45,49 @@ export async function describeEngine(llama: Llama): Promise<EngineDescription> {
     })),
     ram: { total: ram.total, free: ram.free },
   };
+}
+
+/**
+ * The CPU backend library mapped into this process. The prebuilt package ships one
+ * `libggml-cpu-<variant>.so` per CPU family and dlopens the best match at run time;
+ * a local build links a single `libggml-cpu.so` compiled with `-march=native`.
+ */
+export function loadedCpuVariant(maps = "/proc/self/maps"): string | null {
+  if (process.platform !== "linux") return null;
+  let text: string;
+  try {
+    text = readFileSync(maps, "utf8");
+  } catch {
+    return null;
+  }
+  for (const line of text.split("\n")) {
+    const file = basename(line.trim().split(/\s+/).pop() ?? "");
+    const variant = /^libggml-cpu-([\w]+)\.so/.exec(file)?.[1];
+    if (variant) return variant;
+    if (/^libggml-cpu\.so/.test(file)) return "native";
+  }
+  return null;
+}
+
+/**
+ * The folder node-llama-cpp is installed in. Its `exports` do not list
+ * `package.json`, so resolve the package entry and walk up to the folder whose
+ * package.json names it.
+ */
+export function nodeLlamaCppDir(): string {
+  let dir = dirname(require.resolve("node-llama-cpp"));
+  for (;;) {
+    const manifest = join(dir, "package.json");
+    if (existsSync(manifest) && JSON.parse(readFileSync(manifest, "utf8")).name === "node-llama-cpp") return dir;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error("node-llama-cpp is not installed (no package folder above its entry)");
+    dir = parent;
+  }
+}
+
+/** node-llama-cpp's own CLI script (`node-llama-cpp source download …`). */
+export function nodeLlamaCppCli(): string {
+  return join(nodeLlamaCppDir(), "dist", "cli", "cli.js");
 }
 
 function onPath(command: string): boolean {
@@ -61,8 +112,7 @@ export function missingBuildTools(): string[] {
  * to `onLine`; resolves with the exit code.
  */
 export function buildEngine(options: { gpu: "auto" | false; onLine: (line: string) => void }): Promise<number> {
-  const cli = join(require.resolve("node-llama-cpp/package.json"), "..", "dist", "cli", "cli.js");
-  const args = [cli, "source", "download", "--gpu", options.gpu === false ? "false" : "auto"];
+  const args = [nodeLlamaCppCli(), "source", "download", "--gpu", options.gpu === false ? "false" : "auto"];
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, CI: "true" } });
     const forward = (chunk: Buffer) => {
