@@ -77,6 +77,16 @@ function print(json: boolean, value: unknown, text: () => string): void {
   process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text()}\n`);
 }
 
+/**
+ * The background engine build costs minutes of CPU: on by default for a user's
+ * `serve`, off under CI and test runners unless MAAS_ENGINE_BUILD=on asks for it.
+ */
+export function engineAutoBuildWanted(flag: boolean, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (!flag || env.MAAS_ENGINE_BUILD === "off") return false;
+  if (env.MAAS_ENGINE_BUILD === "on") return true;
+  return !env.CI && !env.VITEST && env.NODE_ENV !== "test";
+}
+
 export function buildCli(): Command {
   const program = new Command("maas-base")
     .description("MaaS-Base: serve local GGUF models through OpenAI, Anthropic and Jina compatible APIs")
@@ -102,6 +112,10 @@ export function buildCli(): Command {
     .option("--max-loaded-models <n>", "models kept in memory at once", integer(1), 4)
     .option("--model-ttl-minutes <n>", "idle minutes before a model unloads (0 = never)", Number, 15)
     .option("--hf-endpoint <url>", "Hugging Face base URL (default: $HF_ENDPOINT or https://huggingface.co)")
+    .option(
+      "--no-engine-build",
+      "do not build a tuned engine in the background on first start (also MAAS_ENGINE_BUILD=off; off under CI and tests)",
+    )
     .action(async (opts, command: Command) => {
       // Settings saved in the app apply where the command line did not say otherwise.
       const saved = (() => {
@@ -144,6 +158,7 @@ export function buildCli(): Command {
         metricsWithoutKey: Boolean(opts.metricsWithoutKey),
         maxLoadedModels: opts.maxLoadedModels,
         modelTtlMinutes: opts.modelTtlMinutes,
+        engineAutoBuild: engineAutoBuildWanted(Boolean(opts.engineBuild)),
         ...(opts.hfEndpoint ? { hfEndpoint: opts.hfEndpoint } : {}),
         logLevel: opts.logLevel,
       });

@@ -50,6 +50,12 @@ export interface CoreOptions {
   upstreamTimeoutMs: number;
   /** The built web app served at `/` (the renderer's `out/renderer`); none when missing. */
   webRoot?: string;
+  /**
+   * Build a tuned engine for this CPU in the background on first start, where cmake
+   * and a compiler exist (minutes of CPU; the prebuilt engine serves meanwhile).
+   * Defaults to off; `serve` turns it on outside CI and tests.
+   */
+  engineAutoBuild: boolean;
   /** Use this logger instead of making one (tests pass a silent one). */
   logger?: Logger;
 }
@@ -91,6 +97,7 @@ export function resolveOptions(partial: Partial<CoreOptions> = {}): CoreOptions 
     upstreamTimeoutMs: partial.upstreamTimeoutMs ?? 120_000,
     webRoot: partial.webRoot ?? defaultWebRoot(),
     modelTtlMinutes: partial.modelTtlMinutes ?? 15,
+    engineAutoBuild: partial.engineAutoBuild ?? false,
     ...(partial.ramBudgetBytes !== undefined ? { ramBudgetBytes: partial.ramBudgetBytes } : {}),
     ...(partial.hfEndpoint ? { hfEndpoint: partial.hfEndpoint } : {}),
     ...(partial.hfToken ? { hfToken: partial.hfToken } : {}),

@@ -1,8 +1,8 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { loadedCpuVariant, nodeLlamaCppCli, nodeLlamaCppDir } from "./engineInfo.js";
+import { hasTunedBuild, loadedCpuVariant, nodeLlamaCppCli, nodeLlamaCppDir } from "./engineInfo.js";
 
 const dir = mkdtempSync(join(tmpdir(), "maas-base-maps-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -38,4 +38,18 @@ describe("engine info", () => {
       expect(loadedCpuVariant(join(dir, "missing"))).toBeNull();
     },
   );
+
+  it("tells our finished tuned build from one in progress and from node-llama-cpp's default build", () => {
+    const pkg = join(dir, "pkg");
+    const builds = join(pkg, "llama", "localBuilds");
+    // node-llama-cpp's folder for GGML_NATIVE=ON (checked against its getBuildFolderNameForBuildOptions).
+    const tuned = join(builds, "linux-x64-3h2p633521x2pa4v6u392m1i2x1n1k45282b25");
+    expect(hasTunedBuild(pkg)).toBe(false);
+    mkdirSync(join(builds, "linux-x64"), { recursive: true });
+    writeFileSync(join(builds, "linux-x64", "buildDone.status"), "");
+    mkdirSync(tuned, { recursive: true });
+    expect(hasTunedBuild(pkg)).toBe(false);
+    writeFileSync(join(tuned, "buildDone.status"), "");
+    expect(hasTunedBuild(pkg)).toBe(true);
+  });
 });

@@ -1,6 +1,8 @@
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { setPriority } from "node:os";
 import { basename, delimiter, dirname, join } from "node:path";
 import { stripVTControlCharacters } from "node:util";
 import type { Llama } from "node-llama-cpp";
@@ -85,6 +87,47 @@ export function nodeLlamaCppDir(): string {
   }
 }
 
+/**
+ * The cmake options our engine builds are made with. `GGML_NATIVE=ON` is llama.cpp's
+ * default for a local build anyway; naming it gives the build a folder of its own
+ * (`localBuilds/linux-x64-<hash>`): node-llama-cpp holds a lock on a build folder while
+ * it compiles, and every `getLlama()` that looks in that folder waits for the lock. With
+ * the folder of its own, engines keep loading the prebuilt binary during the build, and
+ * load the tuned one (`tunedBuildOptions()`) once it is done.
+ */
+export const TUNED_BUILD_CMAKE_OPTIONS: Readonly<Record<string, string>> = Object.freeze({ GGML_NATIVE: "ON" });
+
+/** The suffix node-llama-cpp gives a build folder for these cmake options (its own hash: SHA-1, bytes in base 36). */
+function cmakeOptionsFolderHash(options: Readonly<Record<string, string>>): string {
+  const text = Object.keys(options)
+    .sort()
+    .map((key) => `${encodeURIComponent(key)}=${encodeURIComponent(options[key] ?? "")}`)
+    .join(";");
+  return Array.from(createHash("sha1").update(text).digest(), (byte) => byte.toString(36)).join("");
+}
+
+/** Whether our tuned build is finished (node-llama-cpp marks a finished build with `buildDone.status`). */
+export function hasTunedBuild(dir = nodeLlamaCppDir()): boolean {
+  const builds = join(dir, "llama", "localBuilds");
+  const suffix = `-${cmakeOptionsFolderHash(TUNED_BUILD_CMAKE_OPTIONS)}`;
+  try {
+    return readdirSync(builds).some((name) => name.endsWith(suffix) && existsSync(join(builds, name, "buildDone.status")));
+  } catch {
+    return false;
+  }
+}
+
+/** The `getLlama()` options that load the tuned build when it is finished, and nothing otherwise. */
+export function tunedBuildOptions(): { cmakeOptions?: Record<string, string> } {
+  let ready = false;
+  try {
+    ready = hasTunedBuild();
+  } catch {
+    // node-llama-cpp missing: getLlama() will say so.
+  }
+  return ready ? { cmakeOptions: { ...TUNED_BUILD_CMAKE_OPTIONS } } : {};
+}
+
 /** node-llama-cpp's own CLI script (`node-llama-cpp source download …`). */
 export function nodeLlamaCppCli(): string {
   return join(nodeLlamaCppDir(), "dist", "cli", "cli.js");
@@ -111,10 +154,33 @@ export function missingBuildTools(): string[] {
  * node-llama-cpp loads that build instead of the prebuilt one. Progress lines go
  * to `onLine`; resolves with the exit code.
  */
-export function buildEngine(options: { gpu: "auto" | false; onLine: (line: string) => void }): Promise<number> {
+export function buildEngine(options: {
+  gpu: "auto" | false;
+  onLine: (line: string) => void;
+  /** Aborting kills the build (a server shutting down); resolves with a non-zero code. */
+  signal?: AbortSignal;
+  /** Run the compilers at the lowest CPU priority, so a build in the background does not slow serving. */
+  lowPriority?: boolean;
+}): Promise<number> {
   const args = [nodeLlamaCppCli(), "source", "download", "--gpu", options.gpu === false ? "false" : "auto"];
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, CI: "true" } });
+    const child = spawn(process.execPath, args, {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: {
+        ...process.env,
+        CI: "true",
+        ...Object.fromEntries(Object.entries(TUNED_BUILD_CMAKE_OPTIONS).map(([k, v]) => [`NODE_LLAMA_CPP_CMAKE_OPTION_${k}`, v])),
+      },
+      ...(options.signal ? { signal: options.signal, killSignal: "SIGTERM" as const } : {}),
+    });
+    // Children (cmake, the compilers) inherit the niceness.
+    if (options.lowPriority && child.pid) {
+      try {
+        setPriority(child.pid, 19);
+      } catch {
+        // Not allowed here: build at normal priority.
+      }
+    }
     const forward = (chunk: Buffer) => {
       // node-llama-cpp redraws its progress line with ANSI codes; keep the plain text of each line.
       for (const line of stripVTControlCharacters(chunk.toString()).split(/[\r\n]+/)) {
@@ -123,7 +189,7 @@ export function buildEngine(options: { gpu: "auto" | false; onLine: (line: strin
     };
     child.stdout.on("data", forward);
     child.stderr.on("data", forward);
-    child.on("error", reject);
+    child.on("error", (error) => (options.signal?.aborted ? resolvePromise(1) : reject(error)));
     child.on("exit", (code) => resolvePromise(code ?? 1));
   });
 }

@@ -10,6 +10,7 @@ import type { ProcessSupervisor } from "../domain/processes.js";
 import type { ResponseStore } from "../domain/responses.js";
 import type { RouteService } from "../domain/routes.js";
 import type { UsageService } from "../domain/usage.js";
+import type { EngineAutoBuild } from "../engine/autoBuild.js";
 import type { Engine } from "../engine/Engine.js";
 import type { Metrics } from "./metrics.js";
 import type { Router } from "./router.js";
@@ -18,6 +19,7 @@ import type { Router } from "./router.js";
 export interface ServerDeps {
   options: CoreOptions;
   engine: Engine;
+  engineBuild: EngineAutoBuild;
   models: ModelService;
   keys: ApiKeyService;
   usage: UsageService;

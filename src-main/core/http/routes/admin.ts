@@ -49,7 +49,10 @@ export async function adminRoutes(app: FastifyInstance, deps: ServerDeps): Promi
     ...(await describeEngine(deps.engine.llama)),
     threads: deps.options.threads ?? deps.engine.llama.cpuMathCores,
     models: await deps.engine.pool.stats(),
+    engineBuild: deps.engineBuild.status(),
   }));
+
+  app.get("/api/admin/engine/build", async () => deps.engineBuild.status());
 
   app.get("/api/admin/models", async () => ({ data: deps.models.list() }));
 
