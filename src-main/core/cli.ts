@@ -11,10 +11,8 @@ import { ModelService } from "./domain/models.js";
 import { RouteService } from "./domain/routes.js";
 import { REQUEST_CSV_COLUMNS, SUMMARY_CSV_COLUMNS, toCsv, UsageService, utcDay } from "./domain/usage.js";
 import { describeEngine } from "./engine/engineInfo.js";
-import { loadLlama } from "./engine/llama.js";
 import { registerEngineCommand } from "./engineCommand.js";
 import { writeFixtureModels } from "./fixtures/tinyModels.js";
-import { createCore } from "./index.js";
 
 function integer(min: number) {
   return (value: string): number => {
@@ -142,6 +140,8 @@ export function buildCli(): Command {
           `warning: binding ${opts.host} makes the API reachable from other machines; every request still needs a key.\n`,
         );
       }
+      // Imported here, so the other commands do not load the server, the engine and their dependencies.
+      const { createCore } = await import("./index.js");
       const core = createCore({
         host: opts.host,
         port: opts.port,
@@ -411,6 +411,7 @@ export function buildCli(): Command {
     .option("--cpu", "describe the CPU backend even when a GPU is found")
     .option("--json", "machine-readable output")
     .action(async (opts) => {
+      const { loadLlama } = await import("./engine/llama.js");
       const llama = await loadLlama({ gpu: opts.cpu ? false : "auto", logger: pino({ level: "silent" }) });
       try {
         const info = await describeEngine(llama);

@@ -2,7 +2,6 @@ import { createHash } from "node:crypto";
 import { createReadStream, existsSync, linkSync, mkdirSync, readdirSync, statSync, symlinkSync, unlinkSync } from "node:fs";
 import { copyFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
-import { GgufFileType, GgufInsights, readGgufFileInfo } from "node-llama-cpp";
 import type { Logger } from "pino";
 import { type Db, prep } from "../db/database.js";
 import { InvalidRequestError, NotFoundError } from "../errors.js";
@@ -70,6 +69,8 @@ export type GgufSummary = Pick<
 
 /** Reads what the GGUF header says about a model; throws on a file that is not GGUF. */
 export async function inspectGguf(path: string): Promise<GgufSummary> {
+  // Imported here: loading node-llama-cpp takes ~1 s and ~40 MB, which a server that reads no GGUF should not pay.
+  const { GgufFileType, GgufInsights, readGgufFileInfo } = await import("node-llama-cpp");
   const info = await readGgufFileInfo(path, { readTensorInfo: true, logWarnings: false });
   // The header parser reads past the end of a cut-off file without complaint, so check
   // that the tensor data the header promises is all there.
