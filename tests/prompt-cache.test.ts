@@ -21,7 +21,7 @@ afterAll(() => server?.stop());
 
 /** A system prompt long enough that reusing it is unmistakable (a few hundred tokens). */
 const agentSystem = (name: string) =>
-  `You are ${name}, a coding agent. ${Array.from({ length: 40 }, (_, i) => `Rule ${i}: keep edits small.`).join(" ")}`;
+  `You are ${name}, a coding agent. ${Array.from({ length: 12 }, (_, i) => `Rule ${i}: keep edits small.`).join(" ")}`;
 
 describe("prompt cache across turns", () => {
   it("OpenAI chat: turn 2 reuses turn 1's prefix although a side request ran between them", async () => {
@@ -59,6 +59,13 @@ describe("prompt cache across turns", () => {
     // At least the system prompt and the first user turn came from the cache.
     expect(cached).toBeGreaterThan((turn1.usage?.prompt_tokens ?? 0) * 0.8);
     expect(cached).toBeLessThan(promptTokens);
+
+    // The request log keeps the cache hits.
+    const log = await fetch(`${server.url}/api/admin/usage/requests?operation=chat&limit=10`, {
+      headers: { authorization: `Bearer ${server.adminKey}` },
+    }).then((r) => r.json());
+    const rows = log.data as Array<{ promptTokens: number; cachedTokens: number }>;
+    expect(rows.some((r) => r.promptTokens === promptTokens && r.cachedTokens === cached)).toBe(true);
   });
 
   it("Responses: prompt_cache_key turns report input_tokens_details.cached_tokens", async () => {
@@ -71,7 +78,8 @@ describe("prompt cache across turns", () => {
       prompt_cache_key: "session-beta",
       store: false,
     });
-    expect(first.usage?.input_tokens_details.cached_tokens).toBe(0);
+    // Only what it shares with earlier prompts (the chat template's opening, "You are ") can be cached.
+    expect(first.usage?.input_tokens_details.cached_tokens).toBeLessThan((first.usage?.input_tokens ?? 0) * 0.2);
     const second = await openai.responses.create({
       model: "tiny-chat",
       instructions,
@@ -95,7 +103,7 @@ describe("prompt cache across turns", () => {
       system,
       messages: [{ role: "user", content: "Run the tests." }],
     });
-    expect(first.usage.cache_read_input_tokens).toBe(0);
+    expect(first.usage.cache_read_input_tokens).toBeLessThan(first.usage.input_tokens * 0.2);
     const reply = first.content[0]?.type === "text" ? first.content[0].text : "";
     const stream = anthropic.messages.stream({
       model: "tiny-chat",
@@ -109,7 +117,7 @@ describe("prompt cache across turns", () => {
     });
     const second = await stream.finalMessage();
     const read = second.usage.cache_read_input_tokens ?? 0;
-    expect(read).toBeGreaterThan(first.usage.input_tokens * 0.8);
+    expect(read).toBeGreaterThan((first.usage.input_tokens + (first.usage.cache_read_input_tokens ?? 0)) * 0.8);
     // input_tokens counts only the tokens evaluated anew.
     expect(second.usage.input_tokens).toBeGreaterThan(0);
     expect(second.usage.input_tokens).toBeLessThan(read);

@@ -41,6 +41,6 @@ declare module "fastify" {
   interface FastifyRequest {
     apiKey: ApiKeyPublic | null;
     /** Filled by handlers for the request log line. */
-    logInfo: { model?: string; promptTokens?: number; completionTokens?: number; status?: number };
+    logInfo: { model?: string; promptTokens?: number; completionTokens?: number; cachedTokens?: number; status?: number };
   }
 }
