@@ -38,7 +38,19 @@ export async function measureStartup(bin: string, settleMs = 2000): Promise<Star
   const started = performance.now();
   const child = spawn(
     process.execPath,
-    [bin, "serve", "--port", String(port), "--data-dir", dir, "--models-dir", join(dir, "models"), "--no-engine-build", "--log-level", "warn"],
+    [
+      bin,
+      "serve",
+      "--port",
+      String(port),
+      "--data-dir",
+      dir,
+      "--models-dir",
+      join(dir, "models"),
+      "--no-engine-build",
+      "--log-level",
+      "warn",
+    ],
     { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, MAAS_ENGINE_BUILD: "off" } },
   );
   let stderr = "";
@@ -72,12 +84,16 @@ export async function measureStartup(bin: string, settleMs = 2000): Promise<Star
 }
 
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith("startup.ts")) {
-  const { values } = parseArgs({ options: { runs: { type: "string", default: "5" }, bin: { type: "string", default: "bin/maas-base.mjs" } } });
+  const { values } = parseArgs({
+    options: { runs: { type: "string", default: "5" }, bin: { type: "string", default: "bin/maas-base.mjs" } },
+  });
   const samples: StartupSample[] = [];
   for (let i = 0; i < Number(values.runs); i++) samples.push(await measureStartup(resolve(values.bin)));
   const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
   const med = (xs: number[]) => sorted(xs)[Math.floor(xs.length / 2)] ?? Number.NaN;
-  console.log(`runs (wall / cpu / rss): ${samples.map((s) => `${s.healthMs.toFixed(0)} ms / ${s.cpuMs} ms / ${s.rssMb.toFixed(0)} MB`).join(", ")}`);
+  console.log(
+    `runs (wall / cpu / rss): ${samples.map((s) => `${s.healthMs.toFixed(0)} ms / ${s.cpuMs} ms / ${s.rssMb.toFixed(0)} MB`).join(", ")}`,
+  );
   console.log(
     `median: /health after ${med(samples.map((s) => s.healthMs)).toFixed(0)} ms (${med(samples.map((s) => s.cpuMs))} ms of CPU), idle RSS ${med(samples.map((s) => s.rssMb)).toFixed(0)} MB`,
   );
