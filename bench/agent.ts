@@ -171,7 +171,7 @@ async function ask(side: Side, messages: Message[], cacheKey: string | undefined
   let text = "";
   let cached = 0;
   let prompt = 0;
-  for await (const data of sseData(res.body)) {
+  for await (const data of sseData(res.body as unknown as AsyncIterable<Uint8Array>)) {
     if (data === "[DONE]") break;
     const chunk = JSON.parse(data);
     const delta = chunk.choices?.[0]?.delta?.content;

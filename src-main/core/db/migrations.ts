@@ -193,6 +193,19 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   },
   {
     version: 7,
+    name: "model files that cannot be read",
+    sql: `
+      CREATE TABLE unreadable_files (
+        path        TEXT PRIMARY KEY,
+        size_bytes  INTEGER NOT NULL,
+        mtime_ms    INTEGER NOT NULL,
+        reason      TEXT NOT NULL,
+        created_at  INTEGER NOT NULL
+      );
+    `,
+  },
+  {
+    version: 8,
     name: "prompt tokens read from a sequence's cache",
     sql: `
       ALTER TABLE usage_records ADD COLUMN cached_tokens INTEGER NOT NULL DEFAULT 0;

@@ -11,14 +11,14 @@ import type { ResponseStore } from "../domain/responses.js";
 import type { RouteService } from "../domain/routes.js";
 import type { UsageService } from "../domain/usage.js";
 import type { EngineAutoBuild } from "../engine/autoBuild.js";
-import type { Engine } from "../engine/Engine.js";
+import type { Supervisor } from "../engine/supervisor/Supervisor.js";
 import type { Metrics } from "./metrics.js";
 import type { Router } from "./router.js";
 
 /** What the route modules need from the core. */
 export interface ServerDeps {
   options: CoreOptions;
-  engine: Engine;
+  engine: Supervisor;
   engineBuild: EngineAutoBuild;
   models: ModelService;
   keys: ApiKeyService;
