@@ -48,7 +48,7 @@ export default async function globalSetup(): Promise<void> {
   const hubUrl = await firstLine(hub, "stdout", /(http:\/\/\S+)/, "hub");
   const server = spawn(
     process.execPath,
-    [bin, "serve", "--port", "0", "--data-dir", dir, "--models-dir", modelsDir, "--threads", "1", "--cpu"],
+    [bin, "serve", "--port", "0", "--data-dir", dir, "--models-dir", modelsDir, "--threads", "1", "--cpu", "--no-engine-build"],
     {
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, HF_ENDPOINT: hubUrl },

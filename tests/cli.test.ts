@@ -39,9 +39,20 @@ describe("maas-base CLI", () => {
     const info = JSON.parse(stdout);
     expect(info.engine.backend).toBe("cpu");
     expect(["localBuild", "prebuilt"]).toContain(info.engine.build);
+    // Which CPU backend serves: a prebuilt variant (haswell, zen4, …) or a native local build.
+    if (process.platform === "linux") expect(info.engine.cpuVariant).toMatch(/^[a-z0-9_]+$/);
     expect(info.engine.cpuMathCores).toBeGreaterThan(0);
     expect(info.engine.ram.total).toBeGreaterThan(info.engine.ram.free);
     expect(info.devices).toEqual([]);
+  });
+
+  it("engine build without cmake or a compiler says what is missing and keeps the prebuilt engine", async () => {
+    const failed = await run(process.execPath, [BIN, "engine", "build", "--cpu"], {
+      cwd: dir,
+      env: { ...process.env, PATH: join(dir, "no-tools-here") },
+    }).catch((error: { code: number; stderr: string }) => error);
+    expect("code" in failed && failed.code).toBe(1);
+    expect("stderr" in failed && failed.stderr).toMatch(/cannot build here: missing cmake, .*The prebuilt engine stays in use/);
   });
 
   it("fixtures --out writes the three tiny models", async () => {

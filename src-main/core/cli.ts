@@ -9,10 +9,9 @@ import { HuggingFace } from "./domain/huggingface.js";
 import { ModelService } from "./domain/models.js";
 import { RouteService } from "./domain/routes.js";
 import { REQUEST_CSV_COLUMNS, SUMMARY_CSV_COLUMNS, toCsv, UsageService, utcDay } from "./domain/usage.js";
-import { buildEngine, describeEngine, missingBuildTools } from "./engine/engineInfo.js";
-import { loadLlama } from "./engine/llama.js";
+import { describeEngine } from "./engine/engineInfo.js";
+import { registerEngineCommand } from "./engineCommand.js";
 import { writeFixtureModels } from "./fixtures/tinyModels.js";
-import { createCore } from "./index.js";
 import { flagValue, SETTING_KEYS, SETTINGS, type SettingKey } from "./settings.js";
 
 function integer(min: number) {
@@ -76,6 +75,16 @@ function print(json: boolean, value: unknown, text: () => string): void {
   process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text()}\n`);
 }
 
+/**
+ * The background engine build costs minutes of CPU: on by default for a user's
+ * `serve`, off under CI and test runners unless MAAS_ENGINE_BUILD=on asks for it.
+ */
+export function engineAutoBuildWanted(flag: boolean, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (!flag || env.MAAS_ENGINE_BUILD === "off") return false;
+  if (env.MAAS_ENGINE_BUILD === "on") return true;
+  return !env.CI && !env.VITEST && env.NODE_ENV !== "test";
+}
+
 export function buildCli(): Command {
   const program = new Command("maas-base")
     .description("MaaS-Base: serve local GGUF models through OpenAI, Anthropic and Jina compatible APIs")
@@ -106,6 +115,10 @@ export function buildCli(): Command {
     }
     serve.addOption(option);
   }
+  serve.option(
+    "--no-engine-build",
+    "do not build a tuned engine in the background on first start (also MAAS_ENGINE_BUILD=off; off under CI and tests)",
+  );
   serve.action(async (opts, command: Command) => {
     // Only what was typed goes to createCore: it applies the saved settings and defaults under it.
     const launch: Partial<Record<SettingKey, unknown>> = {};
@@ -116,7 +129,13 @@ export function buildCli(): Command {
       launch[key] = option.isBoolean() ? flagValue(key, true) : opts[name];
     }
     if (typeof launch.modelsDir === "string") launch.modelsDir = resolve(launch.modelsDir);
-    const core = createCore({ ...launch, dataDir: resolve(opts.dataDir) } as Partial<CoreOptions>);
+    // Imported here, so the other commands do not load the server, the engine and their dependencies.
+    const { createCore } = await import("./index.js");
+    const core = createCore({
+      ...launch,
+      dataDir: resolve(opts.dataDir),
+      engineAutoBuild: engineAutoBuildWanted(opts.engineBuild !== false),
+    } as Partial<CoreOptions>);
     if (!isLoopbackHost(core.options.host)) {
       process.stderr.write(
         `warning: binding ${core.options.host} makes the API reachable from other machines; every request still needs a key.\n`,
@@ -371,13 +390,14 @@ export function buildCli(): Command {
     .option("--cpu", "describe the CPU backend even when a GPU is found")
     .option("--json", "machine-readable output")
     .action(async (opts) => {
+      const { loadLlama } = await import("./engine/llama.js");
       const llama = await loadLlama({ gpu: opts.cpu ? false : "auto", logger: pino({ level: "silent" }) });
       try {
         const info = await describeEngine(llama);
         const gib = (n: number) => `${(n / 2 ** 30).toFixed(1)} GiB`;
         print(Boolean(opts.json), { engine: info, devices: info.devices }, () =>
           [
-            `backend: ${info.backend} (${info.build === "localBuild" ? "built on this machine" : "prebuilt"}, llama.cpp ${info.source})`,
+            `backend: ${info.backend} (${info.build === "localBuild" ? "built on this machine" : "prebuilt"}${info.cpuVariant ? `, cpu ${info.cpuVariant}` : ""}, llama.cpp ${info.source})`,
             ...info.devices.map((d) => `device: ${d.name}, ${gib(d.vramFree)} free of ${gib(d.vramTotal)}`),
             `cpu: ${info.cpuMathCores} math cores; ram: ${gib(info.ram.free)} free of ${gib(info.ram.total)}`,
           ].join("\n"),
@@ -387,30 +407,7 @@ export function buildCli(): Command {
       }
     });
 
-  const engine = program.command("engine").description("the llama.cpp engine binary");
-  engine
-    .command("build")
-    .description("build an optimized engine for this machine from node-llama-cpp's bundled llama.cpp source (offline)")
-    .option("--cpu", "build for the CPU only, without GPU backends")
-    .action(async (opts) => {
-      const missing = missingBuildTools();
-      if (missing.length > 0) {
-        process.stderr.write(`cannot build here: missing ${missing.join(", ")}. The prebuilt engine stays in use.\n`);
-        process.exit(1);
-      }
-      const started = Date.now();
-      const code = await buildEngine({ gpu: opts.cpu ? false : "auto", onLine: (line) => process.stderr.write(`${line}\n`) });
-      if (code !== 0) {
-        process.stderr.write(`engine build failed (exit ${code}); the prebuilt engine stays in use.\n`);
-        process.exit(1);
-      }
-      const llama = await loadLlama({ gpu: opts.cpu ? false : "auto", logger: pino({ level: "silent" }) });
-      const info = await describeEngine(llama);
-      await llama.dispose();
-      process.stdout.write(
-        `engine built in ${Math.round((Date.now() - started) / 1000)} s; in use: ${info.build} ${info.backend} (llama.cpp ${info.source})\n`,
-      );
-    });
+  registerEngineCommand(program);
 
   const withLibrary = async <T>(opts: { dataDir: string; modelsDir?: string }, fn: (ctx: LibraryContext) => Promise<T>) => {
     const options = resolveOptions({

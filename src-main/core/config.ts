@@ -55,6 +55,12 @@ export interface CoreOptions {
   upstreamTimeoutMs: number;
   /** The built web app served at `/` (the renderer's `out/renderer`); none when missing. */
   webRoot?: string;
+  /**
+   * Build a tuned engine for this CPU in the background on first start, where cmake
+   * and a compiler exist (minutes of CPU; the prebuilt engine serves meanwhile).
+   * Defaults to off; `serve` turns it on outside CI and tests.
+   */
+  engineAutoBuild: boolean;
   /** Use this logger instead of making one (tests pass a silent one). */
   logger?: Logger;
   /** Where each setting's value came from (filled in by `resolveOptions`). */
@@ -120,6 +126,7 @@ export function resolveOptions(partial: Partial<CoreOptions> = {}, saved: Partia
     modelsDir: values.modelsDir ?? join(dataDir, "models"),
     webRoot: partial.webRoot ?? defaultWebRoot(),
     settingSources: sources,
+    engineAutoBuild: partial.engineAutoBuild ?? false,
     ...(partial.hfToken ? { hfToken: partial.hfToken } : {}),
     ...(partial.logger ? { logger: partial.logger } : {}),
     ...(partial.launcher ? { launcher: partial.launcher } : {}),

@@ -12,6 +12,7 @@ import { ProcessSupervisor } from "./domain/processes.js";
 import { ResponseStore } from "./domain/responses.js";
 import { RouteService } from "./domain/routes.js";
 import { UsageService } from "./domain/usage.js";
+import { EngineAutoBuild } from "./engine/autoBuild.js";
 import { nodeLauncher } from "./engine/process/launcher.js";
 import { Inspector } from "./engine/supervisor/Inspector.js";
 import { Supervisor } from "./engine/supervisor/Supervisor.js";
@@ -82,6 +83,7 @@ export function createCore(partial: Partial<CoreOptions> = {}): Core {
     );
   routes.onChange(() => void syncProcesses());
   let engine: Supervisor | null = null;
+  const engineBuild = new EngineAutoBuild({ enabled: options.engineAutoBuild, logger });
   let app: FastifyInstance | null = null;
   let url: string | null = null;
   let stopping: Promise<void> | null = null;
@@ -133,6 +135,7 @@ export function createCore(partial: Partial<CoreOptions> = {}): Core {
       app = await buildServer({
         options,
         engine,
+        engineBuild,
         models,
         keys,
         usage,
@@ -154,11 +157,13 @@ export function createCore(partial: Partial<CoreOptions> = {}): Core {
       const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
       url = `http://${host}:${address.port}`;
       downloads.resumePending();
+      engineBuild.start();
       return url;
     },
     stop() {
       stopping ??= (async () => {
         await downloads.stop();
+        await engineBuild.stop();
         await app?.close();
         await processes.stop();
         await engine?.dispose();

@@ -204,4 +204,11 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       );
     `,
   },
+  {
+    version: 8,
+    name: "prompt tokens read from a sequence's cache",
+    sql: `
+      ALTER TABLE usage_records ADD COLUMN cached_tokens INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ];

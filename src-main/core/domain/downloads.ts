@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, renameSync, rmSync, statfsSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
-import { createModelDownloader, type ModelDownloader } from "node-llama-cpp";
+import type { ModelDownloader } from "node-llama-cpp";
 import type { Logger } from "pino";
 import { type Db, prep } from "../db/database.js";
 import { ApiError, InvalidRequestError, NotFoundError } from "../errors.js";
@@ -203,6 +203,8 @@ export class DownloadManager {
       // before the end; renaming it back lets it resume from its saved progress.
       const interrupted = join(staging, row.file_name);
       if (existsSync(interrupted) && !existsSync(`${interrupted}.ipull`)) renameSync(interrupted, `${interrupted}.ipull`);
+      // Imported here: loading node-llama-cpp takes ~1 s and ~40 MB, which a server that downloads nothing should not pay.
+      const { createModelDownloader } = await import("node-llama-cpp");
       const downloader = await createModelDownloader({
         modelUri: this.hf.fileUrl(repo, path),
         dirPath: staging,

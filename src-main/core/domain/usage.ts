@@ -11,6 +11,8 @@ export interface UsageRecordInput {
   operation: Operation;
   promptTokens: number;
   completionTokens: number;
+  /** Of `promptTokens`, those the engine reused from a sequence's cache (a resent prefix). */
+  cachedTokens?: number;
   ttftMs: number | null;
   durationMs: number;
   status: number;
@@ -72,6 +74,7 @@ function toRecord(r: Record<string, unknown>): UsageRecord {
     operation: r.operation as Operation,
     promptTokens: r.prompt_tokens as number,
     completionTokens: r.completion_tokens as number,
+    cachedTokens: (r.cached_tokens as number | null) ?? 0,
     ttftMs: (r.ttft_ms as number | null) ?? null,
     durationMs: r.duration_ms as number,
     status: r.status as number,
@@ -98,9 +101,9 @@ export class UsageService {
   ) {
     this.insert = db.prepare(
       `INSERT INTO usage_records (request_id, created_at, api_key_id, route, model, operation, prompt_tokens,
-         completion_tokens, ttft_ms, duration_ms, status, bytes_in, bytes_out)
+         completion_tokens, cached_tokens, ttft_ms, duration_ms, status, bytes_in, bytes_out)
        VALUES (@requestId, @createdAt, @apiKeyId, @route, @model, @operation, @promptTokens, @completionTokens,
-         @ttftMs, @durationMs, @status, @bytesIn, @bytesOut)`,
+         @cachedTokens, @ttftMs, @durationMs, @status, @bytesIn, @bytesOut)`,
     );
     this.rollup = db.prepare(
       `INSERT INTO usage_daily (day, model, api_key_id, operation, requests, errors, prompt_tokens, completion_tokens, duration_ms)
@@ -143,6 +146,7 @@ export class UsageService {
         this.insert.run({
           ...input,
           route: input.route ?? input.model,
+          cachedTokens: input.cachedTokens ?? 0,
           bytesIn: input.bytesIn ?? null,
           bytesOut: input.bytesOut ?? null,
         });

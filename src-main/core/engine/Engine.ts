@@ -206,7 +206,8 @@ export class Engine {
         channel.push({
           type: "done",
           ...stop,
-          usage: { promptTokens, completionTokens },
+          // LlamaChat evaluates only what follows the prefix the sequence already holds.
+          usage: { promptTokens, completionTokens, cachedTokens: Math.min(lease.cachedTokens, Math.max(0, promptTokens - 1)) },
         });
         channel.close();
       } catch (error) {
@@ -249,9 +250,18 @@ export class Engine {
   }
 
   private promptTokens(loaded: LoadedModel, history: ReturnType<typeof toChatHistory>, functions?: ChatModelFunctions): number {
+    return this.promptTokenIds(loaded, history, functions).length;
+  }
+
+  /** The prompt as LlamaChat will evaluate it (the chat template applied), as token ids. */
+  private promptTokenIds(
+    loaded: LoadedModel,
+    history: ReturnType<typeof toChatHistory>,
+    functions?: ChatModelFunctions,
+  ): Token[] {
     return this.chatWrapper(loaded)
       .generateContextState({ chatHistory: history, availableFunctions: functions, documentFunctionParams: true })
-      .contextText.tokenize(loaded.model.tokenizer).length;
+      .contextText.tokenize(loaded.model.tokenizer);
   }
 
   /** Everything a chat request needs before it holds a sequence; throws the request's 400s and 404s. */
@@ -356,13 +366,15 @@ export class Engine {
   async chat(request: ChatRequest, signal?: AbortSignal): Promise<GenerationStream> {
     const { info, functions, grammar, forced, forcedCall, history } = await this.prepareChat(request);
     const loaded = await this.pool.get(info);
-    const lease = await loaded.acquireSequence(signal);
+    // The prompt's tokens pick the sequence whose cache shares the longest prefix (sequenceChoice.ts).
+    const promptIds = this.promptTokenIds(loaded, history, functions);
+    const lease = await loaded.acquireSequence(signal, { promptTokens: promptIds, affinityKey: request.cacheKey });
     let chat: LlamaChat;
     let maxTokens: number;
     let promptTokens: number;
     try {
       chat = new LlamaChat({ contextSequence: lease.sequence, chatWrapper: this.chatWrapper(loaded) });
-      promptTokens = this.promptTokens(loaded, history, functions);
+      promptTokens = promptIds.length;
       maxTokens = this.budget(lease, promptTokens, request.sampling.maxTokens);
     } catch (error) {
       lease.release();

@@ -14,6 +14,7 @@ import { createBatchStrategy } from "./batching.js";
 import { ContextPool } from "./ContextPool.js";
 import { estimateFit, type FitEstimate } from "./fit.js";
 import { SlotQueue } from "./SlotQueue.js";
+import { chooseSequence, commonPrefixLength, type SequenceRequest } from "./sequenceChoice.js";
 
 export interface PoolOptions {
   /** Threads per context; `undefined` = llama.cpp's count of physical cores. */
@@ -64,6 +65,8 @@ export class InsufficientMemoryError extends ApiError {
 export interface SequenceLease {
   sequence: LlamaContextSequence;
   loaded: LoadedModel;
+  /** Prompt tokens the sequence already holds evaluated (its common prefix with the hint's prompt). */
+  cachedTokens: number;
   release(): void;
 }
 
@@ -86,6 +89,9 @@ export class LoadedModel {
   private chat: {
     context: LlamaContext;
     sequences: Array<LlamaContextSequence | undefined>;
+    /** When each sequence was last released, and the affinity key of the request it served (sequenceChoice.ts). */
+    lastUsed: number[];
+    affinity: Array<string | null>;
     slots: SlotQueue;
     batching: ReturnType<typeof createBatchStrategy>;
   } | null = null;
@@ -192,7 +198,14 @@ export class LoadedModel {
         batching: { itemPrioritizationStrategy: batching },
       });
       created = context;
-      this.chat = { context, sequences: new Array(parallel).fill(undefined), slots, batching };
+      this.chat = {
+        context,
+        sequences: new Array(parallel).fill(undefined),
+        lastUsed: new Array(parallel).fill(0),
+        affinity: new Array(parallel).fill(null),
+        slots,
+        batching,
+      };
     })();
     try {
       await this.chatCreating;
@@ -201,11 +214,22 @@ export class LoadedModel {
     }
   }
 
-  async acquireSequence(signal: AbortSignal | undefined): Promise<SequenceLease> {
+  async acquireSequence(signal: AbortSignal | undefined, hint: SequenceRequest = { promptTokens: [] }): Promise<SequenceLease> {
     await this.ensureChatContext();
     const chat = this.chat;
     if (!chat) throw new ModelLoadError(this.info.id, "context was disposed");
-    const slot = await chat.slots.acquire(signal, () => new QueueFullError(this.info.id));
+    // Prefix-aware choice among free sequences (sequenceChoice.ts), so agents' cached prefixes survive side requests.
+    const choose = (free: readonly number[]) =>
+      chooseSequence(
+        free.map((s) => ({
+          slot: s,
+          cachedTokens: chat.sequences[s]?.contextTokens ?? [],
+          lastUsed: chat.lastUsed[s] ?? 0,
+          affinityKey: chat.affinity[s] ?? null,
+        })),
+        hint,
+      )?.slot ?? (free.at(-1) as number);
+    const slot = await chat.slots.acquire(signal, () => new QueueFullError(this.info.id), choose);
     let sequence = chat.sequences[slot];
     try {
       if (!sequence || sequence.disposed) {
@@ -221,10 +245,13 @@ export class LoadedModel {
     return {
       sequence,
       loaded: this,
+      cachedTokens: commonPrefixLength(sequence.contextTokens, hint.promptTokens),
       release: () => {
         if (released) return;
         released = true;
         this.lastUsed = Date.now();
+        chat.lastUsed[slot] = this.lastUsed;
+        chat.affinity[slot] = hint.affinityKey ?? null;
         chat.slots.release(slot);
         if (!this.busy) this.onIdle();
       },

@@ -30,9 +30,11 @@ export class SlotQueue {
   }
 
   /** Resolves with a free slot index; throws `QueueFull` (from `onFull`) when the wait list is full. */
-  acquire(signal: AbortSignal | undefined, onFull: () => Error): Promise<number> {
+  acquire(signal: AbortSignal | undefined, onFull: () => Error, choose?: (free: readonly number[]) => number): Promise<number> {
     if (signal?.aborted) return Promise.reject(new AbortedError());
-    const slot = this.free.pop();
+    // `choose` picks among free slots (the chat pool's prefix-aware choice); else the last freed.
+    const chosen = choose && this.free.length > 1 ? this.free.indexOf(choose(this.free)) : -1;
+    const slot = chosen >= 0 ? this.free.splice(chosen, 1)[0] : this.free.pop();
     if (slot !== undefined) return Promise.resolve(slot);
     if (this.waiters.length >= this.maxWaiting) return Promise.reject(onFull());
     return new Promise<number>((resolve, reject) => {

@@ -1,7 +1,9 @@
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { delimiter, join } from "node:path";
+import { setPriority } from "node:os";
+import { basename, delimiter, dirname, join } from "node:path";
 import { stripVTControlCharacters } from "node:util";
 import type { Llama } from "node-llama-cpp";
 
@@ -14,6 +16,12 @@ export interface EngineDescription {
   build: "localBuild" | "prebuilt";
   /** The llama.cpp release the binary was built from. */
   source: string;
+  /**
+   * Which CPU backend library llama.cpp loaded: a prebuilt variant picked for this CPU
+   * (`haswell`, `zen4`, `icelake`, …), `native` for a local build tuned to this machine,
+   * or null where it cannot be told (not Linux).
+   */
+  cpuVariant: string | null;
   cpuMathCores: number;
   devices: Array<{ name: string; vramTotal: number; vramFree: number }>;
   ram: { total: number; free: number };
@@ -28,6 +36,8 @@ export async function describeEngine(llama: Llama): Promise<EngineDescription> {
     backend: gpu === false ? "cpu" : gpu,
     build: llama.buildType,
     source: llama.llamaCppRelease.release,
+    // A local build may link its CPU backend into the addon itself; it is built for this CPU either way.
+    cpuVariant: loadedCpuVariant() ?? (llama.buildType === "localBuild" ? "native" : null),
     cpuMathCores: llama.cpuMathCores,
     // node-llama-cpp reports VRAM for all devices of the backend together; it is split evenly here.
     devices: names.map((name) => ({
@@ -37,6 +47,90 @@ export async function describeEngine(llama: Llama): Promise<EngineDescription> {
     })),
     ram: { total: ram.total, free: ram.free },
   };
+}
+
+/**
+ * The CPU backend library mapped into this process. The prebuilt package ships one
+ * `libggml-cpu-<variant>.so` per CPU family and dlopens the best match at run time;
+ * a local build links a single `libggml-cpu.so` compiled with `-march=native`.
+ */
+export function loadedCpuVariant(maps = "/proc/self/maps"): string | null {
+  if (process.platform !== "linux") return null;
+  let text: string;
+  try {
+    text = readFileSync(maps, "utf8");
+  } catch {
+    return null;
+  }
+  for (const line of text.split("\n")) {
+    const file = basename(line.trim().split(/\s+/).pop() ?? "");
+    const variant = /^libggml-cpu-([\w]+)\.so/.exec(file)?.[1];
+    if (variant) return variant;
+    if (/^libggml-cpu\.so/.test(file)) return "native";
+  }
+  return null;
+}
+
+/**
+ * The folder node-llama-cpp is installed in. Its `exports` do not list
+ * `package.json`, so resolve the package entry and walk up to the folder whose
+ * package.json names it.
+ */
+export function nodeLlamaCppDir(): string {
+  let dir = dirname(require.resolve("node-llama-cpp"));
+  for (;;) {
+    const manifest = join(dir, "package.json");
+    if (existsSync(manifest) && JSON.parse(readFileSync(manifest, "utf8")).name === "node-llama-cpp") return dir;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error("node-llama-cpp is not installed (no package folder above its entry)");
+    dir = parent;
+  }
+}
+
+/**
+ * The cmake options our engine builds are made with. `GGML_NATIVE=ON` is llama.cpp's
+ * default for a local build anyway; naming it gives the build a folder of its own
+ * (`localBuilds/linux-x64-<hash>`): node-llama-cpp holds a lock on a build folder while
+ * it compiles, and every `getLlama()` that looks in that folder waits for the lock. With
+ * the folder of its own, engines keep loading the prebuilt binary during the build, and
+ * load the tuned one (`tunedBuildOptions()`) once it is done.
+ */
+export const TUNED_BUILD_CMAKE_OPTIONS: Readonly<Record<string, string>> = Object.freeze({ GGML_NATIVE: "ON" });
+
+/** The suffix node-llama-cpp gives a build folder for these cmake options (its own hash: SHA-1, bytes in base 36). */
+function cmakeOptionsFolderHash(options: Readonly<Record<string, string>>): string {
+  const text = Object.keys(options)
+    .sort()
+    .map((key) => `${encodeURIComponent(key)}=${encodeURIComponent(options[key] ?? "")}`)
+    .join(";");
+  return Array.from(createHash("sha1").update(text).digest(), (byte) => byte.toString(36)).join("");
+}
+
+/** Whether our tuned build is finished (node-llama-cpp marks a finished build with `buildDone.status`). */
+export function hasTunedBuild(dir = nodeLlamaCppDir()): boolean {
+  const builds = join(dir, "llama", "localBuilds");
+  const suffix = `-${cmakeOptionsFolderHash(TUNED_BUILD_CMAKE_OPTIONS)}`;
+  try {
+    return readdirSync(builds).some((name) => name.endsWith(suffix) && existsSync(join(builds, name, "buildDone.status")));
+  } catch {
+    return false;
+  }
+}
+
+/** The `getLlama()` options that load the tuned build when it is finished, and nothing otherwise. */
+export function tunedBuildOptions(): { cmakeOptions?: Record<string, string> } {
+  let ready = false;
+  try {
+    ready = hasTunedBuild();
+  } catch {
+    // node-llama-cpp missing: getLlama() will say so.
+  }
+  return ready ? { cmakeOptions: { ...TUNED_BUILD_CMAKE_OPTIONS } } : {};
+}
+
+/** node-llama-cpp's own CLI script (`node-llama-cpp source download …`). */
+export function nodeLlamaCppCli(): string {
+  return join(nodeLlamaCppDir(), "dist", "cli", "cli.js");
 }
 
 function onPath(command: string): boolean {
@@ -60,11 +154,33 @@ export function missingBuildTools(): string[] {
  * node-llama-cpp loads that build instead of the prebuilt one. Progress lines go
  * to `onLine`; resolves with the exit code.
  */
-export function buildEngine(options: { gpu: "auto" | false; onLine: (line: string) => void }): Promise<number> {
-  const cli = join(require.resolve("node-llama-cpp/package.json"), "..", "dist", "cli", "cli.js");
-  const args = [cli, "source", "download", "--gpu", options.gpu === false ? "false" : "auto"];
+export function buildEngine(options: {
+  gpu: "auto" | false;
+  onLine: (line: string) => void;
+  /** Aborting kills the build (a server shutting down); resolves with a non-zero code. */
+  signal?: AbortSignal;
+  /** Run the compilers at the lowest CPU priority, so a build in the background does not slow serving. */
+  lowPriority?: boolean;
+}): Promise<number> {
+  const args = [nodeLlamaCppCli(), "source", "download", "--gpu", options.gpu === false ? "false" : "auto"];
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, CI: "true" } });
+    const child = spawn(process.execPath, args, {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: {
+        ...process.env,
+        CI: "true",
+        ...Object.fromEntries(Object.entries(TUNED_BUILD_CMAKE_OPTIONS).map(([k, v]) => [`NODE_LLAMA_CPP_CMAKE_OPTION_${k}`, v])),
+      },
+      ...(options.signal ? { signal: options.signal, killSignal: "SIGTERM" as const } : {}),
+    });
+    // Children (cmake, the compilers) inherit the niceness.
+    if (options.lowPriority && child.pid) {
+      try {
+        setPriority(child.pid, 19);
+      } catch {
+        // Not allowed here: build at normal priority.
+      }
+    }
     const forward = (chunk: Buffer) => {
       // node-llama-cpp redraws its progress line with ANSI codes; keep the plain text of each line.
       for (const line of stripVTControlCharacters(chunk.toString()).split(/[\r\n]+/)) {
@@ -73,7 +189,7 @@ export function buildEngine(options: { gpu: "auto" | false; onLine: (line: strin
     };
     child.stdout.on("data", forward);
     child.stderr.on("data", forward);
-    child.on("error", reject);
+    child.on("error", (error) => (options.signal?.aborted ? resolvePromise(1) : reject(error)));
     child.on("exit", (code) => resolvePromise(code ?? 1));
   });
 }

@@ -1,5 +1,6 @@
 import { getLlama, type Llama, LlamaLogLevel } from "node-llama-cpp";
 import type { Logger } from "pino";
+import { tunedBuildOptions } from "./engineInfo.js";
 
 export interface LlamaOptions {
   /** `false` forces the CPU backend; `"auto"` lets node-llama-cpp pick CUDA, Vulkan or Metal. */
@@ -16,6 +17,8 @@ export async function loadLlama(options: LlamaOptions): Promise<Llama> {
     gpu: options.gpu,
     ...(options.maxThreads ? { maxThreads: options.maxThreads } : {}),
     build: "never",
+    // Our tuned local build (`maas-base engine build`, or the background build) once it is finished.
+    ...tunedBuildOptions(),
     logLevel: LlamaLogLevel.warn,
     logger(level, message) {
       const text = message.trim();

@@ -10,6 +10,7 @@ import type { ProcessSupervisor } from "../domain/processes.js";
 import type { ResponseStore } from "../domain/responses.js";
 import type { RouteService } from "../domain/routes.js";
 import type { UsageService } from "../domain/usage.js";
+import type { EngineAutoBuild } from "../engine/autoBuild.js";
 import type { Supervisor } from "../engine/supervisor/Supervisor.js";
 import type { Metrics } from "./metrics.js";
 import type { Router } from "./router.js";
@@ -18,6 +19,7 @@ import type { Router } from "./router.js";
 export interface ServerDeps {
   options: CoreOptions;
   engine: Supervisor;
+  engineBuild: EngineAutoBuild;
   models: ModelService;
   keys: ApiKeyService;
   usage: UsageService;
@@ -39,6 +41,6 @@ declare module "fastify" {
   interface FastifyRequest {
     apiKey: ApiKeyPublic | null;
     /** Filled by handlers for the request log line. */
-    logInfo: { model?: string; promptTokens?: number; completionTokens?: number; status?: number };
+    logInfo: { model?: string; promptTokens?: number; completionTokens?: number; cachedTokens?: number; status?: number };
   }
 }

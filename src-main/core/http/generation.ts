@@ -68,6 +68,7 @@ export async function runGeneration(deps: ServerDeps, request: FastifyRequest, r
       operation: plan.operation,
       promptTokens: result?.usage.promptTokens ?? 0,
       completionTokens: result?.usage.completionTokens ?? 0,
+      cachedTokens: result?.usage.cachedTokens ?? 0,
       ttftMs: firstTokenAt === null ? null : Math.round(firstTokenAt - started),
       durationMs: Math.round(performance.now() - started),
       status,
@@ -76,6 +77,7 @@ export async function runGeneration(deps: ServerDeps, request: FastifyRequest, r
     if (result) {
       request.logInfo.promptTokens = result.usage.promptTokens;
       request.logInfo.completionTokens = result.usage.completionTokens;
+      request.logInfo.cachedTokens = result.usage.cachedTokens ?? 0;
     }
   };
 

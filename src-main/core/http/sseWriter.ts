@@ -19,12 +19,20 @@ export function openSse(request: FastifyRequest, reply: FastifyReply): SseWriter
 }
 
 /**
- * Writes SSE text to a response. When the client reads slower than the model
- * writes, pending pieces are joined and sent in one write after `drain`.
+ * Writes SSE text to a response. Events that become ready in the same turn of the
+ * event loop (the engine hands tokens over in batches) are joined and sent in one
+ * write — one syscall and one TCP segment for several tokens, instead of one each —
+ * at the end of that turn (`setImmediate`: after the events, before the next I/O).
+ * When the client reads slower than the model writes, pending pieces wait for `drain`.
  */
 export class SseWriter {
   private pending: string[] = [];
   private waitingForDrain = false;
+  private flushScheduled = false;
+  private readonly flushNow = () => {
+    this.flushScheduled = false;
+    if (!this.waitingForDrain) this.flush();
+  };
 
   constructor(private readonly res: ServerResponse) {
     res.on("drain", () => {
@@ -39,11 +47,10 @@ export class SseWriter {
 
   write(text: string): void {
     if (this.closed) return;
-    if (this.waitingForDrain) {
-      this.pending.push(text);
-      return;
-    }
-    if (!this.res.write(text)) this.waitingForDrain = true;
+    this.pending.push(text);
+    if (this.waitingForDrain || this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(this.flushNow);
   }
 
   private flush(): void {

@@ -59,6 +59,12 @@ export interface ChatRequest {
   toolChoice?: ToolChoice;
   responseFormat?: ResponseFormat;
   sampling: SamplingOptions;
+  /**
+   * A client's hint that requests share a prompt prefix (OpenAI `prompt_cache_key`, the
+   * prefix an Anthropic `cache_control` mark closes): the engine prefers the sequence
+   * that served the same key (engine/sequenceChoice.ts).
+   */
+  cacheKey?: string;
 }
 
 export interface CompletionRequest {
@@ -97,6 +103,11 @@ export type FinishReason = "stop" | "length" | "tool_calls" | "stop_sequence";
 export interface Usage {
   promptTokens: number;
   completionTokens: number;
+  /**
+   * Of `promptTokens`, those read from the sequence's cache instead of evaluated
+   * (OpenAI `cached_tokens`, Anthropic `cache_read_input_tokens`); absent = 0.
+   */
+  cachedTokens?: number;
 }
 
 /** What a generation yields, in order. A stream always ends with exactly one `done`. */

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { z } from "zod";
 import { InvalidRequestError } from "../../errors.js";
 import type {
@@ -198,15 +199,32 @@ function toToolChoice(choice: z.infer<typeof ToolChoiceSchema> | undefined): Too
   }
 }
 
+/**
+ * A `cache_control` mark says "this prefix comes back": the system prompt (plus tools)
+ * up to the first marked block names the client's cached prefix, and becomes the
+ * engine's affinity hint (engine/sequenceChoice.ts). Unmarked requests get none.
+ */
+function cacheKeyOf(body: z.infer<typeof CountTokensSchema>): string | undefined {
+  const marked = (blocks: unknown): boolean =>
+    Array.isArray(blocks) && blocks.some((b) => typeof b === "object" && b !== null && "cache_control" in b);
+  const anyMark =
+    marked(body.system) || marked(body.tools) || body.messages.some((m) => marked((m as { content?: unknown }).content));
+  if (!anyMark) return undefined;
+  const prefix = JSON.stringify([systemText(body.system), (body.tools ?? []).map((t) => (t as { name?: string }).name)]);
+  return `anthropic:${createHash("sha256").update(prefix).digest("hex").slice(0, 32)}`;
+}
+
 function toRequest(body: z.infer<typeof CountTokensSchema>, sampling: SamplingOptions): ChatRequest {
   const tools = toTools(body.tools);
   const toolChoice = toToolChoice(body.tool_choice);
+  const cacheKey = cacheKeyOf(body);
   return {
     model: body.model,
     messages: toChatMessages(body.messages, systemText(body.system)),
     ...(tools?.length ? { tools } : {}),
     ...(toolChoice && tools?.length ? { toolChoice } : {}),
     sampling,
+    ...(cacheKey ? { cacheKey } : {}),
   };
 }
 
@@ -247,12 +265,14 @@ export interface MessageMeta {
   model: string;
 }
 
-export function toAnthropicUsage(usage: { promptTokens: number; completionTokens: number }) {
+/** Anthropic counts cached prompt tokens apart: `input_tokens` are only those evaluated anew. */
+export function toAnthropicUsage(usage: { promptTokens: number; completionTokens: number; cachedTokens?: number }) {
+  const cached = Math.min(usage.cachedTokens ?? 0, usage.promptTokens);
   return {
-    input_tokens: usage.promptTokens,
+    input_tokens: usage.promptTokens - cached,
     output_tokens: usage.completionTokens,
     cache_creation_input_tokens: 0,
-    cache_read_input_tokens: 0,
+    cache_read_input_tokens: cached,
   };
 }
 

@@ -125,6 +125,11 @@ describe("toChatCompletion", () => {
       finish_reason: "tool_calls",
       logprobs: null,
     });
-    expect(body.usage).toEqual({ prompt_tokens: 3, completion_tokens: 5, total_tokens: 8 });
+    expect(body.usage).toEqual({
+      prompt_tokens: 3,
+      completion_tokens: 5,
+      total_tokens: 8,
+      prompt_tokens_details: { cached_tokens: 0 },
+    });
   });
 });

@@ -57,6 +57,7 @@ export const ChatCompletionSchema = z.object({
   model: z.string().min(1),
   messages: z.array(MessageSchema).min(1, "messages must contain at least one message."),
   max_completion_tokens: z.number().int().min(1).nullish(),
+  prompt_cache_key: z.string().max(1024).nullish(),
   ...SamplingFields,
   tools: z
     .array(
@@ -166,6 +167,7 @@ export function parseChatCompletion(body: unknown): ParsedChatCompletion {
   const sampling = samplingFrom(parsed);
   if (parsed.max_completion_tokens != null) sampling.maxTokens = parsed.max_completion_tokens;
   const request: ChatRequest = { model: parsed.model, messages, sampling };
+  if (parsed.prompt_cache_key) request.cacheKey = `openai:${parsed.prompt_cache_key}`;
   if (parsed.tools?.length) {
     request.tools = parsed.tools.map((t) => ({
       name: t.function.name,
@@ -202,6 +204,8 @@ export function toOpenAIUsage(usage: Usage) {
     prompt_tokens: usage.promptTokens,
     completion_tokens: usage.completionTokens,
     total_tokens: usage.promptTokens + usage.completionTokens,
+    // Prompt tokens the engine reused from a sequence's cache (a resent prefix).
+    prompt_tokens_details: { cached_tokens: usage.cachedTokens ?? 0 },
   };
 }
 

@@ -86,7 +86,7 @@ export class ResponsesEncoder {
       usage: usage
         ? {
             input_tokens: usage.promptTokens,
-            input_tokens_details: { cached_tokens: 0 },
+            input_tokens_details: { cached_tokens: usage.cachedTokens ?? 0 },
             output_tokens: usage.completionTokens,
             output_tokens_details: { reasoning_tokens: 0 },
             total_tokens: usage.promptTokens + usage.completionTokens,

@@ -72,6 +72,7 @@ export const ResponsesSchema = z
     metadata: z.record(z.string(), z.string()).nullish(),
     parallel_tool_calls: z.boolean().nullish(),
     user: z.string().nullish(),
+    prompt_cache_key: z.string().max(1024).nullish(),
   })
   .loose();
 
@@ -89,6 +90,8 @@ export interface ParsedResponses {
   sampling: SamplingOptions;
   stream: boolean;
   store: boolean;
+  /** `prompt_cache_key`: the engine's affinity hint for a resent prefix (Codex sends its session id). */
+  cacheKey: string | undefined;
 }
 
 function partsText(parts: string | Array<{ type: string }>, param: string, allowed: readonly string[]): string {
@@ -194,5 +197,6 @@ export function parseResponses(raw: unknown): ParsedResponses {
     sampling,
     stream: body.stream ?? false,
     store: body.store ?? true,
+    cacheKey: body.prompt_cache_key ?? undefined,
   };
 }

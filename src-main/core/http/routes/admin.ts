@@ -50,8 +50,11 @@ export async function adminRoutes(app: FastifyInstance, deps: ServerDeps): Promi
       ...description,
       threads: deps.options.threads ?? description.cpuMathCores,
       models: await deps.engine.stats(),
+      engineBuild: deps.engineBuild.status(),
     };
   });
+
+  app.get("/api/admin/engine/build", async () => deps.engineBuild.status());
 
   app.get("/api/admin/models", async () => ({ data: deps.models.list() }));
 

@@ -59,6 +59,7 @@ export async function responsesRoutes(app: FastifyInstance, deps: ServerDeps): P
           ...(parsed.toolChoice ? { toolChoice: parsed.toolChoice } : {}),
           ...(parsed.responseFormat ? { responseFormat: parsed.responseFormat } : {}),
           sampling: parsed.sampling,
+          ...(parsed.cacheKey ? { cacheKey: `responses:${parsed.cacheKey}` } : {}),
         };
         checkChatSchemas(chat, reply, { responseFormat: "text.format.schema", tool: (i) => `tools[${i}].parameters` });
         return deps.engine.chat(chat, signal);

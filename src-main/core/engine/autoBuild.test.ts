@@ -1,0 +1,104 @@
+import pino from "pino";
+import { describe, expect, it } from "vitest";
+import { engineAutoBuildWanted } from "../cli.js";
+import { EngineAutoBuild } from "./autoBuild.js";
+
+const logger = pino({ level: "silent" });
+
+/** A build that prints cmake-shaped progress and exits with `code`, or waits to be aborted. */
+function scriptedBuild(code: number | "untilAborted") {
+  const calls: Array<{ gpu: unknown; lowPriority: unknown }> = [];
+  const build = async (options: Parameters<NonNullable<ConstructorParameters<typeof EngineAutoBuild>[0]["build"]>>[0]) => {
+    calls.push({ gpu: options.gpu, lowPriority: options.lowPriority });
+    options.onLine("[node-llama-cpp] Cloning llama.cpp");
+    options.onLine("[ 12%] Building CXX object ggml/src/ggml-cpu/ggml-cpu.cpp.o");
+    options.onLine("[ 57%] Building CXX object src/llama.cpp.o");
+    if (code === "untilAborted") {
+      await new Promise((resolve) => options.signal?.addEventListener("abort", resolve));
+      return 143;
+    }
+    return code;
+  };
+  return { build, calls };
+}
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 10));
+
+describe("background engine build", () => {
+  it("is off unless turned on, and does nothing then", async () => {
+    const { build, calls } = scriptedBuild(0);
+    const auto = new EngineAutoBuild({ enabled: false, logger, build, alreadyBuilt: () => false, missingTools: () => [] });
+    auto.start();
+    await settle();
+    expect(auto.status().state).toBe("off");
+    expect(calls).toEqual([]);
+  });
+
+  it("builds the CPU engine at low priority, reports progress, then says it is built", async () => {
+    const { build, calls } = scriptedBuild(0);
+    const auto = new EngineAutoBuild({ enabled: true, logger, build, alreadyBuilt: () => false, missingTools: () => [] });
+    auto.start();
+    await settle();
+    const status = auto.status();
+    expect(calls).toEqual([{ gpu: false, lowPriority: true }]);
+    expect(status.state).toBe("built");
+    expect(status.percent).toBe(57);
+    expect(status.lastLines.at(-1)).toContain("src/llama.cpp.o");
+    expect(status.startedAt).not.toBeNull();
+    expect(status.finishedAt).not.toBeNull();
+  });
+
+  it("skips when a local build exists or the tools are missing, and says why", async () => {
+    const { build, calls } = scriptedBuild(0);
+    const done = new EngineAutoBuild({ enabled: true, logger, build, alreadyBuilt: () => true, missingTools: () => [] });
+    done.start();
+    const noTools = new EngineAutoBuild({
+      enabled: true,
+      logger,
+      build,
+      alreadyBuilt: () => false,
+      missingTools: () => ["cmake"],
+    });
+    noTools.start();
+    await settle();
+    expect(done.status().state).toBe("notNeeded");
+    expect(noTools.status()).toMatchObject({ state: "unavailable", reason: "missing cmake" });
+    expect(calls).toEqual([]);
+  });
+
+  it("reports a failed build, and a build stopped with the server", async () => {
+    const failing = new EngineAutoBuild({
+      enabled: true,
+      logger,
+      build: scriptedBuild(2).build,
+      alreadyBuilt: () => false,
+      missingTools: () => [],
+    });
+    failing.start();
+    await settle();
+    expect(failing.status()).toMatchObject({ state: "failed", reason: "the build exited with 2" });
+
+    const long = new EngineAutoBuild({
+      enabled: true,
+      logger,
+      build: scriptedBuild("untilAborted").build,
+      alreadyBuilt: () => false,
+      missingTools: () => [],
+    });
+    long.start();
+    await settle();
+    expect(long.status().state).toBe("building");
+    await long.stop();
+    expect(long.status()).toMatchObject({ state: "failed", reason: "stopped with the server" });
+  });
+
+  it("serve wants it by default, but not under CI or a test runner unless asked", () => {
+    expect(engineAutoBuildWanted(true, {})).toBe(true);
+    expect(engineAutoBuildWanted(false, {})).toBe(false);
+    expect(engineAutoBuildWanted(true, { CI: "true" })).toBe(false);
+    expect(engineAutoBuildWanted(true, { VITEST: "true" })).toBe(false);
+    expect(engineAutoBuildWanted(true, { MAAS_ENGINE_BUILD: "off" })).toBe(false);
+    expect(engineAutoBuildWanted(true, { CI: "true", MAAS_ENGINE_BUILD: "on" })).toBe(true);
+    expect(engineAutoBuildWanted(false, { MAAS_ENGINE_BUILD: "on" })).toBe(false);
+  });
+});

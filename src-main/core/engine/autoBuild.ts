@@ -1,0 +1,128 @@
+import type { Logger } from "pino";
+import { buildEngine, hasTunedBuild, missingBuildTools } from "./engineInfo.js";
+
+/**
+ * `off`: the setting is off; `unavailable`: cmake or a compiler is missing (`reason`);
+ * `notNeeded`: a local build is already in use; `building`; `built`: engines loaded
+ * from now on use it; `failed` (`reason`, the last lines of output).
+ */
+export type EngineBuildState = "off" | "unavailable" | "notNeeded" | "building" | "built" | "failed";
+
+/** What `GET /api/admin/engine/build` and the `serve` log report about the background build. */
+export interface EngineBuildStatus {
+  state: EngineBuildState;
+  reason: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  /** cmake's progress through the compile, 0–100, once it has printed one. */
+  percent: number | null;
+  /** The last lines the build printed (node-llama-cpp's and cmake's progress), oldest first. */
+  lastLines: string[];
+}
+
+const KEPT_LINES = 20;
+
+/**
+ * Builds the tuned engine in the background on first start, where cmake and a
+ * compiler exist: the prebuilt engine measured about half of llama-server's
+ * throughput at 8 streams here, a native build three quarters (bench/RESULTS.md).
+ * The prebuilt engine serves meanwhile; engine processes started after the build
+ * load the new binary. It costs minutes of CPU (at the lowest priority), so it is
+ * off unless the caller turns it on (`serve` does, outside CI and tests).
+ */
+export class EngineAutoBuild {
+  private current: EngineBuildStatus = {
+    state: "off",
+    reason: null,
+    startedAt: null,
+    finishedAt: null,
+    percent: null,
+    lastLines: [],
+  };
+  private readonly abort = new AbortController();
+  private running: Promise<void> | null = null;
+
+  constructor(
+    private readonly options: {
+      enabled: boolean;
+      logger: Logger;
+      /** Defaults to node-llama-cpp's offline build from its bundled source. */
+      build?: typeof buildEngine;
+      /** Defaults to checking node-llama-cpp's local build folder. */
+      alreadyBuilt?: () => boolean;
+      /** Defaults to looking for cmake, a C++ compiler and git on PATH. */
+      missingTools?: () => string[];
+    },
+  ) {}
+
+  status(): EngineBuildStatus {
+    return { ...this.current, lastLines: [...this.current.lastLines] };
+  }
+
+  /** Starts the build if it is wanted and possible; returns at once. */
+  start(): void {
+    if (!this.options.enabled || this.running) return;
+    if ((this.options.alreadyBuilt ?? hasTunedBuild)()) {
+      this.current = { ...this.current, state: "notNeeded" };
+      return;
+    }
+    const missing = (this.options.missingTools ?? missingBuildTools)();
+    if (missing.length > 0) {
+      this.current = { ...this.current, state: "unavailable", reason: `missing ${missing.join(", ")}` };
+      this.options.logger.info({ missing }, "no local engine build: the prebuilt engine serves");
+      return;
+    }
+    this.running = this.run();
+  }
+
+  private async run(): Promise<void> {
+    const log = this.options.logger.child({ component: "engine-build" });
+    this.current = {
+      state: "building",
+      reason: null,
+      startedAt: new Date().toISOString(),
+      finishedAt: null,
+      percent: null,
+      lastLines: [],
+    };
+    log.info("building a tuned engine for this CPU in the background; the prebuilt engine serves meanwhile");
+    let code: number;
+    try {
+      code = await (this.options.build ?? buildEngine)({
+        gpu: false,
+        lowPriority: true,
+        signal: this.abort.signal,
+        onLine: (line) => {
+          const lines = [...this.current.lastLines, line].slice(-KEPT_LINES);
+          // cmake prints "[ 42%] Building CXX object …"; the serve log gets a line every 10 %.
+          const percent = Number(/^\[\s*(\d{1,3})%\]/.exec(line)?.[1] ?? Number.NaN);
+          const before = this.current.percent;
+          this.current = { ...this.current, lastLines: lines, ...(Number.isFinite(percent) ? { percent } : {}) };
+          if (Number.isFinite(percent) && Math.floor(percent / 10) > Math.floor((before ?? -10) / 10)) {
+            log.info({ percent }, "engine build progress");
+          }
+          log.debug(line);
+        },
+      });
+    } catch (error) {
+      code = -1;
+      this.current = { ...this.current, lastLines: [...this.current.lastLines, String(error)].slice(-KEPT_LINES) };
+    }
+    const finishedAt = new Date().toISOString();
+    if (this.abort.signal.aborted) {
+      this.current = { ...this.current, state: "failed", reason: "stopped with the server", finishedAt };
+    } else if (code === 0) {
+      this.current = { ...this.current, state: "built", finishedAt };
+      log.info("tuned engine built: engines loaded from now on use it");
+    } else {
+      this.current = { ...this.current, state: "failed", reason: `the build exited with ${code}`, finishedAt };
+      log.warn({ code, lastLines: this.current.lastLines.slice(-5) }, "engine build failed; the prebuilt engine stays in use");
+    }
+  }
+
+  /** Kills a build in progress (the server is stopping). */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.running;
+  }
+}

@@ -1,0 +1,93 @@
+import { describe, expect, it } from "vitest";
+import { chooseSequence, commonPrefixLength, type SequenceCandidate } from "./sequenceChoice.js";
+
+const range = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
+const SYSTEM_A = range(1000, 5000); // a 5k-token agent prefix
+const SYSTEM_B = range(20000, 5000);
+const TEMPLATE = [1, 2, 3]; // the chat template's opening tokens every prompt shares
+
+function candidate(
+  slot: number,
+  cachedTokens: readonly number[],
+  lastUsed = 0,
+  affinityKey: string | null = null,
+): SequenceCandidate {
+  return { slot, cachedTokens, lastUsed, affinityKey };
+}
+
+describe("chooseSequence", () => {
+  it("sends an agent's next turn to the sequence holding its prefix, at any slot", () => {
+    const free = [
+      candidate(0, []),
+      candidate(1, [...TEMPLATE, ...range(90000, 40)], 5),
+      candidate(2, [...TEMPLATE, ...SYSTEM_A, 7, 8], 3),
+    ];
+    const choice = chooseSequence(free, { promptTokens: [...TEMPLATE, ...SYSTEM_A, 7, 8, 9, 10] });
+    expect(choice).toEqual({ slot: 2, commonPrefix: TEMPLATE.length + SYSTEM_A.length + 2 });
+  });
+
+  it("keeps a side request off a session's cached prefix: it takes a fresh sequence", () => {
+    const free = [candidate(0, [...TEMPLATE, ...SYSTEM_A], 10), candidate(1, []), candidate(2, [...TEMPLATE, ...SYSTEM_B], 20)];
+    const side = chooseSequence(free, { promptTokens: [...TEMPLATE, ...range(70000, 30)] });
+    expect(side?.slot).toBe(1);
+  });
+
+  it("evicts the least recently used cache when every free sequence holds another prefix", () => {
+    const free = [
+      candidate(0, [...TEMPLATE, ...SYSTEM_A], 30),
+      candidate(1, [...TEMPLATE, ...SYSTEM_B], 10),
+      candidate(2, range(5, 100), 20),
+    ];
+    expect(chooseSequence(free, { promptTokens: [...TEMPLATE, ...range(50000, 400)] })?.slot).toBe(1);
+  });
+
+  it("takes the longest common prefix among several partial matches", () => {
+    const prompt = [...TEMPLATE, ...SYSTEM_A, ...range(1, 50)];
+    const free = [
+      candidate(0, [...TEMPLATE, ...SYSTEM_A.slice(0, 3000)], 1),
+      candidate(1, [...TEMPLATE, ...SYSTEM_A, ...range(1, 20)], 2),
+      candidate(2, [...TEMPLATE, ...SYSTEM_A.slice(0, 4000)], 3),
+    ];
+    expect(chooseSequence(free, { promptTokens: prompt })).toEqual({
+      slot: 1,
+      commonPrefix: TEMPLATE.length + SYSTEM_A.length + 20,
+    });
+  });
+
+  it("reuses a sequence when the shared part outweighs the cache it overwrites", () => {
+    // An edited conversation: 4k tokens shared, a 1k-token tail of the same session dropped.
+    const free = [candidate(0, []), candidate(1, [...TEMPLATE, ...SYSTEM_A], 1)];
+    const prompt = [...TEMPLATE, ...SYSTEM_A.slice(0, 4000), ...range(60000, 10)];
+    expect(chooseSequence(free, { promptTokens: prompt })?.slot).toBe(1);
+  });
+
+  it("treats a matching affinity key as the same client: its own stale cache is reused, nobody else's", () => {
+    // Codex-like: the system prompt changed early (a date), the prompt_cache_key stayed.
+    const changed = [...TEMPLATE, 42, ...SYSTEM_A.slice(1)];
+    const free = [
+      candidate(0, [], 0),
+      candidate(1, [...TEMPLATE, ...SYSTEM_A], 5, "session-a"),
+      candidate(2, [...TEMPLATE, ...SYSTEM_B], 1, "session-b"),
+    ];
+    expect(chooseSequence(free, { promptTokens: changed, affinityKey: "session-a" })?.slot).toBe(1);
+    // Without the key the same prompt would not overwrite session A's 5k tokens for 3 shared ones.
+    expect(chooseSequence(free, { promptTokens: changed })?.slot).toBe(0);
+    // Another key never claims session A's sequence.
+    expect(chooseSequence(free, { promptTokens: changed, affinityKey: "session-c" })?.slot).toBe(0);
+  });
+
+  it("with no prompt tokens known, prefers a fresh sequence, then the coldest", () => {
+    expect(chooseSequence([candidate(0, [5], 9), candidate(1, [], 0), candidate(2, [6], 1)], { promptTokens: [] })?.slot).toBe(1);
+    expect(chooseSequence([candidate(0, [5], 9), candidate(2, [6], 1)], { promptTokens: [] })).toEqual({
+      slot: 2,
+      commonPrefix: 0,
+    });
+    expect(chooseSequence([], { promptTokens: [1] })).toBeNull();
+  });
+
+  it("counts the common prefix of token lists", () => {
+    expect(commonPrefixLength([1, 2, 3], [1, 2, 4])).toBe(2);
+    expect(commonPrefixLength([], [1])).toBe(0);
+    expect(commonPrefixLength([1, 2], [1, 2, 3])).toBe(2);
+  });
+});

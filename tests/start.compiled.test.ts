@@ -1,0 +1,48 @@
+// The `maas-base` bin runs the core compiled to JavaScript (bin/build-core.mjs), built by
+// `npm install` and again on the next start when the sources changed.
+import { execFile } from "node:child_process";
+import { existsSync, statSync, utimesSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+import { measureStartup } from "../bench/startup.js";
+// @ts-expect-error -- a plain .mjs script without type declarations
+import { coreBuildDir } from "../bin/build-core.mjs";
+
+const run = promisify(execFile);
+const root = join(import.meta.dirname, "..");
+const BIN = join(root, "bin", "maas-base.mjs");
+
+describe("compiled CLI", () => {
+  it("npm run build:core compiles the core to dist/core-<fingerprint>/", async () => {
+    const { stdout } = await run("npm", ["run", "--silent", "build:core"], { cwd: root });
+    const dir: string = coreBuildDir();
+    expect(stdout).toContain(`core built in dist/${dir.split("/").pop()}`);
+    expect(existsSync(join(dir, "cli.js"))).toBe(true);
+    expect(existsSync(join(dir, "engine", "engineInfo.js"))).toBe(true);
+    expect(existsSync(join(dir, "cli.test.js"))).toBe(false);
+  });
+
+  it("rebuilds on the next start when a source file changed", async () => {
+    const source = join(root, "src-main", "core", "errors.ts");
+    const { atime, mtime } = statSync(source);
+    const before: string = coreBuildDir();
+    try {
+      utimesSync(source, atime, new Date(mtime.getTime() + 1000));
+      const after: string = coreBuildDir();
+      expect(after).not.toBe(before);
+      const { stdout } = await run(process.execPath, [BIN, "--help"], { cwd: root });
+      expect(stdout).toContain("Usage: maas-base");
+      expect(existsSync(join(after, "cli.js"))).toBe(true);
+    } finally {
+      utimesSync(source, atime, mtime);
+    }
+  });
+
+  it("serve with no models answers /health and reports its idle memory", { timeout: 120_000 }, async () => {
+    // Timing targets (≤ 600 ms, ≤ 120 MB) are measured by `npm run bench:startup`, not asserted on a shared machine.
+    const sample = await measureStartup(BIN, 500);
+    expect(sample.healthMs).toBeGreaterThan(0);
+    expect(sample.rssMb).toBeGreaterThan(10);
+  });
+});
