@@ -239,7 +239,7 @@ describe("supervision", () => {
       const body = await refused.json();
       expect(body.error.code).toBe("model_failed");
       expect(body.error.message).toMatch(/3 crashes within 10 minutes \(last: its engine process was killed by SIGKILL/);
-      const loaded = await admin("/api/admin/models/victim/load", { method: "POST" });
+      const loaded = await admin("/api/admin/models/victim/load", { method: "POST", body: "{}" });
       expect(loaded.status).toBe(200);
       expect((await loaded.json()).state).toBe("ready");
       await expectAnswers("victim");
