@@ -1,6 +1,6 @@
 import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
-import { type CoreOptions, databasePath, resolveOptions } from "./config.js";
+import { type CoreOptions, databasePath, defaultDataDir, resolveOptions } from "./config.js";
 import { type Db, openDatabase } from "./db/database.js";
 import { ApiKeyService } from "./domain/apiKeys.js";
 import { ConversationStore, SettingsStore, SignInCodes } from "./domain/appState.js";
@@ -49,9 +49,12 @@ export interface Core {
  * Electron shell and the `serve` command both start it this way.
  */
 export function createCore(partial: Partial<CoreOptions> = {}): Core {
-  const options = resolveOptions(partial);
+  // The saved settings live in the data folder's database, so it opens first; then what
+  // the shell gave wins over what was saved, which wins over the defaults (settings.ts).
+  const db = openDatabase(databasePath(partial.dataDir ?? defaultDataDir()));
+  const settings = new SettingsStore(db);
+  const options = resolveOptions(partial, settings.get());
   const logger = options.logger ?? createLogger(options.logLevel);
-  const db = openDatabase(databasePath(options.dataDir));
   const keys = new ApiKeyService(db);
   const launcher = options.launcher ?? nodeLauncher();
   // GGUF headers and memory estimates are read in a process of their own (a hostile file kills that one).
@@ -64,7 +67,6 @@ export function createCore(partial: Partial<CoreOptions> = {}): Core {
   const downloads = new DownloadManager(db, hf, models, options.modelsDir, logger);
   const routes = new RouteService(db, (id) => models.get(id));
   const conversations = new ConversationStore(db);
-  const settings = new SettingsStore(db);
   const signIn = new SignInCodes();
   const processes = new ProcessSupervisor(logger);
   const router = new Router(routes, (id) => models.get(id), processes, usage);
