@@ -4,6 +4,7 @@
  *
  *   direct        node-llama-cpp used plainly (one context, a LlamaCompletion/LlamaChat per stream)
  *   engine        our Engine in-process (its batching and scheduling, no HTTP)
+ *   process       the same Engine in an engine process, through the Supervisor (IPC, no HTTP)
  *   api           `maas-base serve`, streamed /v1/completions or /v1/chat/completions
  *   llama-server  llama.cpp's own server, when --llama-server PATH is given
  *                 (bench/build-llama-server.sh builds it from the same bundled source)
@@ -38,6 +39,7 @@ import {
   rerankDocuments,
   sseData,
 } from "./common.js";
+import { benchIsolation } from "./isolation.js";
 import { benchProxy } from "./proxy.js";
 
 const { values } = parseArgs({
@@ -54,6 +56,7 @@ const { values } = parseArgs({
     "no-proxy": { type: "boolean", default: false },
     "only-proxy": { type: "boolean", default: false },
     "no-record": { type: "boolean", default: false },
+    "no-isolation": { type: "boolean", default: false },
   },
 });
 const threadCounts = (values.threads ?? "1").split(",").map(Number);
@@ -96,7 +99,7 @@ interface LiveSide {
 }
 
 /** An in-process side (`bench/worker.ts`), warm and waiting for commands on stdin. */
-async function workerSide(side: "direct" | "engine", mode: Mode, threads: number): Promise<LiveSide> {
+async function workerSide(side: "direct" | "engine" | "process", mode: Mode, threads: number): Promise<LiveSide> {
   const child = spawn(
     process.execPath,
     [
@@ -307,9 +310,10 @@ function summarize(results: RunResult[], streams: number): Cell {
   };
 }
 
-const sides: Array<"direct" | "engine" | "api" | "llama-server"> = [
+const sides: Array<"direct" | "engine" | "process" | "api" | "llama-server"> = [
   "direct",
   "engine",
+  "process",
   "api",
   ...(llamaServer ? (["llama-server"] as const) : []),
 ];
@@ -327,7 +331,9 @@ for (const mode of values["only-proxy"] ? [] : modes) {
       process.stderr.write(`bench: ${mode}, ${threads} thread(s), starting ${side}…\n`);
       live.set(
         side,
-        side === "direct" || side === "engine" ? await workerSide(side, mode, threads) : await httpSide(side, mode, threads),
+        side === "direct" || side === "engine" || side === "process"
+          ? await workerSide(side, mode, threads)
+          : await httpSide(side, mode, threads),
       );
     }
     // Interleaved: each repeat runs every side once per level, in a rotating order, so a
@@ -343,6 +349,7 @@ for (const mode of values["only-proxy"] ? [] : modes) {
     const header = [
       "streams",
       ...sides.map((s) => `${s} tok/s median (best)`),
+      "process/engine",
       "api/engine",
       ...(llamaServer ? ["engine/llama-server", "api/llama-server"] : []),
       ...sides.map((s) => `${s} TTFT p50/p95 ms`),
@@ -354,6 +361,7 @@ for (const mode of values["only-proxy"] ? [] : modes) {
       return [
         String(n),
         ...sides.map((s) => `${(cell[s]?.rate ?? 0).toFixed(1)} (${(cell[s]?.best ?? 0).toFixed(1)})`),
+        ratio("process", "engine"),
         ratio("api", "engine"),
         ...(llamaServer ? [ratio("engine", "llama-server"), ratio("api", "llama-server")] : []),
         ...sides.map((s) => `${(cell[s]?.ttft50 ?? 0).toFixed(0)} / ${(cell[s]?.ttft95 ?? 0).toFixed(0)}`),
@@ -424,6 +432,12 @@ if (!values["no-proxy"]) {
     }
   }
   const section = `### generic proxy: GET /model/proxy/<id>/v1/models vs the upstream directly (64 connections, autocannon, median of 3 × 5 s)\n\n${lines.join("\n")}\n`;
+  console.log(section);
+  sections.push(section);
+}
+if (!values["no-isolation"] && !values["only-proxy"]) {
+  process.stderr.write("bench: engine isolation (looping template, 30 000-value enum, 10 MB prompt)…\n");
+  const section = await benchIsolation();
   console.log(section);
   sections.push(section);
 }

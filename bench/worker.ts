@@ -1,7 +1,8 @@
 /**
  * One in-process side of `npm run bench`, run in a child process of its own:
  *   direct — node-llama-cpp used plainly: one context, a LlamaCompletion or LlamaChat per stream;
- *   engine — our Engine (the server's batching and scheduling) called in-process, no HTTP.
+ *   engine — our Engine (the server's batching and scheduling) called in-process, no HTTP;
+ *   process — the same Engine in an engine process of its own, through the server's Supervisor (IPC, no HTTP).
  * Prints `{"ready":true}` once warm, then answers each command line on stdin with a
  * JSON RunResult line.
  */
@@ -10,6 +11,9 @@ import { parseArgs } from "node:util";
 import { getLlama, LlamaChat, LlamaCompletion, LlamaLogLevel } from "node-llama-cpp";
 import pino from "pino";
 import { Engine } from "../src-main/core/engine/Engine.js";
+import { nodeLauncher } from "../src-main/core/engine/process/launcher.js";
+import { Inspector } from "../src-main/core/engine/supervisor/Inspector.js";
+import { Supervisor } from "../src-main/core/engine/supervisor/Supervisor.js";
 import type { GenerationEvent } from "../src-main/core/inference/types.js";
 import {
   type EncoderResult,
@@ -35,7 +39,7 @@ const { values } = parseArgs({
     "embed-model": { type: "string" },
   },
 });
-const side = values.side as "direct" | "engine" | "encoders";
+const side = values.side as "direct" | "engine" | "process" | "encoders";
 const mode = values.mode as Mode;
 const modelPath = values.model as string;
 const threads = Number(values.threads);
@@ -96,15 +100,29 @@ async function engineSide(): Promise<{ generate: Generate; close(): Promise<void
     capabilities: ["chat" as const],
     createdAt: 0,
   };
-  const engine = await Engine.create({
-    gpu: false,
+  const common = {
+    gpu: false as const,
     threads,
     parallel,
     maxQueue: 64,
     contextSize,
     logger: pino({ level: "silent" }),
-    resolveModel: (id) => (id === "bench" ? info : undefined),
-  });
+    resolveModel: (id: string) => (id === "bench" ? info : undefined),
+  };
+  const engine =
+    side === "process"
+      ? (() => {
+          const launcher = nodeLauncher();
+          const inspector = new Inspector({ launcher });
+          const supervisor = new Supervisor({ ...common, logLevel: "silent", launcher, inspector, spareProcess: false });
+          return Object.assign(supervisor, {
+            dispose: async () => {
+              await supervisor.dispose();
+              await inspector.stop();
+            },
+          });
+        })()
+      : await Engine.create(common);
   const sampling = { maxTokens, temperature: 0 };
   return {
     async generate(prompt, onTokens) {

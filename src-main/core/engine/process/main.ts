@@ -193,8 +193,15 @@ channel.onMessage((raw) => {
           () => send({ type: "heartbeat", rss }),
         );
       };
-      setInterval(beat, options.heartbeatMs).unref();
-      beat();
+      // Imports and the binding load first (seconds of synchronous work on a busy machine):
+      // the first heartbeat says "started", and only from then on does the watchdog count.
+      const warm = role === "engine" ? getEngine() : llamaForInspector();
+      void warm
+        .catch(() => {})
+        .then(() => {
+          setInterval(beat, message.options.heartbeatMs).unref();
+          beat();
+        });
       return;
     }
     case "call": {

@@ -22,7 +22,7 @@ export interface ExitReport {
   signal: string | null;
   /** Whether the supervisor asked for it (shutdown, unload, eviction). */
   expected: boolean;
-  /** e.g. "killed by SIGKILL" or "no progress for 30 s (watchdog)" */
+  /** What happened to the process, e.g. "was killed by SIGKILL", "made no progress for 30.0 s and was stopped by the watchdog". */
   cause: string;
   /** The last lines the process printed (llama.cpp's GGML_ASSERT line, a V8 heap message). */
   lastOutput: string[];
@@ -34,8 +34,10 @@ export interface EngineProcessOptionsFull {
   launcher: EngineLauncher;
   settings: EngineProcessOptions;
   logger: Logger;
-  /** No message for this long while calls wait: kill it (0 = never). */
+  /** No message for this long while calls wait: kill it (0 = never). Counts from the first heartbeat. */
   watchdogMs: number;
+  /** Longest the process may take to start (its first heartbeat) while calls wait. Defaults to 120 s. */
+  startTimeoutMs?: number;
   execArgv?: string[];
   onExit?: (report: ExitReport) => void;
 }
@@ -66,7 +68,11 @@ export class EngineProcess {
   private partialLine = "";
   private lastMessageAt = Date.now();
   private watchdog: NodeJS.Timeout | null = null;
+  private lastCheckAt = Date.now();
+  private readonly checkEveryMs: number;
   private expectedExit = false;
+  /** Set by the first heartbeat: imports and the binding are loaded. */
+  private started = false;
   private watchdogCause: string | null = null;
   private exitPromise: Promise<ExitReport>;
   exited: ExitReport | null = null;
@@ -74,8 +80,14 @@ export class EngineProcess {
   lastStats: unknown = null;
   rss = 0;
   readonly startedAt = Date.now();
+  /** Who it serves, for the log (a spare process gets its model's name when taken). */
+  name: string;
+  /** Called once when the process has exited. */
+  onExit: ((report: ExitReport) => void) | undefined;
 
   constructor(private readonly options: EngineProcessOptionsFull) {
+    this.name = options.name;
+    this.onExit = options.onExit;
     this.child = options.launcher.start({
       name: options.name,
       args: [options.role],
@@ -93,19 +105,20 @@ export class EngineProcess {
         code,
         signal,
         expected: this.expectedExit,
-        cause: this.watchdogCause ?? (signal ? `killed by ${signal}` : `exited with code ${code}`),
+        cause: this.watchdogCause ?? (signal ? `was killed by ${signal}` : `exited with code ${code}`),
         lastOutput: this.lastLines(),
       };
       this.exited = report;
       if (this.watchdog) clearInterval(this.watchdog);
       this.failAll(report);
       exited(report);
-      this.options.onExit?.(report);
+      this.onExit?.(report);
     });
     this.send({ type: "init", options: options.settings });
     this.updateKeepAlive();
+    this.checkEveryMs = Math.max(100, Math.min(1000, options.watchdogMs / 4));
     if (options.watchdogMs > 0) {
-      this.watchdog = setInterval(() => this.checkProgress(), Math.max(100, Math.min(1000, options.watchdogMs / 4)));
+      this.watchdog = setInterval(() => this.checkProgress(), this.checkEveryMs);
       this.watchdog.unref();
     }
   }
@@ -147,17 +160,28 @@ export class EngineProcess {
   }
 
   private checkProgress(): void {
+    // If this (server) process was itself stalled, its pending messages have not been read
+    // yet (timers run before I/O): judge the engine at the next check, not now.
+    const now = Date.now();
+    const sinceCheck = now - this.lastCheckAt;
+    this.lastCheckAt = now;
+    if (sinceCheck > this.checkEveryMs * 2 + 250) return;
+    if (!this.started) {
+      const startTimeoutMs = this.options.startTimeoutMs ?? 120_000;
+      if (this.alive && Date.now() - this.startedAt > startTimeoutMs) {
+        this.watchdogCause = `did not start within ${startTimeoutMs / 1000} s`;
+        this.child.kill();
+      }
+      return;
+    }
     if (!this.alive || this.pending.size === 0) {
       this.lastMessageAt = Math.max(this.lastMessageAt, Date.now() - this.options.watchdogMs / 2);
       return;
     }
     const silent = Date.now() - this.lastMessageAt;
     if (silent < this.options.watchdogMs) return;
-    this.watchdogCause = `it made no progress for ${(silent / 1000).toFixed(1)} s and was stopped by the watchdog`;
-    this.options.logger.warn(
-      { engine: this.options.name, pid: this.pid, silentMs: silent },
-      "engine watchdog: killing a stalled engine",
-    );
+    this.watchdogCause = `made no progress for ${(silent / 1000).toFixed(1)} s and was stopped by the watchdog`;
+    this.options.logger.warn({ engine: this.name, pid: this.pid, silentMs: silent }, "engine watchdog: killing a stalled engine");
     this.child.kill();
   }
 
@@ -182,6 +206,7 @@ export class EngineProcess {
   private handle(message: FromEngine): void {
     switch (message.type) {
       case "heartbeat":
+        this.started = true;
         this.rss = message.rss;
         if (message.stats !== undefined) this.lastStats = message.stats;
         return;
@@ -195,7 +220,7 @@ export class EngineProcess {
           parsed = JSON.parse(message.line) as Record<string, unknown>;
         } catch {}
         const { msg, level: _level, ...rest } = parsed;
-        log[level]({ engine: this.options.name, ...rest }, typeof msg === "string" ? msg : message.line);
+        log[level]({ engine: this.name, ...rest }, typeof msg === "string" ? msg : message.line);
         return;
       }
       case "result": {

@@ -38,6 +38,12 @@ export interface SupervisorOptions extends PoolOptions {
   resolveModel: (id: string) => ModelInfo | undefined;
   /** An engine that sends nothing for this long while requests wait is killed. Defaults to 30 s. */
   watchdogMs?: number;
+  /**
+   * Keep one started, idle engine process ready once engines are in use, so the next
+   * load or restart skips process start (Node, node-llama-cpp, the binding: seconds).
+   * Defaults to true.
+   */
+  spareProcess?: boolean;
   /** This many crashes within `crashWindowMs` mark the model `failed`. Defaults to 3 in 10 minutes. */
   maxCrashes?: number;
   crashWindowMs?: number;
@@ -63,7 +69,7 @@ export class ModelFailedError extends ApiError {
     super(
       503,
       "server",
-      `Model '${model}' is turned off after ${crashes} crashes within ${minutes} minutes (last: ${reason}). ` +
+      `Model '${model}' is turned off after ${crashes} crashes within ${minutes} minutes (last: its engine process ${reason}). ` +
         `Load it again (POST /api/admin/models/${model}/load) or change its settings.`,
       { code: "model_failed" },
     );
@@ -98,6 +104,7 @@ export class Supervisor {
   private description: { value: EngineDescription; at: number } | null = null;
   private describing: Promise<EngineDescription> | null = null;
   private disposed = false;
+  private spare: EngineProcess | null = null;
 
   constructor(private readonly options: SupervisorOptions) {}
 
@@ -245,24 +252,10 @@ export class Supervisor {
       entry.reason = (error as Error).message;
       throw error;
     }
-    const proc = new EngineProcess({
-      name: info.id,
-      role: "engine",
-      launcher: this.options.launcher,
-      settings: {
-        gpu: this.options.gpu,
-        threads: this.options.threads,
-        parallel: this.options.parallel,
-        maxQueue: this.options.maxQueue,
-        contextSize: this.options.contextSize,
-        ...(this.options.defaultTtlMinutes !== undefined ? { defaultTtlMinutes: this.options.defaultTtlMinutes } : {}),
-        logLevel: this.options.logLevel,
-        heartbeatMs: Math.max(50, Math.min(1000, Math.floor(this.watchdogMs / 5))),
-      },
-      logger: this.options.logger,
-      watchdogMs: this.watchdogMs,
-      onExit: (report) => this.exited(entry, proc, report),
-    });
+    const proc = this.takeSpare() ?? this.spawn(info.id);
+    proc.name = info.id;
+    proc.onExit = (report) => this.exited(entry, proc, report);
+    this.prepareSpare();
     proc.crashError = (report) => new EngineCrashedError(info.id, EngineProcess.describe(report));
     entry.process = proc;
     if (wasCrashed) entry.restarts++;
@@ -284,6 +277,44 @@ export class Supervisor {
       }
       throw error;
     }
+  }
+
+  private spawn(name: string): EngineProcess {
+    return new EngineProcess({
+      name,
+      role: "engine",
+      launcher: this.options.launcher,
+      settings: {
+        gpu: this.options.gpu,
+        threads: this.options.threads,
+        parallel: this.options.parallel,
+        maxQueue: this.options.maxQueue,
+        contextSize: this.options.contextSize,
+        ...(this.options.defaultTtlMinutes !== undefined ? { defaultTtlMinutes: this.options.defaultTtlMinutes } : {}),
+        logLevel: this.options.logLevel,
+        heartbeatMs: Math.max(50, Math.min(1000, Math.floor(this.watchdogMs / 5))),
+      },
+      logger: this.options.logger,
+      watchdogMs: this.watchdogMs,
+    });
+  }
+
+  private takeSpare(): EngineProcess | null {
+    const spare = this.spare;
+    this.spare = null;
+    return spare?.alive ? spare : null;
+  }
+
+  /** Starts the spare engine process in the background (one at most). */
+  private prepareSpare(): void {
+    if (this.disposed || this.options.spareProcess === false || this.spare?.alive) return;
+    const spare = this.spawn("spare");
+    spare.onExit = (report) => {
+      if (this.spare === spare) this.spare = null;
+      if (!report.expected)
+        this.options.logger.warn({ reason: EngineProcess.describe(report) }, "the spare engine process exited");
+    };
+    this.spare = spare;
   }
 
   private exited(entry: Entry, proc: EngineProcess, report: ExitReport): void {
@@ -401,7 +432,9 @@ export class Supervisor {
     entry.ready = null;
     entry.state = "unloaded";
     if (!proc) return false;
-    await proc.stop();
+    // No model left running: the spare is not worth its memory until engines are used again.
+    const spare = [...this.entries.values()].some((e) => e.process) ? null : this.takeSpare();
+    await Promise.all([proc.stop(), spare?.stop(2000)]);
     return true;
   }
 
@@ -500,6 +533,7 @@ export class Supervisor {
 
   async dispose(): Promise<void> {
     this.disposed = true;
-    await Promise.all([...this.entries.keys()].map((id) => this.unload(id)));
+    const spare = this.takeSpare();
+    await Promise.all([...[...this.entries.keys()].map((id) => this.unload(id)), spare?.stop(2000)]);
   }
 }
