@@ -1,4 +1,3 @@
-// The main process entry. libuv sizes its thread pool on first use, and the engine decodes
-// faster with one pool thread (see bin/maas-base.mjs), so set it before anything else loads.
-process.env.UV_THREADPOOL_SIZE ??= "1";
+// The main process entry. Engine processes size their own libuv pool (one thread, set by
+// the supervisor when it starts them); the main process keeps Node's default.
 await import("./main.js");

@@ -1,28 +1,5 @@
-import {
-  ActionIcon,
-  Alert,
-  Badge,
-  Button,
-  Card,
-  Code,
-  Group,
-  Modal,
-  MultiSelect,
-  NumberInput,
-  Paper,
-  ScrollArea,
-  Select,
-  SimpleGrid,
-  Slider,
-  Stack,
-  Table,
-  Tabs,
-  TagsInput,
-  Text,
-  Textarea,
-  Title,
-} from "@mantine/core";
-import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { ActionIcon, Alert, Button, Group, Select, Stack, Table, Tabs, Text, Textarea, Title } from "@mantine/core";
+import { useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { api } from "../api.js";
 import { go } from "../nav.js";
