@@ -10,6 +10,7 @@ import { HuggingFace } from "./domain/huggingface.js";
 import { ModelService } from "./domain/models.js";
 import { RouteService } from "./domain/routes.js";
 import { REQUEST_CSV_COLUMNS, SUMMARY_CSV_COLUMNS, toCsv, UsageService, utcDay } from "./domain/usage.js";
+import { DEFAULT_CONTEXT_CAP } from "./engine/contextSize.js";
 import { buildEngine, describeEngine, missingBuildTools } from "./engine/engineInfo.js";
 import { loadLlama } from "./engine/llama.js";
 import { writeFixtureModels } from "./fixtures/tinyModels.js";
@@ -91,7 +92,12 @@ export function buildCli(): Command {
     .option("--threads <n>", "threads per model context (default: physical cores)", integer(1))
     .option("--parallel <n>", "parallel sequences per chat model", integer(1), 4)
     .option("--max-queue <n>", "requests that may wait per model before 429", integer(0), 32)
-    .option("--context-size <n>", "upper bound on each sequence's context", integer(64), 8192)
+    .option(
+      "--context-size <n>",
+      "cap on each sequence's context: a model gets the largest its training context and free memory allow, up to this",
+      integer(64),
+      DEFAULT_CONTEXT_CAP,
+    )
     .option("--cpu", "do not use a GPU even when one is found")
     .option("--allowed-host <name...>", "extra Host header names to accept (for LAN use)")
     .option("--log-level <level>", "pino log level", "info")

@@ -2,6 +2,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
+import { DEFAULT_CONTEXT_CAP } from "./engine/contextSize.js";
 
 /** Options for one running core. Every field has a default a desktop user can live with. */
 export interface CoreOptions {
@@ -21,7 +22,7 @@ export interface CoreOptions {
   parallel: number;
   /** Requests that may wait for a free sequence before new ones get 429. */
   maxQueue: number;
-  /** Upper bound on the per-sequence context size, in tokens. */
+  /** Cap on the per-sequence context size, in tokens: a model gets the largest its training context and free memory allow, up to this. */
   contextSize: number;
   /** Largest accepted request body, in bytes (larger → 413). */
   bodyLimit: number;
@@ -79,7 +80,7 @@ export function resolveOptions(partial: Partial<CoreOptions> = {}): CoreOptions 
     gpu: partial.gpu ?? "auto",
     parallel: partial.parallel ?? 4,
     maxQueue: partial.maxQueue ?? 32,
-    contextSize: partial.contextSize ?? 8192,
+    contextSize: partial.contextSize ?? DEFAULT_CONTEXT_CAP,
     bodyLimit: partial.bodyLimit ?? 16 * 1024 * 1024,
     allowedHosts: partial.allowedHosts ?? [],
     logLevel: partial.logLevel ?? "info",

@@ -26,6 +26,7 @@ import type {
   SamplingOptions,
   ToolDefinition,
 } from "../inference/types.js";
+import { contextExceededMessage } from "./contextSize.js";
 import { EventChannel } from "./EventChannel.js";
 import { toChatHistory } from "./history.js";
 import { toGrammarSchema } from "./jsonSchema.js";
@@ -146,7 +147,14 @@ export class Engine {
     const contextSize = lease.sequence.contextSize;
     if (promptTokens >= contextSize) {
       throw new InvalidRequestError(
-        `The prompt is ${promptTokens} tokens long, but the model's context holds ${contextSize} tokens.`,
+        contextExceededMessage({
+          model: lease.loaded.info.id,
+          promptTokens,
+          loaded: contextSize,
+          trainContextSize: lease.loaded.model.trainContextSize,
+          cap: this.options.contextSize,
+          explicit: lease.loaded.info.settings?.contextSize,
+        }),
         "messages",
         "context_length_exceeded",
       );
