@@ -51,7 +51,7 @@ export class Router {
   ) {}
 
   resolve(name: string): Resolution {
-    const route = this.routes.byName(name);
+    const route = this.routes.byName(name) ?? (this.models(name) ? undefined : this.routes.byGlob(name));
     if (!route) {
       if (this.models(name)) return { kind: "local", routeName: name, modelId: name };
       throw new ModelNotFoundError(name);
