@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import pino from "pino";
+import { connectCommand } from "./cli/connect.js";
 import { openLibrary } from "./cli/library.js";
 import { DEFAULT_PORT, databasePath, defaultDataDir, isLoopbackHost, resolveOptions } from "./config.js";
 import { openDatabase } from "./db/database.js";
@@ -564,6 +565,8 @@ export function buildCli(): Command {
       const paths = writeFixtureModels(resolve(opts.out));
       print(Boolean(opts.json), paths, () => Object.values(paths).join("\n"));
     });
+
+  program.addCommand(connectCommand());
 
   return program;
 }
