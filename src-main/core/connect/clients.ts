@@ -112,8 +112,14 @@ export function codexToml(current: string | undefined, input: { url: string; mod
     `model_provider = ${tomlString(PROVIDER)}`,
     `model_context_window = ${input.contextSize}`,
   ];
-  const head = firstTable === -1 ? out : out.slice(0, firstTable);
-  const rest = firstTable === -1 ? [] : out.slice(firstTable);
+  const trimEnd = (ls: string[]) => {
+    const copy = [...ls];
+    while (copy.length && copy.at(-1)?.trim() === "") copy.pop();
+    return copy;
+  };
+  const head = trimEnd(firstTable === -1 ? out : out.slice(0, firstTable));
+  while (head.length && head[0]?.trim() === "") head.shift();
+  const rest = trimEnd(firstTable === -1 ? [] : out.slice(firstTable));
   const provider = [
     `[model_providers.${PROVIDER}]`,
     `name = "MaaS-Base"`,
@@ -121,7 +127,7 @@ export function codexToml(current: string | undefined, input: { url: string; mod
     `env_key = ${tomlString(KEY_ENV)}`,
     `wire_api = "responses"`,
   ];
-  const body = [...top, ...head.filter((l, i) => l.trim() !== "" || i > 0), ...(rest.length ? ["", ...rest] : [])];
+  const body = [...top, ...head, ...(rest.length ? ["", ...rest] : [])];
   return `${[...body, "", ...provider].join("\n")}\n`;
 }
 
