@@ -28,8 +28,9 @@ describe("npm start", () => {
       const url = await new Promise<string>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`no server: ${out}`)), 90_000);
         const check = setInterval(() => {
+          // The URL goes to stdout and the sign-in link to stderr just after: wait for both.
           const match = /listening on (http:\/\/\S+)/.exec(out);
-          if (match?.[1]) {
+          if (match?.[1] && /#signin=/.test(out)) {
             clearTimeout(timer);
             clearInterval(check);
             resolve(match[1]);

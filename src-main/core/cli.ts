@@ -3,20 +3,19 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import pino from "pino";
 import { connectCommand } from "./cli/connect.js";
 import { openLibrary } from "./cli/library.js";
-import { DEFAULT_PORT, databasePath, defaultDataDir, isLoopbackHost, resolveOptions } from "./config.js";
+import { type CoreOptions, DEFAULT_PORT, databasePath, defaultDataDir, isLoopbackHost, resolveOptions } from "./config.js";
 import { openDatabase } from "./db/database.js";
 import { ApiKeyService, KEY_SCOPES, type KeyScope } from "./domain/apiKeys.js";
-import { SettingsStore } from "./domain/appState.js";
 import { type DownloadInfo, DownloadManager } from "./domain/downloads.js";
 import { HuggingFace } from "./domain/huggingface.js";
 import { ModelService } from "./domain/models.js";
 import { RouteService } from "./domain/routes.js";
 import { REQUEST_CSV_COLUMNS, SUMMARY_CSV_COLUMNS, toCsv, UsageService, utcDay } from "./domain/usage.js";
-import { DEFAULT_CONTEXT_CAP } from "./engine/contextSize.js";
 import { buildEngine, describeEngine, missingBuildTools } from "./engine/engineInfo.js";
 import { loadLlama } from "./engine/llama.js";
 import { writeFixtureModels } from "./fixtures/tinyModels.js";
 import { createCore } from "./index.js";
+import { flagValue, SETTING_KEYS, SETTINGS, type SettingKey } from "./settings.js";
 
 function integer(min: number) {
   return (value: string): number => {
@@ -84,102 +83,73 @@ export function buildCli(): Command {
     .description("MaaS-Base: serve local GGUF models through OpenAI, Anthropic and Jina compatible APIs")
     .showHelpAfterError();
 
-  program
+  const serve = program
     .command("serve")
-    .description("start the headless server")
-    .option("--host <host>", "interface to bind", "127.0.0.1")
-    .option("--port <port>", "port to bind (0 = any free port)", integer(0), DEFAULT_PORT)
-    .addOption(dataDirOption())
-    .addOption(modelsDirOption())
-    .option("--threads <n>", "threads per model context (default: physical cores)", integer(1))
-    .option("--parallel <n>", "parallel sequences per chat model", integer(1), 4)
-    .option("--max-queue <n>", "requests that may wait per model before 429", integer(0), 32)
-    .option(
-      "--context-size <n>",
-      "cap on each sequence's context: a model gets the largest its training context and free memory allow, up to this",
-      integer(64),
-      DEFAULT_CONTEXT_CAP,
-    )
-    .option("--cpu", "do not use a GPU even when one is found")
-    .option("--allowed-host <name...>", "extra Host header names to accept (for LAN use)")
-    .option("--log-level <level>", "pino log level", "info")
-    .option("--allow-loopback-without-key", "let clients on this machine call the inference endpoints without a key")
-    .option("--cors-origin <origin...>", "browser origins allowed to call the API ('*' for any)")
-    .option("--metrics-without-key", "serve GET /metrics without a management key")
-    .option("--max-loaded-models <n>", "models kept in memory at once", integer(1), 4)
-    .option("--model-ttl-minutes <n>", "idle minutes before a model unloads (0 = never)", Number, 15)
-    .option("--hf-endpoint <url>", "Hugging Face base URL (default: $HF_ENDPOINT or https://huggingface.co)")
-    .action(async (opts, command: Command) => {
-      // Settings saved in the app apply where the command line did not say otherwise.
-      const saved = (() => {
-        const db = openStore(opts.dataDir);
+    .description("start the headless server (flags win over the settings saved in the app)")
+    .addOption(dataDirOption());
+  // One flag per setting that has one (settings.ts declares name, type, default and text).
+  for (const key of SETTING_KEYS) {
+    const flag = (SETTINGS[key] as { flag?: { flags: string; kind: string } }).flag;
+    if (!flag) continue;
+    const fallback = SETTINGS[key].default;
+    const shown = fallback === undefined || flag.kind === "switch" || (Array.isArray(fallback) && fallback.length === 0);
+    const option = new Option(
+      flag.flags,
+      shown ? SETTINGS[key].description : `${SETTINGS[key].description} (default: ${JSON.stringify(fallback)})`,
+    );
+    if (flag.kind !== "switch") {
+      option.argParser((raw: string, previous: unknown) => {
         try {
-          return new SettingsStore(db).get();
-        } finally {
-          db.close();
+          return flagValue(key, flag.kind === "list" ? [...((previous as string[] | undefined) ?? []), raw] : raw);
+        } catch (error) {
+          throw new InvalidArgumentError((error as Error).message.replace(`${key}: `, ""));
         }
-      })();
-      const fromFlags = (name: string) => command.getOptionValueSource(name) === "cli";
-      if (saved.host !== undefined && !fromFlags("host")) opts.host = saved.host;
-      if (saved.port !== undefined && !fromFlags("port")) opts.port = saved.port;
-      if (saved.modelsDir !== undefined && !fromFlags("modelsDir")) opts.modelsDir = saved.modelsDir;
-      if (saved.threads !== undefined && !fromFlags("threads")) opts.threads = saved.threads;
-      if (saved.modelTtlMinutes !== undefined && !fromFlags("modelTtlMinutes")) opts.modelTtlMinutes = saved.modelTtlMinutes;
-      if (saved.maxLoadedModels !== undefined && !fromFlags("maxLoadedModels")) opts.maxLoadedModels = saved.maxLoadedModels;
-      if (saved.allowLoopbackWithoutKey !== undefined && !fromFlags("allowLoopbackWithoutKey")) {
-        opts.allowLoopbackWithoutKey = saved.allowLoopbackWithoutKey;
-      }
-      if (saved.corsOrigins !== undefined && !fromFlags("corsOrigin")) opts.corsOrigin = saved.corsOrigins;
-      if (!isLoopbackHost(opts.host)) {
-        process.stderr.write(
-          `warning: binding ${opts.host} makes the API reachable from other machines; every request still needs a key.\n`,
-        );
-      }
-      const core = createCore({
-        host: opts.host,
-        port: opts.port,
-        dataDir: resolve(opts.dataDir),
-        ...(opts.modelsDir ? { modelsDir: resolve(opts.modelsDir) } : {}),
-        ...(opts.threads ? { threads: opts.threads } : {}),
-        parallel: opts.parallel,
-        maxQueue: opts.maxQueue,
-        contextSize: opts.contextSize,
-        gpu: opts.cpu ? false : "auto",
-        allowedHosts: opts.allowedHost ?? [],
-        allowLoopbackWithoutKey: Boolean(opts.allowLoopbackWithoutKey),
-        corsOrigins: opts.corsOrigin ?? [],
-        metricsWithoutKey: Boolean(opts.metricsWithoutKey),
-        maxLoadedModels: opts.maxLoadedModels,
-        modelTtlMinutes: opts.modelTtlMinutes,
-        ...(opts.hfEndpoint ? { hfEndpoint: opts.hfEndpoint } : {}),
-        logLevel: opts.logLevel,
       });
-      let stopping = false;
-      const shutdown = (signal: string) => {
-        if (stopping) process.exit(130);
-        stopping = true;
-        process.stderr.write(`${signal}: shutting down\n`);
-        core.stop().then(
-          () => process.exit(0),
-          (error) => {
-            process.stderr.write(`shutdown failed: ${String(error)}\n`);
-            process.exit(1);
-          },
-        );
-      };
-      process.on("SIGINT", () => shutdown("SIGINT"));
-      process.on("SIGTERM", () => shutdown("SIGTERM"));
-      const url = await core.start();
-      process.stdout.write(`listening on ${url}\n`);
-      if (core.keys.count("management") === 0) {
-        process.stderr.write(`Open the app (one-time sign-in link, valid 15 minutes): ${core.signInLink()}\n`);
-      }
-      if (core.keys.count("inference") === 0) {
-        process.stderr.write(
-          `No API key yet. Create one with: maas-base keys create --name me --data-dir ${JSON.stringify(core.options.dataDir)}\n`,
-        );
-      }
-    });
+    }
+    serve.addOption(option);
+  }
+  serve.action(async (opts, command: Command) => {
+    // Only what was typed goes to createCore: it applies the saved settings and defaults under it.
+    const launch: Partial<Record<SettingKey, unknown>> = {};
+    for (const option of command.options) {
+      const key = SETTING_KEYS.find((k) => (SETTINGS[k] as { flag?: { flags: string } }).flag?.flags === option.flags);
+      const name = option.attributeName();
+      if (!key || command.getOptionValueSource(name) !== "cli") continue;
+      launch[key] = option.isBoolean() ? flagValue(key, true) : opts[name];
+    }
+    if (typeof launch.modelsDir === "string") launch.modelsDir = resolve(launch.modelsDir);
+    const core = createCore({ ...launch, dataDir: resolve(opts.dataDir) } as Partial<CoreOptions>);
+    if (!isLoopbackHost(core.options.host)) {
+      process.stderr.write(
+        `warning: binding ${core.options.host} makes the API reachable from other machines; every request still needs a key.\n`,
+      );
+    }
+    let stopping = false;
+    const shutdown = (signal: string) => {
+      if (stopping) process.exit(130);
+      stopping = true;
+      process.stderr.write(`${signal}: shutting down\n`);
+      core.stop().then(
+        () => process.exit(0),
+        (error) => {
+          process.stderr.write(`shutdown failed: ${String(error)}\n`);
+          process.exit(1);
+        },
+      );
+    };
+    process.on("SIGINT", () => shutdown("SIGINT"));
+    process.on("SIGTERM", () => shutdown("SIGTERM"));
+    const url = await core.start();
+    process.stdout.write(`listening on ${url}\n`);
+    if (core.keys.count("management") === 0) {
+      process.stderr.write(`Open the app (one-time sign-in link, valid 15 minutes): ${core.signInLink()}\n`);
+    }
+    if (core.keys.count("inference") === 0) {
+      process.stderr.write(
+        `No API key yet. Create one with: maas-base keys create --name me --data-dir ${JSON.stringify(core.options.dataDir)}\n`,
+      );
+    }
+  });
 
   const keys = program.command("keys").description("manage API keys");
   keys

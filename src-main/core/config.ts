@@ -1,10 +1,14 @@
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { join, posix, win32 } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
-import { DEFAULT_CONTEXT_CAP } from "./engine/contextSize.js";
+import type { EngineLauncher } from "./engine/process/launcher.js";
+import { mergeSettings, SETTING_KEYS, SETTINGS, type SettingKey, type SettingSource, type Settings } from "./settings.js";
 
-/** Options for one running core. Every field has a default a desktop user can live with. */
+/**
+ * Options for one running core. Every field has a default a desktop user can live with.
+ * The fields that are settings (settings.ts) must have the same types there; defaults live there.
+ */
 export interface CoreOptions {
   /** Interface to bind. Loopback by default; LAN access is an explicit choice. */
   host: string;
@@ -22,13 +26,13 @@ export interface CoreOptions {
   parallel: number;
   /** Requests that may wait for a free sequence before new ones get 429. */
   maxQueue: number;
-  /** Cap on the per-sequence context size, in tokens: a model gets the largest its training context and free memory allow, up to this. */
+  /** Upper bound on the per-sequence context size, in tokens. */
   contextSize: number;
   /** Largest accepted request body, in bytes (larger → 413). */
   bodyLimit: number;
   /** Extra `Host` header names accepted besides the loopback names (DNS-rebinding defence). */
   allowedHosts: string[];
-  logLevel: string;
+  logLevel: Settings["logLevel"];
   /** Let loopback clients call the inference endpoints without a key (off by default). */
   allowLoopbackWithoutKey: boolean;
   /** Browser origins allowed by CORS; empty = CORS closed; `*` only when the user chooses it. */
@@ -53,49 +57,72 @@ export interface CoreOptions {
   webRoot?: string;
   /** Use this logger instead of making one (tests pass a silent one). */
   logger?: Logger;
+  /** Where each setting's value came from (filled in by `resolveOptions`). */
+  settingSources?: Record<SettingKey, SettingSource>;
+  /** How engine processes start (`nodeLauncher()` unless the shell hands its own, e.g. Electron's utilityProcess). */
+  launcher?: EngineLauncher;
+  /** An engine that shows no progress for this long while requests wait is killed and restarted. */
+  engineWatchdogMs: number;
+  /** Longest the inspector may take to read one GGUF file before it is stopped and the file marked unreadable. */
+  inspectorTimeoutMs: number;
 }
+
+// The settings table and these options must agree on every shared field's type.
+type SettingFieldsMatch = {
+  [K in SettingKey]: Settings[K] extends Exclude<CoreOptions[K], undefined>
+    ? Exclude<CoreOptions[K], undefined> extends Settings[K]
+      ? true
+      : K
+    : K;
+}[SettingKey];
+const settingFieldsMatch: SettingFieldsMatch = true;
+void settingFieldsMatch;
 
 export const PRODUCT_NAME = "MaaS-Base";
-export const DEFAULT_PORT = 8421;
+export const DEFAULT_PORT = SETTINGS.port.default;
 
 /**
- * The per-user app-data folder, the same one Electron's `app.getPath("userData")`
- * gives the desktop app, so the CLI and the window share keys, models and usage.
+ * The per-user app-data folder. Every shell uses this one function: the CLI (`--data-dir`
+ * default), `createCore`, and the desktop app, which sets Electron's `userData` to it
+ * before anything reads the path, so `npm start`, `npm run dev`, the packaged app and
+ * `maas-base serve` share keys, models and usage. It is also where Electron itself would
+ * put `userData` for an app named MaaS-Base. `MAAS_BASE_DATA_DIR` moves it (tests, smoke runs).
  */
-export function defaultDataDir(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string {
+export function defaultDataDir(
+  env: NodeJS.ProcessEnv = process.env,
+  platform: NodeJS.Platform = process.platform,
+  home: string = homedir(),
+): string {
   if (env.MAAS_BASE_DATA_DIR) return env.MAAS_BASE_DATA_DIR;
-  if (platform === "win32") return join(env.APPDATA ?? join(homedir(), "AppData", "Roaming"), PRODUCT_NAME);
-  if (platform === "darwin") return join(homedir(), "Library", "Application Support", PRODUCT_NAME);
-  return join(env.XDG_CONFIG_HOME ?? join(homedir(), ".config"), PRODUCT_NAME);
+  const path = platform === "win32" ? win32 : posix;
+  if (platform === "win32") return path.join(env.APPDATA ?? path.join(home, "AppData", "Roaming"), PRODUCT_NAME);
+  if (platform === "darwin") return path.join(home, "Library", "Application Support", PRODUCT_NAME);
+  return path.join(env.XDG_CONFIG_HOME ?? path.join(home, ".config"), PRODUCT_NAME);
 }
 
-export function resolveOptions(partial: Partial<CoreOptions> = {}): CoreOptions {
+/** The options given at launch that are settings (undefined ones left out). */
+function launchSettings(partial: Partial<CoreOptions>): Partial<Record<SettingKey, unknown>> {
+  const out: Partial<Record<SettingKey, unknown>> = {};
+  for (const key of SETTING_KEYS) if (partial[key] !== undefined) out[key] = partial[key];
+  return out;
+}
+
+/**
+ * The options of one core: for each setting, what the shell gave (`partial`) wins over
+ * what the app saved (`saved`), which wins over the default declared in settings.ts.
+ */
+export function resolveOptions(partial: Partial<CoreOptions> = {}, saved: Partial<Settings> = {}): CoreOptions {
   const dataDir = partial.dataDir ?? defaultDataDir();
+  const { values, sources } = mergeSettings(saved, launchSettings(partial));
   return {
-    host: partial.host ?? "127.0.0.1",
-    port: partial.port ?? DEFAULT_PORT,
+    ...values,
     dataDir,
-    modelsDir: partial.modelsDir ?? join(dataDir, "models"),
-    ...(partial.threads !== undefined ? { threads: partial.threads } : {}),
-    gpu: partial.gpu ?? "auto",
-    parallel: partial.parallel ?? 4,
-    maxQueue: partial.maxQueue ?? 32,
-    contextSize: partial.contextSize ?? DEFAULT_CONTEXT_CAP,
-    bodyLimit: partial.bodyLimit ?? 16 * 1024 * 1024,
-    allowedHosts: partial.allowedHosts ?? [],
-    logLevel: partial.logLevel ?? "info",
-    allowLoopbackWithoutKey: partial.allowLoopbackWithoutKey ?? false,
-    corsOrigins: partial.corsOrigins ?? [],
-    metricsWithoutKey: partial.metricsWithoutKey ?? false,
-    usageRetention: partial.usageRetention ?? { requestDays: 30, rollupDays: 396 },
-    maxLoadedModels: partial.maxLoadedModels ?? 4,
-    upstreamTimeoutMs: partial.upstreamTimeoutMs ?? 120_000,
+    modelsDir: values.modelsDir ?? join(dataDir, "models"),
     webRoot: partial.webRoot ?? defaultWebRoot(),
-    modelTtlMinutes: partial.modelTtlMinutes ?? 15,
-    ...(partial.ramBudgetBytes !== undefined ? { ramBudgetBytes: partial.ramBudgetBytes } : {}),
-    ...(partial.hfEndpoint ? { hfEndpoint: partial.hfEndpoint } : {}),
+    settingSources: sources,
     ...(partial.hfToken ? { hfToken: partial.hfToken } : {}),
     ...(partial.logger ? { logger: partial.logger } : {}),
+    ...(partial.launcher ? { launcher: partial.launcher } : {}),
   };
 }
 

@@ -1,6 +1,6 @@
 import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
-import { type CoreOptions, databasePath, resolveOptions } from "./config.js";
+import { type CoreOptions, databasePath, defaultDataDir, resolveOptions } from "./config.js";
 import { type Db, openDatabase } from "./db/database.js";
 import { ApiKeyService } from "./domain/apiKeys.js";
 import { ConversationStore, SettingsStore, SignInCodes } from "./domain/appState.js";
@@ -12,7 +12,9 @@ import { ProcessSupervisor } from "./domain/processes.js";
 import { ResponseStore } from "./domain/responses.js";
 import { RouteService } from "./domain/routes.js";
 import { UsageService } from "./domain/usage.js";
-import { Engine } from "./engine/Engine.js";
+import { nodeLauncher } from "./engine/process/launcher.js";
+import { Inspector } from "./engine/supervisor/Inspector.js";
+import { Supervisor } from "./engine/supervisor/Supervisor.js";
 import { Metrics } from "./http/metrics.js";
 import { Router } from "./http/router.js";
 import { buildServer } from "./http/server.js";
@@ -38,7 +40,8 @@ export interface Core {
   stop(): Promise<void>;
   /** The base URL once started. */
   readonly url: string | null;
-  readonly engine: Engine | null;
+  /** The engine supervisor (one engine process per loaded model), once started. */
+  readonly engine: Supervisor | null;
 }
 
 /**
@@ -46,11 +49,17 @@ export interface Core {
  * Electron shell and the `serve` command both start it this way.
  */
 export function createCore(partial: Partial<CoreOptions> = {}): Core {
-  const options = resolveOptions(partial);
+  // The saved settings live in the data folder's database, so it opens first; then what
+  // the shell gave wins over what was saved, which wins over the defaults (settings.ts).
+  const db = openDatabase(databasePath(partial.dataDir ?? defaultDataDir()));
+  const settings = new SettingsStore(db);
+  const options = resolveOptions(partial, settings.get());
   const logger = options.logger ?? createLogger(options.logLevel);
-  const db = openDatabase(databasePath(options.dataDir));
   const keys = new ApiKeyService(db);
-  const models = new ModelService(db, logger);
+  const launcher = options.launcher ?? nodeLauncher();
+  // GGUF headers and memory estimates are read in a process of their own (a hostile file kills that one).
+  const inspector = new Inspector({ launcher, logger, gpu: options.gpu, jobTimeoutMs: options.inspectorTimeoutMs });
+  const models = new ModelService(db, logger, inspector);
   const usage = new UsageService(db, options.usageRetention);
   usage.prune(Date.now(), true);
   const responses = new ResponseStore(db);
@@ -58,7 +67,6 @@ export function createCore(partial: Partial<CoreOptions> = {}): Core {
   const downloads = new DownloadManager(db, hf, models, options.modelsDir, logger);
   const routes = new RouteService(db, (id) => models.get(id));
   const conversations = new ConversationStore(db);
-  const settings = new SettingsStore(db);
   const signIn = new SignInCodes();
   const processes = new ProcessSupervisor(logger);
   const router = new Router(routes, (id) => models.get(id), processes, usage);
@@ -73,7 +81,7 @@ export function createCore(partial: Partial<CoreOptions> = {}): Core {
         ),
     );
   routes.onChange(() => void syncProcesses());
-  let engine: Engine | null = null;
+  let engine: Supervisor | null = null;
   let app: FastifyInstance | null = null;
   let url: string | null = null;
   let stopping: Promise<void> | null = null;
@@ -103,7 +111,7 @@ export function createCore(partial: Partial<CoreOptions> = {}): Core {
       logger.info({ modelsDir: options.modelsDir, models: scan.registered, skipped: scan.skipped.length }, "models registered");
       routes.syncModels(models.list());
       await syncProcesses();
-      engine = await Engine.create({
+      engine = new Supervisor({
         gpu: options.gpu,
         threads: options.threads,
         parallel: options.parallel,
@@ -113,10 +121,14 @@ export function createCore(partial: Partial<CoreOptions> = {}): Core {
         defaultTtlMinutes: options.modelTtlMinutes,
         ramBudgetBytes: options.ramBudgetBytes,
         logger,
+        logLevel: logger.level,
+        launcher,
+        inspector,
+        watchdogMs: options.engineWatchdogMs,
         resolveModel: (id) => models.get(id),
       });
       const running = engine;
-      const metrics = new Metrics(async () => running.pool.stats());
+      const metrics = new Metrics(async () => running.statsNow());
       usage.onRecord((record) => metrics.observe(record));
       app = await buildServer({
         options,
@@ -150,6 +162,7 @@ export function createCore(partial: Partial<CoreOptions> = {}): Core {
         await app?.close();
         await processes.stop();
         await engine?.dispose();
+        await inspector.stop();
         await models.idle();
         usage.flush();
         db.close();

@@ -1,5 +1,6 @@
 // Electron main process: hosts the headless core, shows its UI in a window, lives in the tray.
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   app,
@@ -14,10 +15,25 @@ import {
   session,
   shell,
   Tray,
+  utilityProcess,
 } from "electron";
-import { type Core, createCore } from "../core/index.js";
-import { CHANNELS, type ConnectionInfo } from "../preload/api.js";
+import { type CoreOptions, createCore } from "../core/index.js";
+import { CHANNELS } from "../preload/api.js";
+import { DesktopSession } from "./desktopSession.js";
+import { createUtilityLauncher, type EngineLauncher, engineEntry, type Fork } from "./engineLauncher.js";
+import { applyAppIdentity, desktopDataDir } from "./identity.js";
 import { contentSecurityPolicy, isAllowedNavigation, isExternalLink, permissionAllowed, restoreBounds } from "./security.js";
+import { parseSmokeArgs, runSmokeSteps, smokeExitCode, waitUntil, writeSmokeReport } from "./smokeTest.js";
+import { alertLabel, type ModelAlert, modelAlerts } from "./trayStatus.js";
+
+const smoke = parseSmokeArgs(process.argv);
+// Before anything reads `userData`: one name and one data folder for every way of starting
+// the app (and the CLI). A smoke run uses a fresh folder of its own unless one is given,
+// so it never touches the user's keys, models or window.
+applyAppIdentity(
+  app,
+  smoke && !process.env.MAAS_BASE_DATA_DIR ? mkdtempSync(join(tmpdir(), "maas-base-smoke-")) : desktopDataDir(),
+);
 
 /** Desktop preferences, kept beside the database in the app-data folder. */
 interface DesktopPrefs {
@@ -43,52 +59,84 @@ function savePrefs(): void {
 
 const resources = app.isPackaged ? process.resourcesPath : join(import.meta.dirname, "../../resources");
 let prefs: DesktopPrefs;
-let core: Core | null = null;
-let connection: ConnectionInfo | null = null;
 let window: BrowserWindow | null = null;
 let tray: Tray | null = null;
 let quitting = false;
 let serverState: "stopped" | "starting" | "running" | "failed" = "stopped";
+let alerts: ModelAlert[] = [];
+let alertTimer: NodeJS.Timeout | null = null;
 
-async function startServer(): Promise<void> {
-  if (core) return;
-  serverState = "starting";
-  refreshTray();
+/** Engines run in utility processes when the engine-process entry was built (out/main/engine.js). */
+function engineLauncher(): EngineLauncher | null {
+  const entry = engineEntry(import.meta.dirname);
+  return existsSync(entry) ? createUtilityLauncher(utilityProcess.fork as unknown as Fork, entry) : null;
+}
+
+const desktop = new DesktopSession(() => {
   // In development the window comes from Vite's dev server, another origin: let it call the API.
   const devOrigin = process.env.ELECTRON_RENDERER_URL ? new URL(process.env.ELECTRON_RENDERER_URL).origin : null;
-  const started = createCore({
+  const launcher = engineLauncher();
+  const options: Partial<CoreOptions> = {
     dataDir: app.getPath("userData"),
     webRoot: join(import.meta.dirname, "../renderer"),
+    ...(smoke ? { port: 0 } : {}),
     ...(devOrigin ? { corsOrigins: [devOrigin] } : {}),
-  });
+    ...(launcher ? { launcher } : {}),
+  };
+  return createCore(options);
+});
+
+async function startServer(): Promise<void> {
+  if (desktop.running) return;
+  serverState = "starting";
+  refreshTray();
   try {
-    const url = await started.start();
-    core = started;
-    // A management key minted for this session, handed to the renderer through the preload.
-    const { key } = started.keys.create({
-      name: `desktop session ${new Date().toISOString().slice(0, 16)}`,
-      scopes: ["inference", "management"],
-      expiresAt: Date.now() + 7 * 86_400_000,
-    });
-    connection = { url, managementKey: key };
+    await desktop.start();
     serverState = "running";
+    watchModels();
   } catch (error) {
     serverState = "failed";
-    await started.stop().catch(() => {});
-    dialog.showErrorBox("MaaS-Base could not start its server", error instanceof Error ? error.message : String(error));
+    const text = error instanceof Error ? error.message : String(error);
+    if (smoke) throw error;
+    dialog.showErrorBox("MaaS-Base could not start its server", text);
+  } finally {
+    refreshTray();
+    void window?.loadURL(appUrl());
   }
+}
+
+async function stopServer(): Promise<void> {
+  if (alertTimer) clearInterval(alertTimer);
+  alertTimer = null;
+  alerts = [];
+  serverState = "stopped";
+  await desktop.stop();
   refreshTray();
   void window?.loadURL(appUrl());
 }
 
-async function stopServer(): Promise<void> {
-  const running = core;
-  core = null;
-  connection = null;
-  serverState = "stopped";
-  refreshTray();
-  await running?.stop();
-  void window?.loadURL(appUrl());
+/** Polls the models' states for the tray: a crashed or failed engine shows there, the window stays up. */
+function watchModels(): void {
+  if (alertTimer) clearInterval(alertTimer);
+  const poll = async () => {
+    const connection = desktop.connection;
+    if (!connection) return;
+    try {
+      const res = await fetch(`${connection.url}/api/admin/library`, {
+        headers: { authorization: `Bearer ${connection.managementKey}` },
+      });
+      const next = res.ok ? modelAlerts(await res.json()) : [];
+      if (JSON.stringify(next) !== JSON.stringify(alerts)) {
+        alerts = next;
+        refreshTray();
+      }
+    } catch {
+      // the server is stopping; the next poll (or stop) settles it
+    }
+  };
+  alertTimer = setInterval(() => void poll(), 5000);
+  alertTimer.unref();
+  void poll();
 }
 
 /**
@@ -98,6 +146,7 @@ async function stopServer(): Promise<void> {
  */
 function appUrl(): string {
   if (process.env.ELECTRON_RENDERER_URL) return process.env.ELECTRON_RENDERER_URL;
+  const connection = desktop.connection;
   if (connection) return `${connection.url}/`;
   return `file://${join(import.meta.dirname, "../renderer/index.html")}`;
 }
@@ -154,6 +203,7 @@ function createWindow(): void {
 
 function refreshTray(): void {
   if (!tray) return;
+  const connection = desktop.connection;
   const label = {
     stopped: "Server stopped",
     starting: "Server starting…",
@@ -162,6 +212,7 @@ function refreshTray(): void {
   }[serverState];
   const template: MenuItemConstructorOptions[] = [
     { label, enabled: false },
+    ...alerts.map((alert) => ({ label: `⚠ ${alertLabel(alert)}`, enabled: true, click: createWindow })),
     {
       label: "Copy API URL",
       enabled: Boolean(connection),
@@ -196,11 +247,16 @@ function refreshTray(): void {
     { label: "Quit", click: () => app.quit() },
   ];
   tray.setContextMenu(Menu.buildFromTemplate(template));
-  tray.setToolTip(`MaaS-Base — ${label}`);
+  // The Electron e2e spec reads the tray's menu here (Tray has no getter for it).
+  if (process.env.MAAS_BASE_E2E === "1") {
+    (globalThis as { maasBaseTrayLabels?: string[] }).maasBaseTrayLabels = template.flatMap((i) => (i.label ? [i.label] : []));
+  }
+  tray.setToolTip(`MaaS-Base — ${label}${alerts.length ? ` — ${alerts.map(alertLabel).join("; ")}` : ""}`);
 }
 
 async function showAbout(): Promise<void> {
-  const engine = core?.engine;
+  const connection = desktop.connection;
+  const engine = desktop.running?.engine;
   const nodeLlamaCpp = (() => {
     try {
       return JSON.parse(readFileSync(join(import.meta.dirname, "../../node_modules/node-llama-cpp/package.json"), "utf8"))
@@ -209,10 +265,11 @@ async function showAbout(): Promise<void> {
       return "?";
     }
   })();
-  const backend = engine
-    ? `${engine.llama.gpu === false ? "CPU" : engine.llama.gpu} (${engine.llama.buildType}, llama.cpp ${engine.llama.llamaCppRelease.release})`
+  const description = engine ? await engine.describe().catch(() => null) : null;
+  const backend = description
+    ? `${description.backend === "cpu" ? "CPU" : description.backend} (${description.build}, llama.cpp ${description.source})`
     : "not running";
-  const gpus = engine && engine.llama.gpu !== false ? (await engine.llama.getGpuDeviceNames()).join(", ") : "none";
+  const gpus = description?.devices.length ? description.devices.map((d) => d.name).join(", ") : "none";
   await dialog.showMessageBox({
     type: "info",
     title: "About MaaS-Base",
@@ -246,7 +303,7 @@ function buildMenu(): void {
 }
 
 function registerIpc(): void {
-  ipcMain.handle(CHANNELS.connection, () => connection);
+  ipcMain.handle(CHANNELS.connection, () => desktop.connection);
   ipcMain.handle(CHANNELS.appVersion, () => app.getVersion());
   ipcMain.handle(CHANNELS.pickModelFile, async () => {
     const options = { properties: ["openFile" as const], filters: [{ name: "GGUF models", extensions: ["gguf"] }] };
@@ -259,6 +316,83 @@ function registerIpc(): void {
   ipcMain.handle(CHANNELS.openExternal, async (_event, url: unknown) => {
     if (typeof url === "string" && isExternalLink(url)) await shell.openExternal(url);
   });
+}
+
+/** The smoke test: the same start as a user's, checked step by step, then a report and an exit code. */
+async function runSmoke(options: NonNullable<typeof smoke>): Promise<never> {
+  const report = await runSmokeSteps(
+    [
+      {
+        name: "core started",
+        run: async () => {
+          await startServer();
+          return desktop.connection?.url;
+        },
+      },
+      { name: "tray created", run: async () => (tray ? "tray menu set" : Promise.reject(new Error("no tray"))) },
+      {
+        name: "window opened",
+        run: async () => {
+          createWindow();
+          const contents = window?.webContents;
+          if (!contents) throw new Error("no window");
+          if (contents.isLoading()) {
+            await new Promise<void>((ok, fail) => {
+              contents.once("did-finish-load", () => ok());
+              contents.once("did-fail-load", (_e, code, text) => fail(new Error(`load failed: ${code} ${text}`)));
+            });
+          }
+          return contents.getURL();
+        },
+      },
+      {
+        name: "dashboard rendered",
+        run: () =>
+          waitUntil("the dashboard's API address", async () => {
+            const text = (await window?.webContents.executeJavaScript(
+              `document.querySelector('[data-testid="base-url"]')?.textContent ?? null`,
+            )) as string | null;
+            return text?.includes("/v1") ? text : null;
+          }),
+      },
+      {
+        name: "health",
+        run: async () => {
+          const res = await fetch(`${desktop.connection?.url}/health`);
+          const body = (await res.json()) as { status?: string };
+          if (!res.ok || body.status !== "ok") throw new Error(`/health answered ${res.status} ${JSON.stringify(body)}`);
+          return JSON.stringify(body);
+        },
+      },
+      {
+        name: "session credential",
+        run: async () => {
+          const connection = desktop.connection;
+          const res = await fetch(`${connection?.url}/api/admin/keys`, {
+            headers: { authorization: `Bearer ${connection?.managementKey}` },
+          });
+          const body = (await res.json()) as { data?: unknown[] };
+          if (!res.ok) throw new Error(`the window's credential got ${res.status}`);
+          if ((body.data ?? []).length !== 0) throw new Error("the session credential is listed as a key");
+          return "in memory, not listed";
+        },
+      },
+    ],
+    {
+      timeoutMs: options.timeoutMs,
+      versions: {
+        app: app.getVersion(),
+        electron: process.versions.electron,
+        node: process.versions.node,
+        chrome: process.versions.chrome,
+      },
+    },
+  );
+  process.stdout.write(`${writeSmokeReport(options.reportPath, report)}\n`);
+  quitting = true;
+  await stopServer().catch(() => {});
+  app.exit(smokeExitCode(report));
+  return new Promise<never>(() => {});
 }
 
 if (!app.requestSingleInstanceLock()) app.quit();
@@ -279,6 +413,7 @@ else {
     tray = new Tray(nativeImage.createFromPath(join(resources, "tray.png")));
     tray.on("click", createWindow);
     refreshTray();
+    if (smoke) await runSmoke(smoke);
     if (!prefs.deferServerStart) await startServer();
     createWindow();
   });
@@ -290,11 +425,10 @@ else {
     quitting = true;
   });
   app.on("will-quit", (event) => {
-    if (!core) return;
-    // Unload models and close the database before the process ends.
+    if (!desktop.running) return;
+    // Revoke the window's credential, unload models (their engine processes end) and
+    // close the database before the process ends.
     event.preventDefault();
-    const stopping = core;
-    core = null;
-    void stopping.stop().finally(() => app.exit(0));
+    void stopServer().finally(() => app.exit(0));
   });
 }

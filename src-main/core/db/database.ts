@@ -2,13 +2,14 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { MIGRATIONS } from "./migrations.js";
+import { sqliteNativeOptions } from "./nativeBinding.js";
 
 export type Db = Database.Database;
 
 /** Opens (creating if needed) the app database in WAL mode and applies pending migrations. */
 export function openDatabase(file: string): Db {
   mkdirSync(dirname(file), { recursive: true });
-  const db = new Database(file);
+  const db = new Database(file, sqliteNativeOptions());
   db.pragma("journal_mode = WAL");
   db.pragma("foreign_keys = ON");
   db.pragma("busy_timeout = 5000");

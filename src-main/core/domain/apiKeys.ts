@@ -55,6 +55,8 @@ interface ApiKeyRow {
 }
 
 const KEY_PATTERN = /^mb_([0-9a-f]{16})_([0-9a-f]{32})$/;
+/** Session credentials (`createSession`): in memory only. */
+const SESSION_PATTERN = /^mbs_[0-9a-f]{64}$/;
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest();
 
@@ -73,7 +75,7 @@ export function customKeyProblem(key: string): string | null {
   const classes = [/[a-z]/, /[A-Z]/, /[0-9]/, /[^a-zA-Z0-9]/].filter((re) => re.test(key)).length;
   if (classes < 3) return "a custom key needs three of: lower case, upper case, digits, symbols";
   if (new Set(key).size < 12) return "a custom key needs at least 12 different characters";
-  if (KEY_PATTERN.test(key)) return "a custom key must not look like a generated one";
+  if (KEY_PATTERN.test(key) || SESSION_PATTERN.test(key)) return "a custom key must not look like a generated one";
   return null;
 }
 
@@ -96,12 +98,56 @@ function toPublic(row: ApiKeyRow): ApiKeyPublic {
   };
 }
 
+/** The id session credentials report: no row has it, so nothing is stored or listed under it. */
+export const SESSION_KEY_ID = 0;
+
+/** A credential that lives in this process only (the desktop window's). */
+export interface SessionCredential {
+  /** `mbs_<64 hex>`: shown to the holder, never stored anywhere. */
+  readonly key: string;
+  /** Ends it at once; idempotent. */
+  revoke(): void;
+}
+
 /** API keys: `mb_<accessKey>_<secret>`; only a hash of the secret is stored. */
 export class ApiKeyService {
   private readonly lastTouched = new Map<number, number>();
   private readonly recent = new Map<string, { at: number; key: ApiKeyPublic | null }>();
+  /** Session credentials by a digest of the key (the key itself is not kept). */
+  private readonly sessions = new Map<string, ApiKeyPublic>();
 
   constructor(private readonly db: Db) {}
+
+  /**
+   * A credential for one desktop session: in memory only, never in the database, never
+   * in `list()` or `count()`, gone on `revoke()` or when the process ends. Requests made
+   * with it are the user's own, like keyless loopback ones (no key id on usage rows).
+   */
+  createSession(name: string, scopes: KeyScope[]): SessionCredential {
+    const key = `mbs_${randomBytes(32).toString("hex")}`;
+    const digest = sha256(`session:${key}`).toString("base64");
+    this.sessions.set(digest, {
+      id: SESSION_KEY_ID,
+      name,
+      scopes: [...scopes],
+      scope: scopes.join(","),
+      maskedValue: "mbs_********",
+      allowedRoutes: null,
+      rpmLimit: null,
+      tokensPerDay: null,
+      custom: false,
+      createdAt: Date.now(),
+      lastUsedAt: null,
+      expiresAt: null,
+      revokedAt: null,
+    });
+    return {
+      key,
+      revoke: () => {
+        this.sessions.delete(digest);
+      },
+    };
+  }
 
   create(input: CreateKeyInput): { key: string; record: ApiKeyPublic } {
     const scopes = [...new Set(input.scopes)];
@@ -179,6 +225,8 @@ export class ApiKeyService {
    * times a second), so a key revoked by another process stops working within that.
    */
   verify(presented: string): ApiKeyPublic | null {
+    // Session credentials never reach the database: known here, or not at all.
+    if (SESSION_PATTERN.test(presented)) return this.sessions.get(sha256(`session:${presented}`).toString("base64")) ?? null;
     const now = Date.now();
     // Remembered by a digest, so no presented key (valid or not) stays in memory as text.
     const digest = sha256(`cache:${presented}`).toString("base64");

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { Db } from "../db/database.js";
 import { prep } from "../db/database.js";
 import { NotFoundError } from "../errors.js";
+import { parseSetting, SAVED_SETTING_KEYS, type SavedSettingKey, type Settings, validSaved } from "../settings.js";
 
 export interface Conversation {
   id: string;
@@ -67,45 +68,41 @@ export class ConversationStore {
   }
 }
 
-/** Server settings saved by the app; they apply at the next start (command-line flags win). */
-export interface SavedSettings {
-  host?: string;
-  port?: number;
-  allowLoopbackWithoutKey?: boolean;
-  corsOrigins?: string[];
-  modelsDir?: string;
-  threads?: number;
-  modelTtlMinutes?: number;
-  maxLoadedModels?: number;
-}
+/**
+ * Server settings saved by the app (their keys, types and defaults are declared in
+ * settings.ts); `createCore` applies them at the next start, under what was given at launch.
+ */
+export type SavedSettings = Partial<Pick<Settings, SavedSettingKey>>;
 
-export const SETTING_KEYS: ReadonlyArray<keyof SavedSettings> = [
-  "host",
-  "port",
-  "allowLoopbackWithoutKey",
-  "corsOrigins",
-  "modelsDir",
-  "threads",
-  "modelTtlMinutes",
-  "maxLoadedModels",
-];
+/** The keys the app may save (kept for importers of the old name). */
+export const SETTING_KEYS: readonly SavedSettingKey[] = SAVED_SETTING_KEYS;
 
 export class SettingsStore {
   constructor(private readonly db: Db) {}
 
+  /** The saved values that still pass their schema (an invalid one is ignored, as if unset). */
   get(): SavedSettings {
     const rows = prep(this.db, "SELECT key, value FROM settings").all() as Array<{ key: string; value: string }>;
-    const out: Record<string, unknown> = {};
-    for (const row of rows) if ((SETTING_KEYS as string[]).includes(row.key)) out[row.key] = JSON.parse(row.value);
-    return out as SavedSettings;
+    const raw: Record<string, unknown> = {};
+    for (const row of rows) {
+      try {
+        raw[row.key] = JSON.parse(row.value);
+      } catch {
+        // a value no version of the app wrote: treat it as unset
+      }
+    }
+    return validSaved(raw) as SavedSettings;
   }
 
-  /** Sets the given keys; `null` removes a key (back to the default). */
-  update(changes: Partial<Record<keyof SavedSettings, unknown>>): SavedSettings {
+  /** Sets the given keys (each checked by its schema); `null` removes a key (back to the default). */
+  update(changes: Partial<Record<SavedSettingKey, unknown>>): SavedSettings {
+    const checked = Object.entries(changes).map(([key, value]) => {
+      if (!(SAVED_SETTING_KEYS as string[]).includes(key)) throw new Error(`'${key}' is not a saved setting`);
+      return [key, value === null || value === undefined ? null : parseSetting(key as SavedSettingKey, value)] as const;
+    });
     this.db.transaction(() => {
-      for (const [key, value] of Object.entries(changes)) {
-        if (!(SETTING_KEYS as string[]).includes(key)) continue;
-        if (value === null || value === undefined) prep(this.db, "DELETE FROM settings WHERE key = ?").run(key);
+      for (const [key, value] of checked) {
+        if (value === null) prep(this.db, "DELETE FROM settings WHERE key = ?").run(key);
         else prep(this.db, "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)").run(key, JSON.stringify(value));
       }
     })();

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
-import type { KeyScope } from "../domain/apiKeys.js";
+import { type KeyScope, SESSION_KEY_ID } from "../domain/apiKeys.js";
 import { secondsUntilUtcMidnight } from "../domain/limits.js";
 import { AuthenticationError, PermissionError, RateLimitError } from "../errors.js";
 import type { ServerDeps } from "./context.js";
@@ -41,6 +41,8 @@ export function requireKey(deps: ServerDeps, scope: KeyScope) {
     if (!key.scopes.includes(scope)) {
       throw new PermissionError(`This endpoint needs a key with the '${scope}' scope; this key has: ${key.scope}.`);
     }
+    // A session credential (the desktop window's) has no row: its requests carry no key id.
+    if (key.id === SESSION_KEY_ID) return;
     request.apiKey = key;
     if (scope !== "inference") return;
     if (key.rpmLimit !== null) {

@@ -16,6 +16,7 @@ import {
 import { notifications } from "@mantine/notifications";
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
+import type { SettingsView } from "../../../src-main/core/settings.js";
 import { api } from "../api.js";
 import type { SavedSettings } from "../types.js";
 
@@ -23,12 +24,25 @@ export function Settings() {
   const { colorScheme, setColorScheme } = useMantineColorScheme();
   const current = useQuery({
     queryKey: ["settings"],
-    queryFn: () => api<{ saved: SavedSettings; running: SavedSettings }>("/api/admin/settings"),
+    queryFn: () => api<SettingsView>("/api/admin/settings"),
   });
   const [form, setForm] = useState<SavedSettings>({});
   useEffect(() => {
-    if (current.data) setForm({ ...current.data.running, ...current.data.saved });
+    if (!current.data) return;
+    // Only settings the app may save go into the form (the PUT accepts nothing else).
+    const { running, saved, settings } = current.data;
+    const merged: Record<string, unknown> = { ...running, ...saved };
+    setForm(
+      Object.fromEntries(
+        Object.entries(merged).filter(([k, v]) => settings[k as keyof typeof settings]?.saved && v !== null),
+      ) as SavedSettings,
+    );
   }, [current.data]);
+  // A flag given at launch wins over the saved value: say so under that field.
+  const flagNote = (key: keyof SavedSettings) =>
+    current.data?.fromFlags.includes(key)
+      ? `Set by ${current.data.settings[key].flag ?? "the launcher"} at launch: a saved value applies once the flag is dropped.`
+      : undefined;
   const save = useMutation({
     mutationFn: () => api("/api/admin/settings", { method: "PUT", json: form }),
     onSuccess: () => notifications.show({ message: "Saved. Server settings apply after a restart." }),
@@ -56,8 +70,20 @@ export function Settings() {
         <Stack>
           <Text fw={600}>Server (applies after a restart; command-line flags win)</Text>
           <Group grow>
-            <TextInput label="Bind address" value={form.host ?? ""} onChange={(e) => set({ host: e.currentTarget.value })} />
-            <NumberInput label="Port" value={form.port ?? ""} onChange={(v) => set({ port: Number(v) })} min={0} max={65535} />
+            <TextInput
+              label="Bind address"
+              description={flagNote("host")}
+              value={form.host ?? ""}
+              onChange={(e) => set({ host: e.currentTarget.value })}
+            />
+            <NumberInput
+              label="Port"
+              description={flagNote("port")}
+              value={form.port ?? ""}
+              onChange={(v) => set({ port: Number(v) })}
+              min={0}
+              max={65535}
+            />
           </Group>
           {lan && (
             <Alert color="orange" title="Reachable from your network">
@@ -66,23 +92,27 @@ export function Settings() {
           )}
           <Switch
             label="Let apps on this machine call the API without a key"
+            description={flagNote("allowLoopbackWithoutKey")}
             checked={Boolean(form.allowLoopbackWithoutKey)}
             onChange={(e) => set({ allowLoopbackWithoutKey: e.currentTarget.checked })}
           />
           <TagsInput
             label="CORS origins (browser apps allowed to call the API)"
+            description={flagNote("corsOrigins")}
             value={form.corsOrigins ?? []}
             onChange={(v) => set({ corsOrigins: v })}
             placeholder="https://app.example"
           />
           <TextInput
             label="Models folder"
+            description={flagNote("modelsDir")}
             value={form.modelsDir ?? ""}
             onChange={(e) => set({ modelsDir: e.currentTarget.value })}
           />
           <Group grow>
             <NumberInput
               label="Threads"
+              description={flagNote("threads")}
               value={form.threads ?? ""}
               onChange={(v) => set({ threads: v === "" ? undefined : Number(v) })}
               min={1}
@@ -90,12 +120,14 @@ export function Settings() {
             />
             <NumberInput
               label="Idle minutes before unloading"
+              description={flagNote("modelTtlMinutes")}
               value={form.modelTtlMinutes ?? ""}
               onChange={(v) => set({ modelTtlMinutes: Number(v) })}
               min={0}
             />
             <NumberInput
               label="Max loaded models"
+              description={flagNote("maxLoadedModels")}
               value={form.maxLoadedModels ?? ""}
               onChange={(v) => set({ maxLoadedModels: Number(v) })}
               min={1}

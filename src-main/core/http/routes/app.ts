@@ -4,8 +4,8 @@ import fastifyStatic from "@fastify/static";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { parseBody } from "../../dialects/validation.js";
-import { SETTING_KEYS } from "../../domain/appState.js";
 import { AuthenticationError } from "../../errors.js";
+import { describeSettings, SavedSettingsUpdate, SETTING_KEYS, type SettingsView } from "../../settings.js";
 import { requireKey } from "../auth.js";
 import type { ServerDeps } from "../context.js";
 
@@ -18,19 +18,6 @@ const ConversationSchema = z.object({
   model: z.string().nullish(),
   data: z.unknown(),
 });
-
-const SettingsSchema = z
-  .object({
-    host: z.string().min(1).nullish(),
-    port: z.number().int().min(0).max(65535).nullish(),
-    allowLoopbackWithoutKey: z.boolean().nullish(),
-    corsOrigins: z.array(z.string().min(1)).nullish(),
-    modelsDir: z.string().min(1).nullish(),
-    threads: z.number().int().min(1).max(256).nullish(),
-    modelTtlMinutes: z.number().min(0).nullish(),
-    maxLoadedModels: z.number().int().min(1).max(64).nullish(),
-  })
-  .strict();
 
 /** The web app (served at `/`), its sign-in exchange, and the app's own state (conversations, settings). */
 export async function appRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
@@ -65,14 +52,13 @@ export async function appRoutes(app: FastifyInstance, deps: ServerDeps): Promise
       id: request.params.id,
       deleted: deps.conversations.remove(request.params.id),
     }));
-    scoped.get("/api/admin/settings", async () => ({
-      saved: deps.settings.get(),
-      running: Object.fromEntries(SETTING_KEYS.map((k) => [k, deps.options[k]])),
-    }));
-    scoped.put("/api/admin/settings", { bodyLimit: 64 * 1024 }, async (request) => ({
-      saved: deps.settings.update(parseBody(SettingsSchema, request.body)),
-      restartRequired: true,
-    }));
+    // Saved values, what the running server uses, and where each running value came from:
+    // `launch` = a `serve` flag or the desktop shell (wins over saved), `saved`, `default`.
+    scoped.get("/api/admin/settings", async () => settingsView(deps));
+    scoped.put("/api/admin/settings", { bodyLimit: 64 * 1024 }, async (request) => {
+      deps.settings.update(parseBody(SavedSettingsUpdate, request.body));
+      return { ...settingsView(deps), restartRequired: true };
+    });
   });
 
   const webRoot = deps.options.webRoot;
@@ -85,4 +71,18 @@ export async function appRoutes(app: FastifyInstance, deps: ServerDeps): Promise
       setHeaders: (res) => res.setHeader("x-content-type-options", "nosniff"),
     });
   }
+}
+
+function settingsView(deps: ServerDeps): SettingsView {
+  const sources = deps.options.settingSources;
+  const running = Object.fromEntries(SETTING_KEYS.map((k) => [k, deps.options[k] ?? null])) as SettingsView["running"];
+  return {
+    saved: deps.settings.get(),
+    /** The values this server runs with (saved changes apply at the next start). */
+    running,
+    /** Settings a `serve` flag (or the desktop shell) set at launch: saving them has no effect until it is dropped. */
+    fromFlags: SETTING_KEYS.filter((k) => sources?.[k] === "launch"),
+    sources: sources ?? {},
+    settings: describeSettings(),
+  };
 }
