@@ -5,7 +5,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["src-main/**/*.test.ts", "tests/**/*.test.ts"],
-    exclude: ["e2e/**", "node_modules/**", "out/**"],
+    // tests/agents drives the real coding-agent clients: its own script (`npm run test:agents`).
+    exclude: ["e2e/**", "node_modules/**", "out/**", "tests/agents/**"],
     pool: "forks",
     fileParallelism: false,
     maxWorkers: 1,

@@ -180,13 +180,84 @@ describe("Responses API with the openai SDK", () => {
     expect(typeof parsed.ok).toBe("boolean");
   });
 
-  it("rejects tool types the local engine cannot run and other keys' responses", async () => {
-    const bad = await client.responses
-      .create({ model: "tiny-chat", input: "x", tools: [{ type: "web_search" }] })
-      .catch((e) => e);
-    expect(bad).toBeInstanceOf(OpenAI.BadRequestError);
-    expect(bad.message).toMatch(/web_search/);
-    expect(bad.param).toBe("tools[0].type");
+  it("accepts what Codex sends: namespace tools answered by namespace and name, hosted tools dropped and named", async () => {
+    const body = {
+      model: "tiny-chat",
+      instructions: "You are a coding agent.",
+      input: [
+        { type: "message", role: "developer", content: [{ type: "input_text", text: "Sandbox: read-only." }] },
+        { type: "message", role: "user", content: [{ type: "input_text", text: "Start a helper." }] },
+      ],
+      tools: [
+        {
+          type: "namespace",
+          name: "multi_agent_v1",
+          description: "Tools in the multi_agent_v1 namespace.",
+          tools: [
+            {
+              type: "function",
+              name: "spawn_agent",
+              description: "Start a sub-agent.",
+              strict: false,
+              parameters: {
+                type: "object",
+                properties: { task: { type: "string", enum: ["lint", "test"] } },
+                required: ["task"],
+                additionalProperties: false,
+              },
+            },
+          ],
+        },
+        { type: "web_search", external_web_access: false },
+      ],
+      tool_choice: { type: "function", namespace: "multi_agent_v1", name: "spawn_agent" },
+      parallel_tool_calls: false,
+      reasoning: { effort: "medium", summary: "auto" },
+      store: false,
+      stream: true,
+      include: ["reasoning.encrypted_content"],
+      prompt_cache_key: "019a-session",
+      client_metadata: { originator: "codex_exec" },
+      max_output_tokens: 150,
+    };
+    const res = await fetch(`${server.baseURL}/responses`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${server.key}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-maas-dropped-tools")).toBe("web_search");
+    const events = (await res.text())
+      .split("\n")
+      .filter((line) => line.startsWith("data: "))
+      .map((line) => JSON.parse(line.slice(6)));
+    const done = events.find((e) => e.type === "response.output_item.done" && e.item.type === "function_call");
+    expect(done?.item).toMatchObject({ name: "spawn_agent", namespace: "multi_agent_v1" });
+    expect(["lint", "test"]).toContain(JSON.parse(done.item.arguments).task);
+    expect(events.at(-1)?.type).toBe("response.completed");
+
+    // Codex resends the whole history (store:false): the call comes back with its namespace.
+    const again = await client.responses.create({
+      ...body,
+      stream: false,
+      tool_choice: "none",
+      max_output_tokens: 3,
+      input: [
+        ...body.input,
+        {
+          type: "function_call",
+          call_id: done.item.call_id,
+          namespace: "multi_agent_v1",
+          name: "spawn_agent",
+          arguments: done.item.arguments,
+        },
+        { type: "function_call_output", call_id: done.item.call_id, output: "started" },
+      ],
+    } as never);
+    expect(again.status).toBe("incomplete");
+  });
+
+  it("keeps other keys' responses private", async () => {
     const mine = await client.responses.create({ model: "tiny-chat", input: "x", max_output_tokens: 1 });
     const otherKey = server.core.keys.create({ name: "other", scopes: ["inference"] }).key;
     const other = new OpenAI({ apiKey: otherKey, baseURL: server.baseURL, maxRetries: 0 });

@@ -1,6 +1,8 @@
 import { resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import pino from "pino";
+import { connectCommand } from "./cli/connect.js";
+import { openLibrary } from "./cli/library.js";
 import { type CoreOptions, DEFAULT_PORT, databasePath, defaultDataDir, isLoopbackHost, resolveOptions } from "./config.js";
 import { openDatabase } from "./db/database.js";
 import { ApiKeyService, KEY_SCOPES, type KeyScope } from "./domain/apiKeys.js";
@@ -253,8 +255,9 @@ export function buildCli(): Command {
     .option("--generic-proxy", "serve this route on /model/proxy/<id>/…")
     .option("--disabled", "create it disabled")
     .addOption(dataDirOption())
+    .addOption(modelsDirOption())
     .option("--json", "print the route as JSON")
-    .action((opts) => {
+    .action(async (opts) => {
       const chosen = [opts.model, opts.upstream, opts.command].filter(Boolean).length;
       if (chosen !== 1) throw new Error("give exactly one target: --model, --upstream or --command");
       const target = opts.model
@@ -262,14 +265,17 @@ export function buildCli(): Command {
         : opts.upstream
           ? { kind: "upstream" as const, upstreamUrl: opts.upstream, upstreamKey: opts.upstreamKey ?? null }
           : { kind: "process" as const, command: opts.command, upstreamKey: opts.upstreamKey ?? null };
-      const route = withRoutes(opts.dataDir, (service) =>
-        service.create({
+      const library = openLibrary(opts);
+      const route = await (async () => {
+        // Before the first `serve` nothing has scanned the models folder yet.
+        if (opts.model) await library.ensureModel(opts.model);
+        return library.routes.create({
           name: opts.name,
           genericProxy: Boolean(opts.genericProxy),
           enabled: !opts.disabled,
           targets: [{ ...target, upstreamModel: opts.upstreamModel ?? null }],
-        }),
-      );
+        });
+      })().finally(() => library.close());
       print(Boolean(opts.json), route, () => String(route.id));
     });
   routes
@@ -538,6 +544,8 @@ export function buildCli(): Command {
       const paths = writeFixtureModels(resolve(opts.out));
       print(Boolean(opts.json), paths, () => Object.values(paths).join("\n"));
     });
+
+  program.addCommand(connectCommand());
 
   return program;
 }

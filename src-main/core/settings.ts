@@ -13,6 +13,7 @@
  * `GET /api/admin/settings` either way.
  */
 import { z } from "zod";
+import { DEFAULT_CONTEXT_CAP } from "./engine/contextSize.js";
 
 /** How a flag's text becomes a value before the schema checks it. */
 type FlagKind = "string" | "integer" | "number" | "switch" | "list";
@@ -91,8 +92,9 @@ export const SETTINGS = {
   }),
   contextSize: setting({
     schema: z.number().int().min(64).max(4_194_304),
-    default: 8192,
-    description: "upper bound on each sequence's context",
+    default: DEFAULT_CONTEXT_CAP,
+    description:
+      "cap on each sequence's context: a model gets the largest its training context and free memory allow, up to this",
     flag: { flags: "--context-size <n>", kind: "integer" },
     saved: true,
   }),

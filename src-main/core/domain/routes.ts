@@ -76,7 +76,8 @@ interface TargetRow {
   fallback: number;
 }
 
-const NAME = /^[\w.:@/-]{1,128}$/;
+// `*` makes a glob alias (`claude-*`): it answers every name it matches that has no route or model of its own.
+const NAME = /^[\w.:@/*-]{1,128}$/;
 const CACHE_MS = 500;
 
 function validateTarget(t: RouteTargetInput, i: number, models: (id: string) => ModelInfo | undefined): void {
@@ -227,7 +228,7 @@ export class RouteService {
 
   private validate(input: RouteInput): void {
     if (!NAME.test(input.name)) {
-      throw new InvalidRequestError("A route name has 1–128 letters, digits and . _ : @ / -.", "name");
+      throw new InvalidRequestError("A route name has 1–128 letters, digits and . _ : @ / - (and * for a glob alias).", "name");
     }
     if (input.targets.length === 0) throw new InvalidRequestError("A route needs at least one target.", "targets");
     for (const [i, t] of input.targets.entries()) validateTarget(t, i, this.models);
@@ -291,6 +292,20 @@ export class RouteService {
     return removed;
   }
 
+  /**
+   * The glob alias (a route whose name holds `*`) that answers `name`: the most specific
+   * one (most characters besides `*`), the oldest on a tie. Exact routes and model ids
+   * come first; the caller asks this only when neither exists.
+   */
+  byGlob(name: string): Route | undefined {
+    const match = this.cached(`glob:${name}`, () => {
+      const globs = prep(this.db, "SELECT * FROM routes WHERE instr(name, '*') > 0 ORDER BY id").all() as RouteRow[];
+      const row = bestGlob(globs, name);
+      return row ? this.toRoute(row) : null;
+    });
+    return match ?? undefined;
+  }
+
   /** Gives every local model its own route and drops automatic routes whose model is gone. */
   syncModels(models: readonly ModelInfo[]): void {
     const now = Date.now();
@@ -310,4 +325,22 @@ export class RouteService {
     })();
     this.cache.clear();
   }
+}
+
+/** Whether `name` matches a glob route name: `*` stands for any run of characters, the rest is literal. */
+export function globMatches(pattern: string, name: string): boolean {
+  const source = pattern
+    .split("*")
+    .map((part) => part.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&"))
+    .join(".*");
+  return new RegExp(`^${source}$`).test(name);
+}
+
+function bestGlob<T extends { name: string }>(globs: readonly T[], name: string): T | undefined {
+  let best: T | undefined;
+  const literal = (g: T) => g.name.replaceAll("*", "").length;
+  for (const glob of globs) {
+    if (globMatches(glob.name, name) && (!best || literal(glob) > literal(best))) best = glob;
+  }
+  return best;
 }

@@ -29,6 +29,7 @@ import type {
   ToolDefinition,
 } from "../inference/types.js";
 import { requireCapability } from "./capability.js";
+import { contextExceededMessage } from "./contextSize.js";
 import { EventChannel } from "./EventChannel.js";
 import { anyJsonObjectGrammar, compileSchema, SchemaCompileError } from "./grammar/index.js";
 import { compileForcedCall, ForcedCallParser } from "./grammar/toolCall.js";
@@ -162,7 +163,14 @@ export class Engine {
     const contextSize = lease.sequence.contextSize;
     if (promptTokens >= contextSize) {
       throw new InvalidRequestError(
-        `The prompt is ${promptTokens} tokens long, but the model's context holds ${contextSize} tokens.`,
+        contextExceededMessage({
+          model: lease.loaded.info.id,
+          promptTokens,
+          loaded: contextSize,
+          trainContextSize: lease.loaded.model.trainContextSize,
+          cap: this.options.contextSize,
+          explicit: lease.loaded.info.settings?.contextSize,
+        }),
         "messages",
         "context_length_exceeded",
       );

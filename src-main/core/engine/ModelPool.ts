@@ -12,6 +12,7 @@ import { ApiError, ModelLoadError, QueueFullError } from "../errors.js";
 import type { ModelInfo } from "../inference/types.js";
 import { createBatchStrategy } from "./batching.js";
 import { ContextPool } from "./ContextPool.js";
+import { contextBounds } from "./contextSize.js";
 import { estimateFit, type FitEstimate } from "./fit.js";
 import { SlotQueue } from "./SlotQueue.js";
 import { chooseSequence, commonPrefixLength, type SequenceRequest } from "./sequenceChoice.js";
@@ -73,9 +74,12 @@ export interface SequenceLease {
 /** A model's effective settings: its own, else the server's. */
 export function effectiveSettings(info: ModelInfo, options: PoolOptions) {
   const own = info.settings ?? {};
+  const context = contextBounds({ explicit: own.contextSize, cap: options.contextSize, trainContextSize: info.contextLength });
   return {
     parallel: own.parallel ?? options.parallel,
-    contextSize: own.contextSize ?? options.contextSize,
+    /** The largest context asked for; node-llama-cpp gives what free memory allows, down to `contextMin`. */
+    contextSize: context.max,
+    contextMin: context.min,
     threads: own.threads ?? options.threads,
     gpuLayers: own.gpuLayers ?? ("auto" as const),
     ttlMinutes: own.ttlMinutes ?? options.defaultTtlMinutes ?? 15,
@@ -170,9 +174,10 @@ export class LoadedModel {
     return this.settings.threads ?? this.model.llama.cpuMathCores;
   }
 
-  /** The configured context, but never more than the model was trained for. */
+  /** The configured context, never more than the model was trained for, shrunk to what memory allows. */
   private get contextBound() {
-    return { max: Math.min(this.settings.contextSize, this.model.trainContextSize || this.settings.contextSize) };
+    const max = Math.min(this.settings.contextSize, this.model.trainContextSize || this.settings.contextSize);
+    return { min: Math.min(this.settings.contextMin, max), max };
   }
 
   private async ensureChatContext(): Promise<void> {
@@ -371,7 +376,8 @@ export class ModelPool {
       await this.unload(victim.info.id);
     }
     const settings = effectiveSettings(info, this.options);
-    const estimateNow = () => estimateFit(this.llama, info, settings);
+    // What must fit is the smallest context the model may get; the context itself grows into free memory.
+    const estimateNow = () => estimateFit(this.llama, info, { ...settings, contextSize: settings.contextMin });
     let estimate: FitEstimate;
     try {
       estimate = await estimateNow();

@@ -6,6 +6,7 @@ import { foldEvents, type GenerationEvent, type GenerationResult, type Generatio
 import { assertRouteAllowed } from "./auth.js";
 import type { ServerDeps } from "./context.js";
 import { toApiError } from "./errors.js";
+import { logRequestLine } from "./requestLog.js";
 import { openSse } from "./sseWriter.js";
 
 /** An AbortSignal that fires when the client goes away before the response is complete. */
@@ -79,6 +80,8 @@ export async function runGeneration(deps: ServerDeps, request: FastifyRequest, r
       request.logInfo.completionTokens = result.usage.completionTokens;
       request.logInfo.cachedTokens = result.usage.cachedTokens ?? 0;
     }
+    // A client that went away never lets the response finish, so Fastify writes no line for it.
+    if (status === 499) logRequestLine(request, status, performance.now() - started);
   };
 
   let events: GenerationStream;
@@ -140,6 +143,8 @@ export async function runGeneration(deps: ServerDeps, request: FastifyRequest, r
       for (const payload of [plan.streamError(apiError)].flat()) writer.write(frame(payload));
     }
     result = foldEvents(seen);
+    // Cut before its end, the stream has no usage yet; its prompt was counted up front.
+    if (result.usage.promptTokens === 0) result.usage = { ...result.usage, promptTokens: events.promptTokens };
   } finally {
     if (timer) clearInterval(timer);
     writer.end();

@@ -5,6 +5,7 @@ import { assertRouteAllowed } from "./auth.js";
 import type { ServerDeps } from "./context.js";
 import { toApiError } from "./errors.js";
 import { clientSignal } from "./generation.js";
+import { logRequestLine } from "./requestLog.js";
 
 /**
  * Runs a one-shot (non-generating) operation such as embeddings or rerank and
@@ -44,5 +45,9 @@ export async function metered<T>(
       durationMs: Math.round(performance.now() - started),
       status,
     });
+    if (status === 499) {
+      request.logInfo.status = status;
+      logRequestLine(request, status, performance.now() - started);
+    }
   }
 }

@@ -7,6 +7,7 @@ import { type ApiError, InvalidRequestError, isAbortError, ModelNotFoundError, N
 import type { ModelInfo } from "../inference/types.js";
 import { assertRouteAllowed } from "./auth.js";
 import { toApiError } from "./errors.js";
+import { logRequestLine } from "./requestLog.js";
 import { callerResponseHeaders, forward, joinUpstream, UpstreamError, UsageTap, upstreamRequestHeaders } from "./upstream.js";
 
 /** Where a `model` name leads: a local model, or a route's upstream targets. */
@@ -50,7 +51,7 @@ export class Router {
   ) {}
 
   resolve(name: string): Resolution {
-    const route = this.routes.byName(name);
+    const route = this.routes.byName(name) ?? (this.models(name) ? undefined : this.routes.byGlob(name));
     if (!route) {
       if (this.models(name)) return { kind: "local", routeName: name, modelId: name };
       throw new ModelNotFoundError(name);
@@ -225,6 +226,7 @@ export class Router {
         bytesIn,
         bytesOut: tap?.bytes ?? 0,
       });
+      if (status === 499) logRequestLine(request, status, performance.now() - started);
     }
   }
 }

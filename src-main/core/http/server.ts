@@ -7,6 +7,7 @@ import { ApiError, InvalidRequestError, PermissionError } from "../errors.js";
 import type { ServerDeps } from "./context.js";
 import { speaksAnthropic } from "./dialect.js";
 import { toApiError } from "./errors.js";
+import { logRequestLine } from "./requestLog.js";
 import { adminRoutes } from "./routes/admin.js";
 import { anthropicRoutes } from "./routes/anthropic.js";
 import { appRoutes } from "./routes/app.js";
@@ -126,17 +127,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   // One log line per request, without keys or prompt text.
   app.addHook("onResponse", async (request, reply) => {
     if (reply.sent && request.raw.method === "GET" && request.url === "/health") return;
-    request.log.info(
-      {
-        method: request.method,
-        url: request.url.split("?")[0],
-        status: reply.statusCode,
-        ms: Math.round(reply.elapsedTime),
-        keyId: request.apiKey?.id,
-        ...request.logInfo,
-      },
-      "request",
-    );
+    logRequestLine(request, reply.statusCode, reply.elapsedTime);
   });
 
   app.setErrorHandler(async (error, request, reply) => {

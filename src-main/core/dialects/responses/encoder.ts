@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { ApiError } from "../../errors.js";
 import type { FinishReason, GenerationEvent, Usage } from "../../inference/types.js";
 import type { ResponsesBody } from "./request.js";
+import type { ToolOrigin } from "./tools.js";
 
 /** A Responses API id: `resp_…`, `msg_…`, `fc_…`, `rs_…`. */
 export const newId = (prefix: string) => `${prefix}_${randomBytes(16).toString("hex")}`;
@@ -11,6 +12,8 @@ export interface ResponseMeta {
   createdAt: number;
   model: string;
   body: ResponsesBody;
+  /** Model-visible tool names → the name and namespace the client declared (namespaces are flattened). */
+  toolOrigins?: ReadonlyMap<string, ToolOrigin>;
 }
 
 type MessageItem = {
@@ -32,6 +35,8 @@ type FunctionCallItem = {
   id: string;
   call_id: string;
   name: string;
+  /** Set for a member of a `namespace` tool: the client looks the call up by namespace and name. */
+  namespace?: string;
   arguments: string;
   status: "in_progress" | "completed" | "incomplete";
 };
@@ -196,11 +201,21 @@ export class ResponsesEncoder {
         );
         return out;
       }
-      case "tool_call_start":
+      case "tool_call_start": {
+        const origin = this.meta.toolOrigins?.get(event.name);
         return this.add(
-          { type: "function_call", id: newId("fc"), call_id: event.id, name: event.name, arguments: "", status: "in_progress" },
+          {
+            type: "function_call",
+            id: newId("fc"),
+            call_id: event.id,
+            name: origin?.name ?? event.name,
+            ...(origin?.namespace ? { namespace: origin.namespace } : {}),
+            arguments: "",
+            status: "in_progress",
+          },
           event.index,
         );
+      }
       case "tool_call_delta": {
         if (open?.type !== "function_call" || this.open?.callIndex !== event.index || !event.arguments) return [];
         open.arguments += event.arguments;

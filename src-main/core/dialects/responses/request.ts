@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { InvalidRequestError } from "../../errors.js";
 import type { ChatMessage, ResponseFormat, SamplingOptions, ToolChoice, ToolDefinition } from "../../inference/types.js";
-import { paramPath, parseBody } from "../validation.js";
+import { parseBody } from "../validation.js";
+import { flatToolName, type ToolOrigin, toEngineTools } from "./tools.js";
 
 const ContentPart = z.object({ type: z.string() }).loose();
 const MessageItem = z
@@ -12,7 +13,23 @@ const MessageItem = z
   })
   .loose();
 const FunctionCallItem = z
-  .object({ type: z.literal("function_call"), call_id: z.string(), name: z.string(), arguments: z.string() })
+  .object({
+    type: z.literal("function_call"),
+    call_id: z.string(),
+    name: z.string(),
+    namespace: z.string().nullish(),
+    arguments: z.string(),
+  })
+  .loose();
+const CustomToolCallItem = z
+  .object({ type: z.literal("custom_tool_call"), call_id: z.string(), name: z.string(), input: z.string() })
+  .loose();
+const CustomToolCallOutputItem = z
+  .object({
+    type: z.literal("custom_tool_call_output"),
+    call_id: z.string(),
+    output: z.union([z.string(), z.array(ContentPart)]),
+  })
   .loose();
 const FunctionCallOutputItem = z
   .object({
@@ -24,16 +41,6 @@ const FunctionCallOutputItem = z
 const OtherItem = z.object({ type: z.string() }).loose();
 const InputItem = z.union([MessageItem, FunctionCallItem, FunctionCallOutputItem, OtherItem]);
 export type ResponsesInputItem = z.infer<typeof InputItem>;
-
-const FunctionTool = z
-  .object({
-    type: z.literal("function"),
-    name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, "Tool names may hold letters, digits, _ and - (64 at most)."),
-    description: z.string().nullish(),
-    parameters: z.record(z.string(), z.unknown()).nullish(),
-    strict: z.boolean().nullish(),
-  })
-  .loose();
 
 const TextFormat = z.discriminatedUnion("type", [
   z.object({ type: z.literal("text") }),
@@ -58,8 +65,13 @@ export const ResponsesSchema = z
     temperature: z.number().min(0).max(2).nullish(),
     top_p: z.number().min(0).max(1).nullish(),
     tools: z.array(z.object({ type: z.string() }).loose()).nullish(),
+    // Other choices (`allowed_tools`, a hosted tool such as `{type:"web_search"}`) fall back to `auto`.
     tool_choice: z
-      .union([z.enum(["auto", "none", "required"]), z.object({ type: z.literal("function"), name: z.string() })])
+      .union([
+        z.enum(["auto", "none", "required"]),
+        z.object({ type: z.literal("function"), name: z.string(), namespace: z.string().nullish() }).loose(),
+        z.object({ type: z.string() }).loose(),
+      ])
       .nullish(),
     text: z.object({ format: TextFormat.optional() }).loose().nullish(),
     reasoning: z
@@ -85,6 +97,10 @@ export interface ParsedResponses {
   /** The new turns from this request, without instructions. */
   messages: ChatMessage[];
   tools: ToolDefinition[];
+  /** Model-visible tool name → what the client expects in `function_call` items. */
+  toolOrigins: Map<string, ToolOrigin>;
+  /** Tool types the local engine dropped (hosted tools), for a response header. */
+  droppedTools: string[];
   toolChoice: ToolChoice | undefined;
   responseFormat: ResponseFormat | undefined;
   sampling: SamplingOptions;
@@ -107,6 +123,26 @@ function partsText(parts: string | Array<{ type: string }>, param: string, allow
     .join("");
 }
 
+const HOSTED_HISTORY_ITEMS = new Set([
+  "web_search_call",
+  "file_search_call",
+  "code_interpreter_call",
+  "image_generation_call",
+  "computer_call",
+  "computer_call_output",
+  "local_shell_call",
+  "local_shell_call_output",
+  "mcp_call",
+  "mcp_list_tools",
+  "mcp_approval_request",
+  "mcp_approval_response",
+  "tool_search_call",
+  "tool_search_output",
+  "compaction",
+  "compaction_summary",
+  "ghost_snapshot",
+]);
+
 /** Input items → chat turns. Consecutive function calls join one assistant turn. */
 export function toMessages(items: ResponsesInputItem[]): ChatMessage[] {
   const out: ChatMessage[] = [];
@@ -121,16 +157,25 @@ export function toMessages(items: ResponsesInputItem[]): ChatMessage[] {
       else out.push({ role: "system", content: text });
       return;
     }
-    if (item.type === "function_call") {
-      const call = FunctionCallItem.parse(item);
+    if (item.type === "function_call" || item.type === "custom_tool_call") {
+      const toolCall =
+        item.type === "function_call"
+          ? (() => {
+              const call = FunctionCallItem.parse(item);
+              const name = call.namespace ? flatToolName(call.namespace, call.name) : call.name;
+              return { id: call.call_id, name, arguments: call.arguments };
+            })()
+          : (() => {
+              const call = CustomToolCallItem.parse(item);
+              return { id: call.call_id, name: call.name, arguments: JSON.stringify({ input: call.input }) };
+            })();
       const last = out.at(-1);
-      const toolCall = { id: call.call_id, name: call.name, arguments: call.arguments };
       if (last?.role === "assistant") last.toolCalls = [...(last.toolCalls ?? []), toolCall];
       else out.push({ role: "assistant", content: "", toolCalls: [toolCall] });
       return;
     }
-    if (item.type === "function_call_output") {
-      const result = FunctionCallOutputItem.parse(item);
+    if (item.type === "function_call_output" || item.type === "custom_tool_call_output") {
+      const result = (item.type === "function_call_output" ? FunctionCallOutputItem : CustomToolCallOutputItem).parse(item);
       out.push({
         role: "tool",
         toolCallId: result.call_id,
@@ -140,6 +185,9 @@ export function toMessages(items: ResponsesInputItem[]): ChatMessage[] {
     }
     // Reasoning items carry the model's earlier thoughts; the local chat template re-derives them.
     if (item.type === "reasoning") return;
+    // Calls of hosted tools (and Codex's own bookkeeping items) in a resent history: the
+    // local model never made them and cannot read them; dropping them keeps the turn going.
+    if (HOSTED_HISTORY_ITEMS.has(item.type)) return;
     throw new InvalidRequestError(`Input item type '${item.type}' is not supported by the local engine.`, `${param}.type`);
   });
   return out;
@@ -150,32 +198,21 @@ export function parseResponses(raw: unknown): ParsedResponses {
   const body = parseBody(ResponsesSchema, raw);
   const inputItems: ResponsesInputItem[] =
     typeof body.input === "string" ? [{ type: "message", role: "user", content: body.input }] : body.input;
-  const tools: ToolDefinition[] = (body.tools ?? []).map((tool, i) => {
-    if (tool.type !== "function") {
-      throw new InvalidRequestError(
-        `Tool type '${tool.type}' is not supported by the local engine; only 'function' tools are.`,
-        `tools[${i}].type`,
-      );
-    }
-    const parsed = FunctionTool.safeParse(tool);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new InvalidRequestError(
-        `Invalid 'tools[${i}]': ${issue?.message ?? "bad function tool"}`,
-        `tools[${i}]${issue?.path.length ? `.${paramPath(issue.path)}` : ""}`,
-      );
-    }
-    const fn = parsed.data;
-    return {
-      name: fn.name,
-      ...(fn.description ? { description: fn.description } : {}),
-      ...(fn.parameters ? { parameters: fn.parameters } : {}),
-      ...(fn.strict ? { strict: true } : {}),
-    };
-  });
+  const { definitions: tools, origins: toolOrigins, dropped: droppedTools } = toEngineTools(body.tools ?? []);
   const choice = body.tool_choice;
   const toolChoice: ToolChoice | undefined =
-    choice == null ? undefined : typeof choice === "string" ? choice : { name: choice.name };
+    choice == null
+      ? undefined
+      : typeof choice === "string"
+        ? choice
+        : choice.type === "function" && typeof choice.name === "string"
+          ? {
+              name:
+                typeof choice.namespace === "string" && choice.namespace
+                  ? flatToolName(choice.namespace, choice.name)
+                  : choice.name,
+            }
+          : "auto";
   const format = body.text?.format;
   const responseFormat: ResponseFormat | undefined =
     format === undefined || format.type === "text"
@@ -192,6 +229,8 @@ export function parseResponses(raw: unknown): ParsedResponses {
     inputItems,
     messages: toMessages(inputItems),
     tools,
+    toolOrigins,
+    droppedTools,
     toolChoice,
     responseFormat,
     sampling,

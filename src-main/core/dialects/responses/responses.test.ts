@@ -46,7 +46,70 @@ describe("Responses request translation", () => {
   it("rejects images and unknown item types with the item named", () => {
     const image = { model: "m", input: [{ role: "user", content: [{ type: "input_image", image_url: "x" }] }] };
     expect(() => parseResponses(image)).toThrow(InvalidRequestError);
-    expect(() => parseResponses({ model: "m", input: [{ type: "computer_call_output" }] })).toThrow(/computer_call_output/);
+    expect(() => parseResponses({ model: "m", input: [{ type: "item_reference", id: "x" }] })).toThrow(/item_reference/);
+  });
+
+  it("flattens namespace tools, drops hosted ones, and maps namespaced history calls to the flat name", () => {
+    const parsed = parseResponses({
+      model: "m",
+      input: [
+        { role: "user", content: "go" },
+        { type: "function_call", call_id: "c1", namespace: "multi_agent_v1", name: "spawn_agent", arguments: "{}" },
+        { type: "function_call_output", call_id: "c1", output: "ok" },
+        { type: "web_search_call", id: "ws_1", status: "completed", action: { type: "search", query: "q" } },
+        { type: "custom_tool_call", call_id: "c2", name: "apply_patch", input: "*** Begin Patch" },
+        { type: "custom_tool_call_output", call_id: "c2", output: "done" },
+      ],
+      tools: [
+        { type: "function", name: "shell", parameters: { type: "object" } },
+        {
+          type: "namespace",
+          name: "multi_agent_v1",
+          description: "Sub-agents.",
+          tools: [
+            { type: "function", name: "spawn_agent", description: "Start one.", strict: false, parameters: { type: "object" } },
+            { type: "custom", name: "freeform" },
+          ],
+        },
+        { type: "namespace", name: "mcp__docs__", description: "", tools: [{ type: "function", name: "search" }] },
+        { type: "web_search", external_web_access: false },
+        { type: "image_generation" },
+      ],
+      tool_choice: "auto",
+      include: ["reasoning.encrypted_content"],
+      prompt_cache_key: "k",
+      client_metadata: { a: "b" },
+      parallel_tool_calls: false,
+      reasoning: { effort: "medium", summary: "auto" },
+      store: false,
+    });
+    expect(parsed.tools.map((t) => t.name)).toEqual(["shell", "multi_agent_v1__spawn_agent", "mcp__docs__search"]);
+    expect(parsed.tools[1]?.description).toBe("Sub-agents.\n\nStart one.");
+    expect(parsed.toolOrigins.get("multi_agent_v1__spawn_agent")).toEqual({ name: "spawn_agent", namespace: "multi_agent_v1" });
+    expect(parsed.toolOrigins.get("shell")).toEqual({ name: "shell" });
+    expect(parsed.droppedTools).toEqual(["multi_agent_v1.custom", "web_search", "image_generation"]);
+    expect(parsed.store).toBe(false);
+    expect(parsed.messages).toEqual([
+      { role: "user", content: "go" },
+      { role: "assistant", content: "", toolCalls: [{ id: "c1", name: "multi_agent_v1__spawn_agent", arguments: "{}" }] },
+      { role: "tool", toolCallId: "c1", content: "ok" },
+      {
+        role: "assistant",
+        content: "",
+        toolCalls: [{ id: "c2", name: "apply_patch", arguments: '{"input":"*** Begin Patch"}' }],
+      },
+      { role: "tool", toolCallId: "c2", content: "done" },
+    ]);
+  });
+
+  it("maps a namespaced tool_choice to the flat name and other object choices to auto", () => {
+    const tools = [{ type: "namespace", name: "ns", tools: [{ type: "function", name: "f" }] }];
+    expect(
+      parseResponses({ model: "m", input: "x", tools, tool_choice: { type: "function", namespace: "ns", name: "f" } }).toolChoice,
+    ).toEqual({
+      name: "ns__f",
+    });
+    expect(parseResponses({ model: "m", input: "x", tools, tool_choice: { type: "web_search" } }).toolChoice).toBe("auto");
   });
 });
 
@@ -72,6 +135,23 @@ describe("ResponsesEncoder", () => {
       { call_id: "call_9", name: "f", arguments: "{}" },
     ]);
     expect(response.usage).toMatchObject({ input_tokens: 3, output_tokens: 4, total_tokens: 7 });
+  });
+
+  it("names a namespaced call by its namespace and member name, as Codex looks it up", () => {
+    const encoder = new ResponsesEncoder({ ...meta(), toolOrigins: new Map([["ns__f", { name: "f", namespace: "ns" }]]) });
+    encoder.start();
+    const added = encoder.encode({ type: "tool_call_start", index: 0, id: "call_1", name: "ns__f" }) as Array<{
+      type: string;
+      item?: object;
+    }>;
+    expect(added.find((e) => e.type === "response.output_item.added")?.item).toMatchObject({
+      type: "function_call",
+      name: "f",
+      namespace: "ns",
+      call_id: "call_1",
+    });
+    encoder.encode({ type: "done", finishReason: "tool_calls", usage });
+    expect(encoder.response().output).toMatchObject([{ name: "f", namespace: "ns" }]);
   });
 
   it("fails a stream with response.failed and an error event", () => {

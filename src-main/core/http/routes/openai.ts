@@ -1,11 +1,12 @@
 import type { FastifyInstance } from "fastify";
-import { toAnthropicModel, toAnthropicModelList } from "../../dialects/anthropic/models.js";
+import { toAnthropicAlias, toAnthropicModel, toAnthropicModelList } from "../../dialects/anthropic/models.js";
 import { ChatChunkEncoder, parseChatCompletion, toChatCompletion } from "../../dialects/openai/chat.js";
 import { CompletionChunkEncoder, parseCompletion, toTextCompletion } from "../../dialects/openai/completions.js";
 import { parseEmbedding, toEmbeddingResponse } from "../../dialects/openai/embeddings.js";
 import { toOpenAIError } from "../../dialects/openai/errors.js";
-import { toOpenAIModel, toOpenAIModelList } from "../../dialects/openai/models.js";
+import { type ModelAlias, toOpenAIAlias, toOpenAIModel, toOpenAIModelList } from "../../dialects/openai/models.js";
 import { SSE_KEEPALIVE, sseData } from "../../dialects/sse.js";
+import type { Route } from "../../domain/routes.js";
 import { ModelNotFoundError } from "../../errors.js";
 import { assertRouteAllowed, requireKey } from "../auth.js";
 import type { ServerDeps } from "../context.js";
@@ -19,6 +20,29 @@ function responseMeta(prefix: string, requestId: string, model: string) {
   return { id: `${prefix}-${requestId.replace(/^req_/, "")}`, created: Math.floor(Date.now() / 1000), model };
 }
 
+function aliasOf(deps: ServerDeps, route: Route, name = route.name): ModelAlias {
+  const primary = route.targets.find((t) => !t.fallback);
+  const target = primary?.kind === "model" && primary.modelId ? (deps.models.get(primary.modelId) ?? null) : null;
+  return { name, createdAt: route.createdAt, target, upstreamModel: primary?.upstreamModel ?? null };
+}
+
+/** The routes a user made (enabled, not glob patterns): names clients can put in `model`. */
+function listAliases(deps: ServerDeps): ModelAlias[] {
+  return deps.routes
+    .list()
+    .filter((r) => !r.auto && r.enabled && !r.name.includes("*"))
+    .map((r) => aliasOf(deps, r));
+}
+
+/** A name that a user route answers, exactly or through a glob alias (`claude-*`); not a bare model id. */
+function aliasNamed(deps: ServerDeps, name: string): ModelAlias | undefined {
+  const exact = deps.routes.byName(name);
+  if (exact) return exact.auto || !exact.enabled ? undefined : aliasOf(deps, exact);
+  if (deps.models.get(name)) return undefined;
+  const glob = deps.routes.byGlob(name);
+  return glob?.enabled ? aliasOf(deps, glob, name) : undefined;
+}
+
 /** The OpenAI-compatible surface: models, chat completions, completions, embeddings. */
 export async function openaiRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
   app.addHook("preHandler", requireKey(deps, "inference"));
@@ -26,14 +50,27 @@ export async function openaiRoutes(app: FastifyInstance, deps: ServerDeps): Prom
   // The Anthropic SDK lists models on the same path; it says so with `anthropic-version`.
   app.get("/v1/models", async (request) => {
     const allowed = request.apiKey?.allowedRoutes;
-    const models = deps.models.list().filter((m) => !allowed || allowed.includes(m.id));
-    return speaksAnthropic(request) ? toAnthropicModelList(models) : toOpenAIModelList(models);
+    const visible = (name: string) => !allowed || allowed.includes(name);
+    const aliases = listAliases(deps).filter((a) => visible(a.name));
+    const named = new Set(aliases.map((a) => a.name));
+    const models = deps.models.list().filter((m) => visible(m.id) && !named.has(m.id));
+    if (speaksAnthropic(request)) {
+      const list = toAnthropicModelList(models);
+      const data = [...list.data, ...aliases.map(toAnthropicAlias)];
+      return { ...list, data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null };
+    }
+    const list = toOpenAIModelList(models);
+    return { ...list, data: [...list.data, ...aliases.map(toOpenAIAlias)] };
   });
 
   app.get<{ Params: { id: string } }>("/v1/models/:id", async (request) => {
-    const model = deps.models.get(request.params.id);
-    if (!model) throw new ModelNotFoundError(request.params.id);
-    assertRouteAllowed(request, model.id);
+    const name = request.params.id;
+    const alias = aliasNamed(deps, name);
+    const model = alias ? undefined : deps.models.get(name);
+    if (!alias && !model) throw new ModelNotFoundError(name);
+    assertRouteAllowed(request, name);
+    if (alias) return speaksAnthropic(request) ? toAnthropicAlias(alias) : toOpenAIAlias(alias);
+    if (!model) throw new ModelNotFoundError(name);
     return speaksAnthropic(request) ? toAnthropicModel(model) : toOpenAIModel(model);
   });
 

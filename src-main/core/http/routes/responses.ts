@@ -20,6 +20,9 @@ function assistantTurn(result: GenerationResult): ChatMessage {
   };
 }
 
+/** Lists the `tools` entries the local engine dropped (hosted tools such as `web_search`). */
+export const DROPPED_TOOLS_HEADER = "x-maas-dropped-tools";
+
 /** OpenAI's Responses API: `/v1/responses` and its stored responses. */
 export async function responsesRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
   app.addHook("preHandler", requireKey(deps, "inference"));
@@ -44,7 +47,15 @@ export async function responsesRoutes(app: FastifyInstance, deps: ServerDeps): P
     const messages: ChatMessage[] = body.instructions
       ? [{ role: "system", content: body.instructions }, ...conversation]
       : conversation;
-    const meta = { id: newId("resp"), createdAt: Math.floor(Date.now() / 1000), model: body.model, body };
+    const meta = {
+      id: newId("resp"),
+      createdAt: Math.floor(Date.now() / 1000),
+      model: body.model,
+      body,
+      toolOrigins: parsed.toolOrigins,
+    };
+    // Hosted tools the local engine dropped, so a client can tell why the model never used them.
+    if (parsed.droppedTools.length) reply.header(DROPPED_TOOLS_HEADER, parsed.droppedTools.join(", "));
     const encoder = new ResponsesEncoder(meta);
     return runGeneration(deps, request, reply, {
       operation: "responses",

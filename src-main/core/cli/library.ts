@@ -1,0 +1,44 @@
+import { resolve } from "node:path";
+import pino from "pino";
+import { databasePath, resolveOptions } from "../config.js";
+import { openDatabase } from "../db/database.js";
+import { SettingsStore } from "../domain/appState.js";
+import { ModelService } from "../domain/models.js";
+import { RouteService } from "../domain/routes.js";
+
+/**
+ * The model library and routes of a data folder, for CLI commands that run without
+ * the server. `ensureModel` scans the models folder when a model is not registered
+ * yet, so `routes create --model X` and `connect` work before the first `serve`.
+ */
+export function openLibrary(opts: { dataDir: string; modelsDir?: string | undefined }) {
+  const dataDir = resolve(opts.dataDir);
+  const db = openDatabase(databasePath(dataDir));
+  const saved = new SettingsStore(db).get();
+  const modelsDir = opts.modelsDir ?? saved.modelsDir;
+  const options = resolveOptions({ dataDir, ...(modelsDir ? { modelsDir: resolve(modelsDir) } : {}) });
+  const models = new ModelService(db, pino({ level: "silent" }));
+  const routes = new RouteService(db, (id) => models.get(id));
+  let scanned = false;
+  return {
+    db,
+    options,
+    saved,
+    models,
+    routes,
+    /** Scans the models folder once (it registers what it finds) and gives every model its route. */
+    async scan(): Promise<void> {
+      if (scanned) return;
+      scanned = true;
+      await models.scan(options.modelsDir);
+      routes.syncModels(models.list());
+    },
+    async ensureModel(id: string): Promise<void> {
+      if (!models.get(id)) await this.scan();
+    },
+    async close(): Promise<void> {
+      await models.idle();
+      db.close();
+    },
+  };
+}
