@@ -10,12 +10,13 @@ import { RequestRateLimiter } from "./domain/limits.js";
 import { ModelService } from "./domain/models.js";
 import { ProcessSupervisor } from "./domain/processes.js";
 import { ResponseStore } from "./domain/responses.js";
-import { RouteService } from "./domain/routes.js";
+import { pointsAtServer, RouteService } from "./domain/routes.js";
 import { UsageService } from "./domain/usage.js";
 import { Engine } from "./engine/Engine.js";
 import { Metrics } from "./http/metrics.js";
 import { Router } from "./http/router.js";
 import { buildServer } from "./http/server.js";
+import { allowPrivateUpstreams } from "./http/upstream.js";
 import { createLogger } from "./logger.js";
 
 export type { CoreOptions } from "./config.js";
@@ -62,7 +63,8 @@ export function createCore(partial: Partial<CoreOptions> = {}): Core {
   const signIn = new SignInCodes();
   const processes = new ProcessSupervisor(logger);
   const router = new Router(routes, (id) => models.get(id), processes, usage);
-  router.headersTimeoutMs = options.upstreamTimeoutMs;
+  router.applyLimits(options);
+  allowPrivateUpstreams(options.allowPrivateUpstreams);
   const syncProcesses = () =>
     processes.sync(
       routes
@@ -139,6 +141,10 @@ export function createCore(partial: Partial<CoreOptions> = {}): Core {
       });
       await app.listen({ host: options.host, port: options.port });
       const address = app.server.address() as AddressInfo;
+      routes.setUpstreamPolicy({
+        allowPrivate: options.allowPrivateUpstreams,
+        isSelf: pointsAtServer(options.host, address.port),
+      });
       const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
       url = `http://${host}:${address.port}`;
       downloads.resumePending();
