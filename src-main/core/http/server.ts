@@ -9,6 +9,7 @@ import type { ServerDeps } from "./context.js";
 import { registerCrossSiteGuard } from "./crossSite.js";
 import { speaksAnthropic } from "./dialect.js";
 import { toApiError } from "./errors.js";
+import { ProxyLoopError } from "./router.js";
 import { adminRoutes } from "./routes/admin.js";
 import { anthropicRoutes } from "./routes/anthropic.js";
 import { appRoutes } from "./routes/app.js";
@@ -20,6 +21,7 @@ import { proxyRoutes } from "./routes/proxy.js";
 import { rerankRoutes, TRUNCATED_HEADER } from "./routes/rerank.js";
 import { responsesRoutes } from "./routes/responses.js";
 import { routeAdminRoutes } from "./routes/routes.js";
+import { isProxyLoop } from "./upstream.js";
 
 const LOOPBACK_NAMES = ["localhost", "127.0.0.1", "[::1]", "::1"];
 const MAX_HEADER_BYTES = 16 * 1024;
@@ -149,6 +151,10 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     }
   });
 
+  // A request that already passed through this server's proxy is a loop: refused before any work.
+  app.addHook("onRequest", async (request) => {
+    if (isProxyLoop(request.headers)) throw new ProxyLoopError();
+  });
   registerCrossSiteGuard(app, deps.options.corsOrigins);
   // JSON endpoints take JSON: Fastify's text/plain parser would let a cross-site form-less POST through.
   app.removeContentTypeParser("text/plain");
