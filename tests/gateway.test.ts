@@ -302,7 +302,7 @@ describe("cross-site requests", () => {
       targets: [{ kind: "upstream", upstream: `${recorder}/v1`, upstream_key: UPSTREAM_KEY }],
     });
     const before = seen.length;
-    for (const headers of [
+    for (const headers of <Array<Record<string, string>>>[
       { origin: "http://evil.example", "content-type": "text/plain" },
       { "sec-fetch-site": "cross-site", "content-type": "text/plain" },
       { origin: "http://localhost:3000", "sec-fetch-site": "same-site", "content-type": "text/plain" },

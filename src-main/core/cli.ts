@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import pino from "pino";
 import { DEFAULT_PORT, databasePath, defaultDataDir, isLoopbackHost, resolveOptions } from "./config.js";
 import { openDatabase } from "./db/database.js";
+import { FileSecretBox, secretKeyPath } from "./db/secretBox.js";
 import { ApiKeyService, KEY_SCOPES, type KeyScope } from "./domain/apiKeys.js";
 import { SettingsStore } from "./domain/appState.js";
 import { type DownloadInfo, DownloadManager } from "./domain/downloads.js";
@@ -241,7 +242,7 @@ export function buildCli(): Command {
     const db = openStore(dataDir);
     try {
       const models = new ModelService(db, pino({ level: "silent" }));
-      return fn(new RouteService(db, (id) => models.get(id)), models);
+      return fn(new RouteService(db, (id) => models.get(id), new FileSecretBox(secretKeyPath(resolve(dataDir)))), models);
     } finally {
       db.close();
     }

@@ -2,6 +2,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
+import type { SecretBox } from "./db/secretBox.js";
 
 /** Options for one running core. Every field has a default a desktop user can live with. */
 export interface CoreOptions {
@@ -61,6 +62,8 @@ export interface CoreOptions {
   requestTimeoutMs: number;
   /** An idle keep-alive connection is closed after this. Defaults to 5 000 ms. */
   keepAliveTimeoutMs: number;
+  /** Seals upstream keys at rest; the desktop shell passes one backed by Electron's `safeStorage`. Defaults to a 0600 key file beside the database. */
+  secretBox?: SecretBox;
   // ─────────────────────────────────────────────────────────────────────────
   /** The built web app served at `/` (the renderer's `out/renderer`); none when missing. */
   webRoot?: string;
@@ -125,6 +128,7 @@ function gatewayDefaults(partial: Partial<CoreOptions>) {
     // A slow but live client gets 64 KiB/s for the largest body it may send.
     requestTimeoutMs: partial.requestTimeoutMs ?? headersTimeoutMs + Math.ceil(bodyLimit / 65_536) * 1000,
     keepAliveTimeoutMs: partial.keepAliveTimeoutMs ?? 5_000,
+    ...(partial.secretBox ? { secretBox: partial.secretBox } : {}),
   };
 }
 

@@ -1,7 +1,9 @@
 import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
 import { type CoreOptions, databasePath, resolveOptions } from "./config.js";
-import { type Db, openDatabase } from "./db/database.js";
+import { DatabaseOpenError, type Db, isCorrupt, openDatabase } from "./db/database.js";
+import { FileSecretBox, secretKeyPath } from "./db/secretBox.js";
+import { ServerLock } from "./db/serverLock.js";
 import { ApiKeyService } from "./domain/apiKeys.js";
 import { ConversationStore, SettingsStore, SignInCodes } from "./domain/appState.js";
 import { DownloadManager } from "./domain/downloads.js";
@@ -20,6 +22,10 @@ import { allowPrivateUpstreams } from "./http/upstream.js";
 import { createLogger } from "./logger.js";
 
 export type { CoreOptions } from "./config.js";
+export type { SecretBox } from "./db/secretBox.js";
+
+/** How long the server's writes wait for another process's write lock (its event loop stalls that long at most). */
+const SERVER_BUSY_TIMEOUT_MS = 50;
 
 export interface Core {
   readonly options: CoreOptions;
@@ -49,7 +55,10 @@ export interface Core {
 export function createCore(partial: Partial<CoreOptions> = {}): Core {
   const options = resolveOptions(partial);
   const logger = options.logger ?? createLogger(options.logLevel);
-  const db = openDatabase(databasePath(options.dataDir));
+  // A short busy timeout: when another process (the CLI) holds the write lock, the server's
+  // event loop waits at most this long, and usage rows are retried off the request path.
+  const db = openDatabase(databasePath(options.dataDir), { busyTimeoutMs: SERVER_BUSY_TIMEOUT_MS });
+  const lock = new ServerLock(options.dataDir);
   const keys = new ApiKeyService(db);
   const models = new ModelService(db, logger);
   const usage = new UsageService(db, options.usageRetention);
@@ -57,7 +66,8 @@ export function createCore(partial: Partial<CoreOptions> = {}): Core {
   const responses = new ResponseStore(db);
   const hf = new HuggingFace(options.hfEndpoint, options.hfToken);
   const downloads = new DownloadManager(db, hf, models, options.modelsDir, logger);
-  const routes = new RouteService(db, (id) => models.get(id));
+  const secrets = options.secretBox ?? new FileSecretBox(secretKeyPath(options.dataDir));
+  const routes = new RouteService(db, (id) => models.get(id), secrets);
   const conversations = new ConversationStore(db);
   const settings = new SettingsStore(db);
   const signIn = new SignInCodes();
@@ -101,6 +111,37 @@ export function createCore(partial: Partial<CoreOptions> = {}): Core {
       return engine;
     },
     async start() {
+      try {
+        return await startServer();
+      } catch (error) {
+        lock.release();
+        // Damage found on the way (a page read by the scan) is named as what it is.
+        if (isCorrupt(error)) {
+          throw new DatabaseOpenError(databasePath(options.dataDir), "SQLITE_CORRUPT", (error as Error).message);
+        }
+        throw error;
+      }
+    },
+    stop() {
+      stopping ??= (async () => {
+        await downloads.stop();
+        await app?.close();
+        await processes.stop();
+        await engine?.dispose();
+        await models.idle();
+        usage.flush();
+        db.close();
+        lock.release();
+      })();
+      return stopping;
+    },
+  };
+
+  async function startServer(): Promise<string> {
+    {
+      lock.acquire();
+      routes.sealPlaintextKeys();
+      models.removeStagedImports(options.modelsDir);
       const scan = await models.scan(options.modelsDir);
       logger.info({ modelsDir: options.modelsDir, models: scan.registered, skipped: scan.skipped.length }, "models registered");
       routes.syncModels(models.list());
@@ -147,20 +188,9 @@ export function createCore(partial: Partial<CoreOptions> = {}): Core {
       });
       const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
       url = `http://${host}:${address.port}`;
+      lock.setUrl(url);
       downloads.resumePending();
       return url;
-    },
-    stop() {
-      stopping ??= (async () => {
-        await downloads.stop();
-        await app?.close();
-        await processes.stop();
-        await engine?.dispose();
-        await models.idle();
-        usage.flush();
-        db.close();
-      })();
-      return stopping;
-    },
-  };
+    }
+  }
 }

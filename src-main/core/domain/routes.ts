@@ -1,4 +1,5 @@
 import { type Db, prep } from "../db/database.js";
+import { isSealed, type SecretBox } from "../db/secretBox.js";
 import { InvalidRequestError, NotFoundError } from "../errors.js";
 import type { ModelInfo } from "../inference/types.js";
 import { isMetadataHostName, isMetadataOrLinkLocal } from "./upstreamAddress.js";
@@ -164,7 +165,34 @@ export class RouteService {
   constructor(
     private readonly db: Db,
     private readonly models: (id: string) => ModelInfo | undefined,
+    /** Upstream keys are stored sealed by this box, never in plain text. */
+    private readonly secrets: SecretBox,
   ) {}
+
+  /** Seals upstream keys stored in plain text by earlier versions (run once at start). */
+  sealPlaintextKeys(): number {
+    const rows = prep(
+      this.db,
+      "SELECT id, upstream_key FROM route_targets WHERE upstream_key IS NOT NULL AND upstream_key != ''",
+    ).all() as Array<{
+      id: number;
+      upstream_key: string;
+    }>;
+    const plain = rows.filter((r) => !isSealed(r.upstream_key));
+    if (plain.length === 0) return 0;
+    const update = prep(this.db, "UPDATE route_targets SET upstream_key = ? WHERE id = ?");
+    this.db.transaction(() => {
+      for (const row of plain) update.run(this.secrets.seal(row.upstream_key), row.id);
+    })();
+    this.cache.clear();
+    return plain.length;
+  }
+
+  /** A stored key as sent upstream: opened when sealed, as-is when from before sealing. */
+  private openKey(stored: string | null): string | null {
+    if (stored === null || stored === "") return stored;
+    return isSealed(stored) ? this.secrets.open(stored) : stored;
+  }
 
   /** Called after any change (the process supervisor listens). */
   onChange(listener: () => void): void {
@@ -198,7 +226,7 @@ export class RouteService {
     const rows = prep(this.db, "SELECT * FROM route_targets WHERE route_id = ? ORDER BY position, id").all(
       routeId,
     ) as TargetRow[];
-    if (withSecrets) return rows;
+    if (withSecrets) return rows.map((t) => ({ ...t, upstream_key: this.openKey(t.upstream_key) }));
     return rows.map((t) => ({
       id: t.id,
       kind: t.kind,
@@ -261,7 +289,7 @@ export class RouteService {
         t.kind,
         t.kind === "model" ? (t.modelId ?? null) : null,
         t.kind === "upstream" ? (t.upstreamUrl?.replace(/\/+$/, "") ?? null) : null,
-        t.kind === "model" ? null : (t.upstreamKey ?? null),
+        t.kind === "model" || !t.upstreamKey ? null : this.secrets.seal(t.upstreamKey),
         t.upstreamModel ?? null,
         t.kind === "process" ? (t.command ?? null) : null,
         t.weight ?? 1,

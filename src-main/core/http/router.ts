@@ -13,6 +13,7 @@ import {
   forward,
   isProxyLoop,
   joinUpstream,
+  newViaToken,
   UpstreamError,
   UsageTap,
   upstreamRequestHeaders,
@@ -76,6 +77,8 @@ function weightedPick<T extends { weight: number }>(items: T[]): T | undefined {
 export class Router {
   private limits: RouterLimits = { upstreamTimeoutMs: DEFAULT_HEADERS_TIMEOUT_MS, upstreamConcurrencyPerRoute: 64 };
   private readonly active = new Map<number, number>();
+  /** This server's hop in `Via` (see isProxyLoop). */
+  readonly viaToken = newViaToken();
 
   constructor(
     private readonly routes: RouteService,
@@ -190,7 +193,7 @@ export class Router {
     let upstreamModel: string | null = null;
     let release = () => {};
     try {
-      if (isProxyLoop(request.headers)) throw new ProxyLoopError();
+      if (isProxyLoop(request.headers, this.viaToken)) throw new ProxyLoopError();
       release = this.takeSlot(options.resolution.route);
       reply.raw.once("close", release);
       const candidates = await this.candidates(options.resolution.route);
@@ -207,6 +210,7 @@ export class Router {
         const headers = upstreamRequestHeaders(request.headers, {
           key: candidate.key,
           requestId: request.id,
+          viaToken: this.viaToken,
           ...(Buffer.isBuffer(body) ? { bodyLength: body.length } : body === null ? { bodyLength: null } : {}),
         });
         if (options.jsonBody !== undefined) headers["content-type"] = "application/json";

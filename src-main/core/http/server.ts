@@ -153,7 +153,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
 
   // A request that already passed through this server's proxy is a loop: refused before any work.
   app.addHook("onRequest", async (request) => {
-    if (isProxyLoop(request.headers)) throw new ProxyLoopError();
+    if (isProxyLoop(request.headers, deps.router.viaToken)) throw new ProxyLoopError();
   });
   registerCrossSiteGuard(app, deps.options.corsOrigins);
   // JSON endpoints take JSON: Fastify's text/plain parser would let a cross-site form-less POST through.

@@ -54,19 +54,22 @@ function connectionNamed(headers: IncomingHttpHeaders): Set<string> {
 }
 
 /**
- * This process's token in `Via`: a request that comes back carrying it went round a
- * loop (a route pointing at this server, directly or through another proxy) and is refused.
+ * A server's token in `Via` (one per core, so two cores in one process are two hops): a
+ * request that comes back carrying it went round a loop (a route pointing at this
+ * server, directly or through another proxy) and is refused.
  */
-export const VIA_TOKEN = `maas-base-${randomBytes(6).toString("hex")}`;
+export function newViaToken(): string {
+  return `maas-base-${randomBytes(6).toString("hex")}`;
+}
 /** More of our own kind of hop than this in one chain is a loop between instances. */
 const MAX_MAAS_HOPS = 4;
 
 /** Whether an incoming request has already passed through this server (or too many of its kind). */
-export function isProxyLoop(headers: IncomingHttpHeaders): boolean {
+export function isProxyLoop(headers: IncomingHttpHeaders, viaToken: string): boolean {
   const via = headers.via;
   const text = Array.isArray(via) ? via.join(",") : (via ?? "");
   if (!text) return false;
-  if (text.includes(VIA_TOKEN)) return true;
+  if (text.includes(viaToken)) return true;
   return (text.match(/maas-base-[0-9a-f]+/g) ?? []).length >= MAX_MAAS_HOPS;
 }
 
@@ -108,7 +111,7 @@ const agents = {
 /** The caller's request headers, cleaned for the upstream; `key` becomes its bearer token. */
 export function upstreamRequestHeaders(
   incoming: IncomingHttpHeaders,
-  options: { key?: string | null; requestId: string; bodyLength?: number | null },
+  options: { key?: string | null; requestId: string; bodyLength?: number | null; viaToken: string },
 ): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   const named = connectionNamed(incoming);
@@ -124,7 +127,7 @@ export function upstreamRequestHeaders(
   out["x-request-id"] = options.requestId;
   const via = incoming.via;
   const earlier = Array.isArray(via) ? via.join(", ") : via;
-  out.via = `${earlier ? `${earlier}, ` : ""}1.1 ${VIA_TOKEN}`;
+  out.via = `${earlier ? `${earlier}, ` : ""}1.1 ${options.viaToken}`;
   return out;
 }
 
