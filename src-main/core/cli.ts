@@ -99,6 +99,7 @@ export function buildCli(): Command {
     .option("--allow-loopback-without-key", "let clients on this machine call the inference endpoints without a key")
     .option("--cors-origin <origin...>", "browser origins allowed to call the API ('*' for any)")
     .option("--metrics-without-key", "serve GET /metrics without a management key")
+    .option("--allow-private-upstreams", "let routes point at link-local / cloud-metadata addresses")
     .option("--max-loaded-models <n>", "models kept in memory at once", integer(1), 4)
     .option("--model-ttl-minutes <n>", "idle minutes before a model unloads (0 = never)", Number, 15)
     .option("--hf-endpoint <url>", "Hugging Face base URL (default: $HF_ENDPOINT or https://huggingface.co)")
@@ -142,6 +143,7 @@ export function buildCli(): Command {
         allowLoopbackWithoutKey: Boolean(opts.allowLoopbackWithoutKey),
         corsOrigins: opts.corsOrigin ?? [],
         metricsWithoutKey: Boolean(opts.metricsWithoutKey),
+        allowPrivateUpstreams: Boolean(opts.allowPrivateUpstreams),
         maxLoadedModels: opts.maxLoadedModels,
         modelTtlMinutes: opts.modelTtlMinutes,
         ...(opts.hfEndpoint ? { hfEndpoint: opts.hfEndpoint } : {}),

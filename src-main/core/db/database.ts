@@ -18,17 +18,19 @@ export interface OpenDatabaseOptions {
 
 /** The database could not be opened: the message names the file and the real cause, on one line. */
 export class DatabaseOpenError extends Error {
-  constructor(
-    readonly file: string,
-    readonly causeCode: string,
-    detail: string,
-  ) {
+  readonly file: string;
+  readonly causeCode: string;
+
+  constructor(file: string, causeCode: string, detail: string) {
+    const oneLine = detail.replace(/\s*\n\s*/g, "; ").trim();
     super(
       causeCode === "SQLITE_CORRUPT"
-        ? `The database ${file} is damaged (${detail}); move it aside or restore a backup, then start again.`
-        : `The database ${file} could not be opened (${detail}).`,
+        ? `The database ${file} is damaged (${oneLine}); move it aside or restore a backup, then start again.`
+        : `The database ${file} could not be opened (${oneLine}).`,
     );
     this.name = "DatabaseOpenError";
+    this.file = file;
+    this.causeCode = causeCode;
   }
 }
 

@@ -181,9 +181,17 @@ export class RouteService {
     const plain = rows.filter((r) => !isSealed(r.upstream_key));
     if (plain.length === 0) return 0;
     const update = prep(this.db, "UPDATE route_targets SET upstream_key = ? WHERE id = ?");
-    this.db.transaction(() => {
-      for (const row of plain) update.run(this.secrets.seal(row.upstream_key), row.id);
-    })();
+    // The plain text must not linger in freed page space or the WAL: zeroed, then checkpointed.
+    const before = this.db.pragma("secure_delete", { simple: true });
+    this.db.pragma("secure_delete = ON");
+    try {
+      this.db.transaction(() => {
+        for (const row of plain) update.run(this.secrets.seal(row.upstream_key), row.id);
+      })();
+      this.db.pragma("wal_checkpoint(TRUNCATE)");
+    } finally {
+      this.db.pragma(`secure_delete = ${Number(before)}`);
+    }
     this.cache.clear();
     return plain.length;
   }
