@@ -113,12 +113,6 @@ describe("maas-base CLI", () => {
     await expect(cli("routes", "create", "--name", "x", "--data-dir", dir)).rejects.toMatchObject({ code: 1 });
   });
 
-  it("usage --json groups the rollups", async () => {
-    const out = JSON.parse((await cli("usage", "--json", "--group-by", "operation", "--data-dir", dir)).stdout);
-    expect(out).toMatchObject({ groupBy: "operation", data: expect.any(Array) });
-    expect(out.from).toMatch(/^\d{4}-\d{2}-\d{2}$/);
-  });
-
   it("serve --port 0 prints its URL, serves the SDK, and exits cleanly on SIGTERM", async () => {
     const key = (await cli("keys", "create", "--name", "serve", "--data-dir", dir)).stdout.trim();
     const child = spawn(
@@ -148,5 +142,13 @@ describe("maas-base CLI", () => {
       child.kill("SIGTERM");
       expect(await exited).toBe(0);
     }
+  });
+
+  it("usage --json groups the rollups: the chat that serve answered is counted under its operation", async () => {
+    const out = JSON.parse((await cli("usage", "--json", "--group-by", "operation", "--data-dir", dir)).stdout);
+    expect(out.groupBy).toBe("operation");
+    expect(out.from).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+    const chat = out.data.find((row: { group: string }) => row.group === "chat");
+    expect(chat).toMatchObject({ requests: 1, completionTokens: 3 });
   });
 });

@@ -24,10 +24,6 @@ export function serverUrl(): string {
   return base || window.location.origin;
 }
 
-export function currentKey(): string | null {
-  return key;
-}
-
 export function signOut(): void {
   key = null;
   sessionStorage.removeItem(KEY_STORAGE);

@@ -1,7 +1,6 @@
 import { type Db, isBusy, prep } from "../db/database.js";
 
 export type Operation = "chat" | "completion" | "embedding" | "messages" | "responses" | "rerank" | "proxy";
-export const OPERATIONS: readonly Operation[] = ["chat", "completion", "embedding", "messages", "responses", "rerank", "proxy"];
 
 export interface UsageRecordInput {
   requestId: string;
@@ -194,10 +193,6 @@ export class UsageService {
       "SELECT COALESCE(SUM(prompt_tokens + completion_tokens), 0) AS n FROM usage_daily WHERE day = ? AND api_key_id = ?",
     ).get(utcDay(now), apiKeyId) as { n: number };
     return row.n;
-  }
-
-  recent(limit = 100): UsageRecord[] {
-    return this.requests({ limit }).data;
   }
 
   /** The request log, newest first, with filters and paging. */

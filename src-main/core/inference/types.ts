@@ -148,12 +148,6 @@ export function foldEvents(events: Iterable<GenerationEvent>): GenerationResult 
   return result;
 }
 
-export async function collectEvents(events: AsyncIterable<GenerationEvent>): Promise<GenerationResult> {
-  const all: GenerationEvent[] = [];
-  for await (const event of events) all.push(event);
-  return foldEvents(all);
-}
-
 /** What the model registry knows about a model, as the API shows it. */
 export interface ModelInfo {
   id: string;
