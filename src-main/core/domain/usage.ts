@@ -172,12 +172,7 @@ export class UsageService {
       this.flushTimer.unref?.();
       return;
     }
-    try {
-      this.prune(Date.now());
-    } catch (error) {
-      if (!isBusy(error)) throw error;
-      // another process holds the write lock: pruning waits for the next hour
-    }
+    this.prune(Date.now());
   }
 
   /** Rows waiting for the write lock (another process holds it). */
@@ -261,8 +256,12 @@ export class UsageService {
   prune(now = Date.now(), force = false): void {
     if (!force && now - this.lastPrune < 3_600_000) return;
     this.lastPrune = now;
-    prep(this.db, "DELETE FROM usage_records WHERE created_at < ?").run(now - this.retention.requestDays * DAY_MS);
-    prep(this.db, "DELETE FROM usage_daily WHERE day < ?").run(utcDay(now - this.retention.rollupDays * DAY_MS));
+    try {
+      prep(this.db, "DELETE FROM usage_records WHERE created_at < ?").run(now - this.retention.requestDays * DAY_MS);
+      prep(this.db, "DELETE FROM usage_daily WHERE day < ?").run(utcDay(now - this.retention.rollupDays * DAY_MS));
+    } catch (error) {
+      if (!isBusy(error)) throw error; // another process holds the write lock: pruning waits for the next hour
+    }
   }
 }
 
