@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import type { SecretBox } from "./db/secretBox.js";
+import type { EngineLauncher } from "./engine/process/launcher.js";
 
 /** Options for one running core. Every field has a default a desktop user can live with. */
 export interface CoreOptions {
@@ -69,6 +70,12 @@ export interface CoreOptions {
   webRoot?: string;
   /** Use this logger instead of making one (tests pass a silent one). */
   logger?: Logger;
+  /** How engine processes start (`nodeLauncher()` unless the shell hands its own, e.g. Electron's utilityProcess). */
+  launcher?: EngineLauncher;
+  /** An engine that shows no progress for this long while requests wait is killed and restarted. */
+  engineWatchdogMs: number;
+  /** Longest the inspector may take to read one GGUF file before it is stopped and the file marked unreadable. */
+  inspectorTimeoutMs: number;
 }
 
 export const PRODUCT_NAME = "MaaS-Base";
@@ -113,6 +120,9 @@ export function resolveOptions(partial: Partial<CoreOptions> = {}): CoreOptions 
     ...(partial.hfEndpoint ? { hfEndpoint: partial.hfEndpoint } : {}),
     ...(partial.hfToken ? { hfToken: partial.hfToken } : {}),
     ...(partial.logger ? { logger: partial.logger } : {}),
+    ...(partial.launcher ? { launcher: partial.launcher } : {}),
+    engineWatchdogMs: partial.engineWatchdogMs ?? 30_000,
+    inspectorTimeoutMs: partial.inspectorTimeoutMs ?? 20_000,
   };
 }
 

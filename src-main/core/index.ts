@@ -14,7 +14,9 @@ import { ProcessSupervisor } from "./domain/processes.js";
 import { ResponseStore } from "./domain/responses.js";
 import { pointsAtServer, RouteService } from "./domain/routes.js";
 import { UsageService } from "./domain/usage.js";
-import { Engine } from "./engine/Engine.js";
+import { nodeLauncher } from "./engine/process/launcher.js";
+import { Inspector } from "./engine/supervisor/Inspector.js";
+import { Supervisor } from "./engine/supervisor/Supervisor.js";
 import { Metrics } from "./http/metrics.js";
 import { Router } from "./http/router.js";
 import { buildServer } from "./http/server.js";
@@ -45,7 +47,8 @@ export interface Core {
   stop(): Promise<void>;
   /** The base URL once started. */
   readonly url: string | null;
-  readonly engine: Engine | null;
+  /** The engine supervisor (one engine process per loaded model), once started. */
+  readonly engine: Supervisor | null;
 }
 
 /**
@@ -60,7 +63,10 @@ export function createCore(partial: Partial<CoreOptions> = {}): Core {
   const db = openDatabase(databasePath(options.dataDir), { busyTimeoutMs: SERVER_BUSY_TIMEOUT_MS });
   const lock = new ServerLock(options.dataDir);
   const keys = new ApiKeyService(db);
-  const models = new ModelService(db, logger);
+  const launcher = options.launcher ?? nodeLauncher();
+  // GGUF headers and memory estimates are read in a process of their own (a hostile file kills that one).
+  const inspector = new Inspector({ launcher, logger, gpu: options.gpu, jobTimeoutMs: options.inspectorTimeoutMs });
+  const models = new ModelService(db, logger, inspector);
   const usage = new UsageService(db, options.usageRetention);
   usage.prune(Date.now(), true);
   const responses = new ResponseStore(db);
@@ -85,7 +91,7 @@ export function createCore(partial: Partial<CoreOptions> = {}): Core {
         ),
     );
   routes.onChange(() => void syncProcesses());
-  let engine: Engine | null = null;
+  let engine: Supervisor | null = null;
   let app: FastifyInstance | null = null;
   let url: string | null = null;
   let stopping: Promise<void> | null = null;
@@ -128,6 +134,7 @@ export function createCore(partial: Partial<CoreOptions> = {}): Core {
         await app?.close();
         await processes.stop();
         await engine?.dispose();
+        await inspector.stop();
         await models.idle();
         usage.flush();
         db.close();
@@ -146,7 +153,7 @@ export function createCore(partial: Partial<CoreOptions> = {}): Core {
       logger.info({ modelsDir: options.modelsDir, models: scan.registered, skipped: scan.skipped.length }, "models registered");
       routes.syncModels(models.list());
       await syncProcesses();
-      engine = await Engine.create({
+      engine = new Supervisor({
         gpu: options.gpu,
         threads: options.threads,
         parallel: options.parallel,
@@ -156,10 +163,14 @@ export function createCore(partial: Partial<CoreOptions> = {}): Core {
         defaultTtlMinutes: options.modelTtlMinutes,
         ramBudgetBytes: options.ramBudgetBytes,
         logger,
+        logLevel: logger.level,
+        launcher,
+        inspector,
+        watchdogMs: options.engineWatchdogMs,
         resolveModel: (id) => models.get(id),
       });
       const running = engine;
-      const metrics = new Metrics(async () => running.pool.stats());
+      const metrics = new Metrics(async () => running.statsNow());
       usage.onRecord((record) => metrics.observe(record));
       app = await buildServer({
         options,

@@ -209,10 +209,11 @@ async function showAbout(): Promise<void> {
       return "?";
     }
   })();
-  const backend = engine
-    ? `${engine.llama.gpu === false ? "CPU" : engine.llama.gpu} (${engine.llama.buildType}, llama.cpp ${engine.llama.llamaCppRelease.release})`
+  const description = engine ? await engine.describe().catch(() => null) : null;
+  const backend = description
+    ? `${description.backend === "cpu" ? "CPU" : description.backend} (${description.build}, llama.cpp ${description.source})`
     : "not running";
-  const gpus = engine && engine.llama.gpu !== false ? (await engine.llama.getGpuDeviceNames()).join(", ") : "none";
+  const gpus = description?.devices.length ? description.devices.map((d) => d.name).join(", ") : "none";
   await dialog.showMessageBox({
     type: "info",
     title: "About MaaS-Base",

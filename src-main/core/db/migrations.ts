@@ -191,4 +191,17 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       );
     `,
   },
+  {
+    version: 7,
+    name: "model files that cannot be read",
+    sql: `
+      CREATE TABLE unreadable_files (
+        path        TEXT PRIMARY KEY,
+        size_bytes  INTEGER NOT NULL,
+        mtime_ms    INTEGER NOT NULL,
+        reason      TEXT NOT NULL,
+        created_at  INTEGER NOT NULL
+      );
+    `,
+  },
 ];

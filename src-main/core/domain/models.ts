@@ -13,23 +13,12 @@ import {
 } from "node:fs";
 import { copyFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
-import { GgufFileType, GgufInsights, readGgufFileInfo } from "node-llama-cpp";
 import type { Logger } from "pino";
 import { type Db, prep } from "../db/database.js";
+import type { GgufSummary } from "../engine/inspect.js";
+import { Inspector } from "../engine/supervisor/Inspector.js";
 import { InvalidRequestError, NotFoundError } from "../errors.js";
 import type { ModelCapability, ModelInfo, ModelSettings } from "../inference/types.js";
-
-/** Encoder-only architectures: they embed (or rank), they cannot chat. */
-const ENCODER_ONLY = new Set([
-  "bert",
-  "nomic-bert",
-  "nomic-bert-moe",
-  "jina-bert-v2",
-  "jina-bert-v3",
-  "modern-bert",
-  "neo-bert",
-  "t5encoder",
-]);
 
 /** `name-00001-of-00003.gguf`: llama.cpp's multi-part GGUF naming. */
 const SPLIT_PART = /^(.*)-(\d{5})-of-(\d{5})\.gguf$/i;
@@ -74,52 +63,27 @@ function toInfo(row: ModelRow): ModelInfo {
   };
 }
 
-export type GgufSummary = Pick<
-  ModelInfo,
-  "architecture" | "contextLength" | "capabilities" | "quantization" | "parameterCount" | "hasChatTemplate"
->;
+export type { GgufSummary } from "../engine/inspect.js";
 
-/** Reads what the GGUF header says about a model; throws on a file that is not GGUF. */
-export async function inspectGguf(path: string): Promise<GgufSummary> {
-  const info = await readGgufFileInfo(path, { readTensorInfo: true, logWarnings: false });
-  // The header parser reads past the end of a cut-off file without complaint, so check
-  // that the tensor data the header promises is all there.
-  const first = info.fullTensorInfo?.[0];
-  if (first && (info.splicedParts ?? 1) === 1) {
-    const dataStart = Number(BigInt(first.fileOffset) - BigInt(first.offset));
-    const needed = dataStart + (await GgufInsights.from(info)).modelSize;
-    const size = statSync(path).size;
-    if (size < needed) throw new Error(`the file is truncated: ${size} bytes of the ${needed} its header describes`);
-  }
-  const metadata = info.metadata as Record<string, unknown> & {
-    general?: { architecture?: string; file_type?: number };
-    tokenizer?: { chat_template?: string };
-  };
-  const architecture = metadata.general?.architecture ?? null;
-  const archMeta = (architecture ? metadata[architecture] : undefined) as Record<string, unknown> | undefined;
-  const contextLength = typeof archMeta?.context_length === "number" ? archMeta.context_length : null;
-  const poolingType = archMeta?.pooling_type;
-  const tensors = info.fullTensorInfo ?? info.tensorInfo ?? [];
-  const tensorNames = new Set(tensors.map((t) => t.name));
-  const ranks =
-    poolingType === 4 || (tensorNames.has("cls.output.weight") && poolingType !== undefined) || tensorNames.has("cls.weight");
-  const capabilities: ModelCapability[] = [];
-  if (ranks) capabilities.push("rerank");
-  else {
-    if (!architecture || !ENCODER_ONLY.has(architecture)) capabilities.push("chat");
-    capabilities.push("embedding");
-  }
-  const fileType = metadata.general?.file_type;
-  const parameterCount = tensors.reduce((sum, t) => sum + t.dimensions.reduce((n: number, d) => n * Number(d), 1), 0);
-  return {
-    architecture,
-    contextLength,
-    capabilities,
-    quantization:
-      typeof fileType === "number" ? (GgufFileType[fileType] ?? `type ${fileType}`).replace(/^(MOSTLY|ALL)_/, "") : null,
-    parameterCount: parameterCount || null,
-    hasChatTemplate: typeof metadata.tokenizer?.chat_template === "string",
-  };
+/** Reads GGUF headers; the inspector process in the server (a hostile file cannot take the server down). */
+export interface GgufReader {
+  inspect(path: string): Promise<GgufSummary>;
+}
+
+let sharedInspector: Inspector | null = null;
+/** One inspector for library users that bring none (the CLI's commands); it exits when idle. */
+function defaultReader(): GgufReader {
+  sharedInspector ??= new Inspector();
+  return sharedInspector;
+}
+
+/** A model file the inspector could not read, kept so the next scan skips it until it changes. */
+export interface UnreadableFile {
+  file: string;
+  path: string;
+  sizeBytes: number;
+  reason: string;
+  since: number;
 }
 
 /** SHA-256 of a file, streamed. */
@@ -181,7 +145,45 @@ export class ModelService {
   constructor(
     private readonly db: Db,
     private readonly logger: Logger,
+    private readonly reader: GgufReader = defaultReader(),
   ) {}
+
+  /** Model files in the models folder that could not be read, with why. */
+  unreadable(): UnreadableFile[] {
+    const rows = prep(this.db, "SELECT * FROM unreadable_files ORDER BY path").all() as Array<{
+      path: string;
+      size_bytes: number;
+      reason: string;
+      created_at: number;
+    }>;
+    return rows.map((r) => ({
+      file: basename(r.path),
+      path: r.path,
+      sizeBytes: r.size_bytes,
+      reason: r.reason,
+      since: r.created_at,
+    }));
+  }
+
+  private markUnreadable(path: string, reason: string): void {
+    const stat = statSync(path);
+    prep(
+      this.db,
+      `INSERT INTO unreadable_files (path, size_bytes, mtime_ms, reason, created_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT(path) DO UPDATE SET size_bytes = excluded.size_bytes, mtime_ms = excluded.mtime_ms,
+           reason = excluded.reason, created_at = excluded.created_at`,
+    ).run(path, stat.size, Math.floor(stat.mtimeMs), reason, Date.now());
+  }
+
+  /** The recorded reason if `path` is unchanged since it was found unreadable. */
+  private knownUnreadable(path: string): string | null {
+    const row = prep(this.db, "SELECT * FROM unreadable_files WHERE path = ?").get(path) as
+      | { size_bytes: number; mtime_ms: number; reason: string }
+      | undefined;
+    if (!row) return null;
+    const stat = statSync(path);
+    return row.size_bytes === stat.size && row.mtime_ms === Math.floor(stat.mtimeMs) ? row.reason : null;
+  }
 
   list(): ModelInfo[] {
     return (prep(this.db, "SELECT * FROM models ORDER BY id").all() as ModelRow[]).map(toInfo);
@@ -198,7 +200,7 @@ export class ModelService {
     const missing = files.find((f) => !existsSync(f));
     if (missing) throw new InvalidRequestError(`Part '${basename(missing)}' of this split model is missing.`, "path");
     const size = files.reduce((n, f) => n + statSync(f).size, 0);
-    const meta = await inspectGguf(files[0] as string);
+    const meta = await this.reader.inspect(files[0] as string);
     const id = options.id ?? modelIdFor(path);
     const now = Date.now();
     prep(
@@ -285,16 +287,32 @@ export class ModelService {
           if (!existing.sha256 && existing.parts === 1) this.hashLater(id, path, size);
           continue;
         }
+        // A file that could not be read before is skipped until it changes (no crash loop at start).
+        const known = this.knownUnreadable(path);
+        if (known !== null) {
+          seen.delete(id);
+          skipped.push({ file, reason: known });
+          continue;
+        }
         await this.register(path, { id });
+        prep(this.db, "DELETE FROM unreadable_files WHERE path = ?").run(path);
         registered.push(id);
       } catch (error) {
         seen.delete(id);
         const reason = error instanceof Error ? error.message : String(error);
         skipped.push({ file, reason });
+        try {
+          this.markUnreadable(path, reason);
+        } catch {}
         this.logger.warn({ file, reason }, "skipping a model file that cannot be read");
       }
     }
     const folder = resolve(dir);
+    for (const row of this.unreadable()) {
+      if (dirname(row.path) === folder && !existsSync(row.path)) {
+        prep(this.db, "DELETE FROM unreadable_files WHERE path = ?").run(row.path);
+      }
+    }
     const stale = this.list().filter((m) => !seen.has(m.id) && dirname(m.path) === folder);
     for (const model of stale) prep(this.db, "DELETE FROM models WHERE id = ?").run(model.id);
     return { registered, skipped };
@@ -310,7 +328,7 @@ export class ModelService {
     if (!existsSync(from) || !statSync(from).isFile()) throw new InvalidRequestError(`No file at '${source}'.`, "path");
     if (!from.toLowerCase().endsWith(".gguf")) throw new InvalidRequestError("Only .gguf files can be imported.", "path");
     try {
-      await inspectGguf(from);
+      await this.reader.inspect(from);
     } catch (error) {
       throw new InvalidRequestError(`'${basename(from)}' is not a readable GGUF file: ${(error as Error).message}`, "path");
     }
@@ -335,7 +353,7 @@ export class ModelService {
           await copyFile(file, stage);
           if (statSync(stage).size !== statSync(file).size) throw new Error(`the copy of '${basename(file)}' is incomplete`);
         }
-        await inspectGguf(staged[0] as string);
+        await this.reader.inspect(staged[0] as string);
         for (const [i, stage] of staged.entries()) {
           renameSync(stage, targets[i] as string);
           done.push(targets[i] as string);

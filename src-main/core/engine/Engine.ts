@@ -26,6 +26,7 @@ import type {
   SamplingOptions,
   ToolDefinition,
 } from "../inference/types.js";
+import { requireCapability } from "./capability.js";
 import { EventChannel } from "./EventChannel.js";
 import { toChatHistory } from "./history.js";
 import { toGrammarSchema } from "./jsonSchema.js";
@@ -85,17 +86,7 @@ export class Engine {
   }
 
   private resolve(id: string, capability: ModelCapability, param = "model"): ModelInfo {
-    const info = this.options.resolveModel(id);
-    if (!info) throw new ModelNotFoundError(id);
-    if (!info.capabilities.includes(capability)) {
-      const what = { chat: "chat or text completion", embedding: "embeddings", rerank: "reranking" }[capability];
-      throw new InvalidRequestError(
-        `Model '${id}' does not support ${what}; it supports: ${info.capabilities.join(", ") || "nothing this server can run"}.`,
-        param,
-        "model_not_supported",
-      );
-    }
-    return info;
+    return requireCapability(id, this.options.resolveModel(id), capability, param);
   }
 
   private async grammarForSchema(schema: unknown, param: string): Promise<LlamaGrammar> {

@@ -30,6 +30,8 @@ export interface PoolOptions {
   defaultTtlMinutes?: number;
   /** RAM the loaded models may take together, in bytes; `undefined` = what is free. */
   ramBudgetBytes?: number | undefined;
+  /** Unload idle models after their TTL (false inside engine processes: the supervisor decides). Defaults to true. */
+  idleUnload?: boolean;
 }
 
 /** Prompt tokens fed per decode step while other streams of the model are generating. */
@@ -312,6 +314,7 @@ export class ModelPool {
 
   private scheduleIdleUnload(entry: PoolEntry): void {
     const loaded = entry.loaded;
+    if (this.options.idleUnload === false) return;
     if (!loaded || loaded.busy || loaded.ttlMinutes <= 0) return;
     if (entry.idleTimer) clearTimeout(entry.idleTimer);
     const ttlMs = loaded.ttlMinutes * 60_000;

@@ -1,4 +1,6 @@
-import { GgufInsights, type Llama, readGgufFileInfo } from "node-llama-cpp";
+// Types only at the top: the server process imports ModelPool (and so this file) for its
+// settings helpers, and must not load node-llama-cpp; the estimate runs in engine processes.
+import type { GgufInsights, Llama } from "node-llama-cpp";
 import type { ModelInfo } from "../inference/types.js";
 
 export interface FitEstimate {
@@ -29,7 +31,9 @@ function insightsFor(llama: Llama, info: ModelInfo): Promise<GgufInsights> {
   const key = `${info.path}:${info.sizeBytes}`;
   let cached = insightsCache.get(key);
   if (!cached) {
-    cached = readGgufFileInfo(info.path, { logWarnings: false }).then((file) => GgufInsights.from(file, llama));
+    cached = import("node-llama-cpp").then(async ({ GgufInsights, readGgufFileInfo }) =>
+      GgufInsights.from(await readGgufFileInfo(info.path, { logWarnings: false }), llama),
+    );
     insightsCache.set(key, cached);
     cached.catch(() => insightsCache.delete(key));
     if (insightsCache.size > 256) insightsCache.delete(insightsCache.keys().next().value as string);

@@ -10,14 +10,14 @@ import type { ProcessSupervisor } from "../domain/processes.js";
 import type { ResponseStore } from "../domain/responses.js";
 import type { RouteService } from "../domain/routes.js";
 import type { UsageService } from "../domain/usage.js";
-import type { Engine } from "../engine/Engine.js";
+import type { Supervisor } from "../engine/supervisor/Supervisor.js";
 import type { Metrics } from "./metrics.js";
 import type { Router } from "./router.js";
 
 /** What the route modules need from the core. */
 export interface ServerDeps {
   options: CoreOptions;
-  engine: Engine;
+  engine: Supervisor;
   models: ModelService;
   keys: ApiKeyService;
   usage: UsageService;

@@ -3,8 +3,11 @@ import type { UsageRecordInput } from "../domain/usage.js";
 
 interface PoolStat {
   id: string;
+  state?: string;
   activeSequences: number;
   queued: number;
+  /** Times the model's engine process was started again after a crash. */
+  restarts?: number;
 }
 
 /**
@@ -66,7 +69,22 @@ export class Metrics {
       help: "Models in memory.",
       registers,
       async collect() {
-        this.set((await poolStats()).length);
+        this.set((await poolStats()).filter((s) => s.state === undefined || s.state === "ready" || s.state === "loading").length);
+      },
+    });
+    perModel(
+      "maas_engine_restarts",
+      "Times a model's engine process was started again after it crashed.",
+      (s) => s.restarts ?? 0,
+    );
+    new Gauge({
+      name: "maas_model_state",
+      help: "1 for each model's current engine state (loading, ready, crashed, failed, error).",
+      labelNames: ["model", "state"] as const,
+      registers,
+      async collect() {
+        this.reset();
+        for (const stat of await poolStats()) if (stat.state) this.set({ model: stat.id, state: stat.state }, 1);
       },
     });
   }

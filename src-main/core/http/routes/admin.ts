@@ -3,7 +3,6 @@ import { z } from "zod";
 import { parseBody } from "../../dialects/validation.js";
 import { KEY_SCOPES } from "../../domain/apiKeys.js";
 import { REQUEST_CSV_COLUMNS, SUMMARY_CSV_COLUMNS, toCsv, type UsageGroup, utcDay } from "../../domain/usage.js";
-import { describeEngine } from "../../engine/engineInfo.js";
 import { InvalidRequestError, NotFoundError } from "../../errors.js";
 import { requireKey } from "../auth.js";
 import type { ServerDeps } from "../context.js";
@@ -45,11 +44,14 @@ function sendCsv(reply: FastifyReply, name: string, csv: string) {
 export async function adminRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
   app.addHook("preHandler", requireKey(deps, "management"));
 
-  app.get("/api/admin/engine", async () => ({
-    ...(await describeEngine(deps.engine.llama)),
-    threads: deps.options.threads ?? deps.engine.llama.cpuMathCores,
-    models: await deps.engine.pool.stats(),
-  }));
+  app.get("/api/admin/engine", async () => {
+    const description = await deps.engine.describe();
+    return {
+      ...description,
+      threads: deps.options.threads ?? description.cpuMathCores,
+      models: await deps.engine.stats(),
+    };
+  });
 
   app.get("/api/admin/models", async () => ({ data: deps.models.list() }));
 

@@ -3,8 +3,6 @@ import { z } from "zod";
 import { sseEvent } from "../../dialects/sse.js";
 import { parseBody } from "../../dialects/validation.js";
 import { likelyFits, RECOMMENDED } from "../../domain/recommended.js";
-import { describeEngine } from "../../engine/engineInfo.js";
-import { estimateFit } from "../../engine/fit.js";
 import { effectiveSettings } from "../../engine/ModelPool.js";
 import { InvalidRequestError, ModelNotFoundError } from "../../errors.js";
 import type { ModelInfo } from "../../inference/types.js";
@@ -64,12 +62,16 @@ export async function libraryRoutes(app: FastifyInstance, deps: ServerDeps): Pro
 
   const withState = async (info: ModelInfo) => {
     const settings = effectiveSettings(info, deps.options);
-    const loaded = deps.engine.pool.stats().find((s) => s.id === info.id);
-    const fit = await estimateFit(deps.engine.llama, info, settings).catch(() => null);
+    const loaded = deps.engine.statsNow().find((s) => s.id === info.id);
+    const fit = await deps.engine.estimateFit(info, settings).catch(() => null);
     return { ...info, effectiveSettings: settings, state: loaded?.state ?? "unloaded", load: loaded ?? null, fit };
   };
 
-  app.get("/api/admin/library", async () => ({ data: await Promise.all(deps.models.list().map(withState)) }));
+  app.get("/api/admin/library", async () => ({
+    data: await Promise.all(deps.models.list().map(withState)),
+    // Files in the models folder that could not be read, and why (skipped until they change).
+    unreadable: deps.models.unreadable(),
+  }));
 
   app.get<{ Params: { id: string } }>("/api/admin/models/:id", async (request) => withState(model(request.params.id)));
 
@@ -82,7 +84,7 @@ export async function libraryRoutes(app: FastifyInstance, deps: ServerDeps): Pro
   app.post("/api/admin/models/scan", async () => deps.models.scan(deps.options.modelsDir));
 
   app.delete<{ Params: { id: string } }>("/api/admin/models/:id", async (request) => {
-    const removed = deps.models.remove(request.params.id, (id) => deps.engine.pool.isLoaded(id));
+    const removed = deps.models.remove(request.params.id, (id) => deps.engine.isLoaded(id));
     return { id: removed.id, deleted: true };
   });
 
@@ -98,24 +100,24 @@ export async function libraryRoutes(app: FastifyInstance, deps: ServerDeps): Pro
     const info = model(request.params.id);
     const settings = parseBody(SettingsSchema, request.body ?? {});
     const merged = effectiveSettings({ ...info, settings: { ...info.settings, ...settings } }, deps.options);
-    return estimateFit(deps.engine.llama, info, merged);
+    return deps.engine.estimateFit(info, merged);
   });
 
   app.post<{ Params: { id: string } }>("/api/admin/models/:id/load", async (request) => {
     const info = model(request.params.id);
-    await deps.engine.pool.get(info);
+    await deps.engine.load(info);
     return withState(info);
   });
 
   app.post<{ Params: { id: string } }>("/api/admin/models/:id/unload", async (request) => {
     model(request.params.id);
-    return { id: request.params.id, unloaded: await deps.engine.pool.unload(request.params.id) };
+    return { id: request.params.id, unloaded: await deps.engine.unload(request.params.id) };
   });
 
-  app.get("/api/admin/system", async () => describeEngine(deps.engine.llama));
+  app.get("/api/admin/system", async () => deps.engine.describe());
 
   app.get("/api/admin/recommended", async () => {
-    const system = await describeEngine(deps.engine.llama);
+    const system = await deps.engine.describe();
     const freeVram = system.devices.reduce((n, d) => n + d.vramFree, 0);
     return {
       data: RECOMMENDED.map((r) => ({ ...r, fits: likelyFits(r.sizeBytes, system.ram.free, freeVram) })),
@@ -130,7 +132,7 @@ export async function libraryRoutes(app: FastifyInstance, deps: ServerDeps): Pro
 
   app.get<{ Querystring: { repo?: string; revision?: string } }>("/api/admin/hf/files", async (request) => {
     const repo = request.query.repo ?? "";
-    const system = await describeEngine(deps.engine.llama);
+    const system = await deps.engine.describe();
     const freeVram = system.devices.reduce((n, d) => n + d.vramFree, 0);
     const files = await deps.hf.files(repo, request.query.revision ?? "main");
     return { repo, data: files.map((f) => ({ ...f, fits: likelyFits(f.size, system.ram.free, freeVram) })) };
@@ -162,7 +164,7 @@ export async function libraryRoutes(app: FastifyInstance, deps: ServerDeps): Pro
     );
     let lastModels = "";
     const timer = setInterval(() => {
-      const models = JSON.stringify(deps.engine.pool.stats());
+      const models = JSON.stringify(deps.engine.statsNow());
       if (models !== lastModels) {
         lastModels = models;
         writer.write(sseEvent("models", { type: "models", data: JSON.parse(models) }));

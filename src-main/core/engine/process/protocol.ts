@@ -1,0 +1,78 @@
+/**
+ * The messages between the server process (supervisor) and an engine or
+ * inspector process. Plain JSON: they cross `child_process` IPC or Electron's
+ * structured clone alike.
+ */
+import { AbortedError, ApiError, type ErrorKind, ServerError } from "../../errors.js";
+import type { GenerationEvent, ModelInfo } from "../../inference/types.js";
+
+/** What an engine process needs to know about the server's engine settings. */
+export interface EngineProcessOptions {
+  gpu: "auto" | false;
+  threads?: number | undefined;
+  parallel: number;
+  maxQueue: number;
+  contextSize: number;
+  defaultTtlMinutes?: number;
+  logLevel: string;
+  /** How often the engine says it is alive (and sends its stats), in ms. */
+  heartbeatMs: number;
+}
+
+export type EngineMethod =
+  | "load"
+  | "chat"
+  | "complete"
+  | "embed"
+  | "rerank"
+  | "countChatTokens"
+  | "tokenize"
+  | "stats"
+  // inspector
+  | "warmup"
+  | "inspect"
+  | "fit"
+  | "describe";
+
+export type ToEngine =
+  | { type: "init"; options: EngineProcessOptions }
+  /** `model`: the model's current library record (settings may have changed since load). */
+  | { type: "call"; id: number; method: EngineMethod; args: unknown[]; model?: ModelInfo }
+  | { type: "abort"; id: number }
+  | { type: "shutdown" };
+
+export interface SerializedError {
+  name: string;
+  message: string;
+  status?: number;
+  kind?: ErrorKind;
+  options?: { param?: string | null; code?: string | null; retryAfterSeconds?: number };
+}
+
+export type FromEngine =
+  | { type: "heartbeat"; stats?: unknown; rss: number }
+  | { type: "result"; id: number; value: unknown }
+  | { type: "error"; id: number; error: SerializedError }
+  | { type: "stream-start"; id: number; promptTokens: number }
+  /** Events of one stream, several at once when several were ready in the same tick. */
+  | { type: "events"; id: number; events: GenerationEvent[] }
+  | { type: "stream-end"; id: number }
+  | { type: "log"; level: string; line: string };
+
+export function serializeError(error: unknown): SerializedError {
+  if (error instanceof ApiError) {
+    return { name: error.name, message: error.message, status: error.status, kind: error.kind, options: error.options };
+  }
+  if (error instanceof Error) return { name: error.name, message: error.message };
+  return { name: "Error", message: String(error) };
+}
+
+export function deserializeError(error: SerializedError): Error {
+  if (error.name === "AbortedError" || error.name === "AbortError") return new AbortedError();
+  if (error.status !== undefined && error.kind) {
+    const rebuilt = new ApiError(error.status, error.kind, error.message, error.options ?? {});
+    rebuilt.name = error.name;
+    return rebuilt;
+  }
+  return new ServerError(error.message);
+}

@@ -1,0 +1,505 @@
+/**
+ * The server's engine: the surface the HTTP routes call (chat, complete, embed,
+ * rerank, count tokens, stats, load, unload), backed by one engine process per
+ * loaded model. It decides which processes run (on demand, least recently used
+ * eviction beyond `maxLoadedModels`, idle TTL, a RAM budget), watches them, and
+ * when one dies fails its requests with the reason, marks the model `crashed`,
+ * and starts it again on the next request — or, after repeated crashes, marks it
+ * `failed` until the user loads it again or changes its settings.
+ */
+import type { Logger } from "pino";
+import { ApiError, ModelLoadError } from "../../errors.js";
+import type {
+  ChatRequest,
+  CompletionRequest,
+  EmbeddingRequest,
+  EmbeddingResult,
+  GenerationStream,
+  ModelInfo,
+  RerankRequest,
+  RerankResult,
+} from "../../inference/types.js";
+import { requireCapability } from "../capability.js";
+import type { EngineDescription } from "../engineInfo.js";
+import type { FitEstimate, FitSettings } from "../fit.js";
+import { effectiveSettings, InsufficientMemoryError, type PoolOptions } from "../ModelPool.js";
+import type { EngineLauncher } from "../process/launcher.js";
+import { EngineProcess, type ExitReport } from "./EngineProcess.js";
+import type { Inspector } from "./Inspector.js";
+
+export type ModelState = "loading" | "ready" | "crashed" | "failed" | "error" | "unloaded";
+
+export interface SupervisorOptions extends PoolOptions {
+  gpu: "auto" | false;
+  logger: Logger;
+  logLevel: string;
+  launcher: EngineLauncher;
+  inspector: Inspector;
+  resolveModel: (id: string) => ModelInfo | undefined;
+  /** An engine that sends nothing for this long while requests wait is killed. Defaults to 30 s. */
+  watchdogMs?: number;
+  /** This many crashes within `crashWindowMs` mark the model `failed`. Defaults to 3 in 10 minutes. */
+  maxCrashes?: number;
+  crashWindowMs?: number;
+}
+
+/** The engine process serving a request died (crash, kill, watchdog). */
+export class EngineCrashedError extends ApiError {
+  constructor(model: string, reason: string) {
+    super(
+      500,
+      "server",
+      `Model '${model}' stopped while serving this request: its engine process ${reason}. The next request starts it again.`,
+      {
+        code: "engine_crashed",
+      },
+    );
+  }
+}
+
+/** The model crashed too often; it stays off until loaded by hand or its settings change. */
+export class ModelFailedError extends ApiError {
+  constructor(model: string, crashes: number, minutes: number, reason: string) {
+    super(
+      503,
+      "server",
+      `Model '${model}' is turned off after ${crashes} crashes within ${minutes} minutes (last: ${reason}). ` +
+        `Load it again (POST /api/admin/models/${model}/load) or change its settings.`,
+      { code: "model_failed" },
+    );
+  }
+}
+
+interface Entry {
+  info: ModelInfo;
+  state: ModelState;
+  reason: string | null;
+  process: EngineProcess | null;
+  ready: Promise<EngineProcess> | null;
+  /** Times of recent crashes (within the window). */
+  crashes: number[];
+  /** How many times the model's engine was started again after a crash. */
+  restarts: number;
+  totalCrashes: number;
+  /** Requests in flight (streams count until they end). */
+  active: number;
+  lastUsed: number;
+  idleTimer: NodeJS.Timeout | null;
+  estimate: FitEstimate | null;
+  /** The settings the model failed with (a change lets it run again). */
+  failedSettings: string | null;
+  loadStarted: number;
+}
+
+const settingsKey = (info: ModelInfo) => JSON.stringify(info.settings ?? {});
+
+export class Supervisor {
+  private readonly entries = new Map<string, Entry>();
+  private description: { value: EngineDescription; at: number } | null = null;
+  private describing: Promise<EngineDescription> | null = null;
+  private disposed = false;
+
+  constructor(private readonly options: SupervisorOptions) {}
+
+  get inspector(): Inspector {
+    return this.options.inspector;
+  }
+
+  private get watchdogMs(): number {
+    return this.options.watchdogMs ?? 30_000;
+  }
+
+  // ---- the request surface -------------------------------------------------------------
+
+  async chat(request: ChatRequest, signal?: AbortSignal): Promise<GenerationStream> {
+    const info = requireCapability(request.model, this.options.resolveModel(request.model), "chat");
+    return this.streamOn(info, "chat", request, signal);
+  }
+
+  async complete(request: CompletionRequest, signal?: AbortSignal): Promise<GenerationStream> {
+    const info = requireCapability(request.model, this.options.resolveModel(request.model), "chat");
+    return this.streamOn(info, "complete", request, signal);
+  }
+
+  async embed(request: EmbeddingRequest, signal?: AbortSignal): Promise<EmbeddingResult> {
+    const info = requireCapability(request.model, this.options.resolveModel(request.model), "embedding");
+    return this.callOn(info, "embed", [request], signal);
+  }
+
+  async rerank(request: RerankRequest, signal?: AbortSignal): Promise<RerankResult> {
+    const info = requireCapability(request.model, this.options.resolveModel(request.model), "rerank");
+    return this.callOn(info, "rerank", [request], signal);
+  }
+
+  async countChatTokens(request: ChatRequest): Promise<number> {
+    const info = requireCapability(request.model, this.options.resolveModel(request.model), "chat");
+    return this.callOn(info, "countChatTokens", [request]);
+  }
+
+  async tokenize(modelId: string, text: string): Promise<number[]> {
+    const info = requireCapability(modelId, this.options.resolveModel(modelId), "chat");
+    return this.callOn(info, "tokenize", [modelId, text]);
+  }
+
+  private async streamOn(
+    info: ModelInfo,
+    method: "chat" | "complete",
+    request: ChatRequest | CompletionRequest,
+    signal: AbortSignal | undefined,
+  ): Promise<GenerationStream> {
+    const entry = this.entryFor(info);
+    this.begin(entry);
+    try {
+      const proc = await this.ensure(entry);
+      return await proc.stream(method, request, info, signal, () => this.end(entry));
+    } catch (error) {
+      this.end(entry);
+      throw error;
+    }
+  }
+
+  private async callOn<T>(
+    info: ModelInfo,
+    method: "embed" | "rerank" | "countChatTokens" | "tokenize",
+    args: unknown[],
+    signal?: AbortSignal,
+  ): Promise<T> {
+    const entry = this.entryFor(info);
+    this.begin(entry);
+    try {
+      const proc = await this.ensure(entry);
+      return await proc.call<T>(method, args, { model: info, ...(signal ? { signal } : {}) });
+    } finally {
+      this.end(entry);
+    }
+  }
+
+  private begin(entry: Entry): void {
+    entry.active++;
+    entry.lastUsed = Date.now();
+    if (entry.idleTimer) clearTimeout(entry.idleTimer);
+    entry.idleTimer = null;
+  }
+
+  private end(entry: Entry): void {
+    entry.active = Math.max(0, entry.active - 1);
+    entry.lastUsed = Date.now();
+    if (entry.active === 0) this.scheduleIdleUnload(entry);
+  }
+
+  // ---- lifecycle ---------------------------------------------------------------------------
+
+  private entryFor(info: ModelInfo): Entry {
+    let entry = this.entries.get(info.id);
+    if (!entry) {
+      entry = {
+        info,
+        state: "unloaded",
+        reason: null,
+        process: null,
+        ready: null,
+        crashes: [],
+        restarts: 0,
+        totalCrashes: 0,
+        active: 0,
+        lastUsed: Date.now(),
+        idleTimer: null,
+        estimate: null,
+        failedSettings: null,
+        loadStarted: 0,
+      };
+      this.entries.set(info.id, entry);
+    } else entry.info = info;
+    return entry;
+  }
+
+  /** The model's running engine, started (after making room) when there is none. */
+  private ensure(entry: Entry): Promise<EngineProcess> {
+    if (this.disposed) return Promise.reject(new ModelLoadError(entry.info.id, "the server is stopping"));
+    if (entry.state === "failed") {
+      if (settingsKey(entry.info) === entry.failedSettings) {
+        const minutes = Math.round((this.options.crashWindowMs ?? 600_000) / 60_000);
+        return Promise.reject(new ModelFailedError(entry.info.id, entry.crashes.length, minutes, entry.reason ?? "unknown"));
+      }
+      // Its settings changed since it failed: give it another chance.
+      entry.crashes = [];
+      entry.failedSettings = null;
+    }
+    if (entry.ready && entry.process?.alive) return entry.ready;
+    entry.ready = this.start(entry);
+    // Keep the state of a failed start visible; the next request tries again.
+    entry.ready.catch(() => {});
+    return entry.ready;
+  }
+
+  private async start(entry: Entry): Promise<EngineProcess> {
+    const info = entry.info;
+    const wasCrashed = entry.state === "crashed";
+    entry.state = "loading";
+    entry.reason = null;
+    entry.loadStarted = Date.now();
+    try {
+      await this.makeRoom(entry);
+    } catch (error) {
+      entry.state = "error";
+      entry.reason = (error as Error).message;
+      throw error;
+    }
+    const proc = new EngineProcess({
+      name: info.id,
+      role: "engine",
+      launcher: this.options.launcher,
+      settings: {
+        gpu: this.options.gpu,
+        threads: this.options.threads,
+        parallel: this.options.parallel,
+        maxQueue: this.options.maxQueue,
+        contextSize: this.options.contextSize,
+        ...(this.options.defaultTtlMinutes !== undefined ? { defaultTtlMinutes: this.options.defaultTtlMinutes } : {}),
+        logLevel: this.options.logLevel,
+        heartbeatMs: Math.max(50, Math.min(1000, Math.floor(this.watchdogMs / 5))),
+      },
+      logger: this.options.logger,
+      watchdogMs: this.watchdogMs,
+      onExit: (report) => this.exited(entry, proc, report),
+    });
+    proc.crashError = (report) => new EngineCrashedError(info.id, EngineProcess.describe(report));
+    entry.process = proc;
+    if (wasCrashed) entry.restarts++;
+    this.options.logger.info({ model: info.id, pid: proc.pid, restart: wasCrashed }, "engine process started");
+    try {
+      await proc.call("load", [info], { model: info });
+      if (entry.process !== proc) throw new ModelLoadError(info.id, "the model was unloaded while it loaded");
+      entry.state = "ready";
+      this.options.logger.info({ model: info.id, pid: proc.pid, ms: Date.now() - entry.loadStarted }, "model ready");
+      this.scheduleIdleUnload(entry);
+      return proc;
+    } catch (error) {
+      if (proc.alive && entry.process === proc) {
+        // A clean load failure (the engine said why): the process has nothing to serve.
+        entry.state = "error";
+        entry.reason = (error as Error).message;
+        entry.process = null;
+        void proc.stop(2000);
+      }
+      throw error;
+    }
+  }
+
+  private exited(entry: Entry, proc: EngineProcess, report: ExitReport): void {
+    if (entry.process !== proc) return;
+    entry.process = null;
+    entry.ready = null;
+    if (report.expected) return;
+    const reason = EngineProcess.describe(report);
+    const now = Date.now();
+    const windowMs = this.options.crashWindowMs ?? 600_000;
+    entry.crashes = [...entry.crashes.filter((t) => now - t < windowMs), now];
+    entry.totalCrashes++;
+    entry.reason = reason;
+    const max = this.options.maxCrashes ?? 3;
+    if (entry.crashes.length >= max) {
+      entry.state = "failed";
+      entry.failedSettings = settingsKey(this.options.resolveModel(entry.info.id) ?? entry.info);
+      this.options.logger.error(
+        { model: entry.info.id, pid: proc.pid, reason, crashes: entry.crashes.length, output: report.lastOutput },
+        "engine process crashed too often; the model is turned off",
+      );
+    } else {
+      entry.state = "crashed";
+      this.options.logger.error(
+        { model: entry.info.id, pid: proc.pid, reason, output: report.lastOutput },
+        "engine process crashed",
+      );
+    }
+  }
+
+  private scheduleIdleUnload(entry: Entry): void {
+    if (entry.idleTimer) clearTimeout(entry.idleTimer);
+    entry.idleTimer = null;
+    if (entry.state !== "ready" || entry.active > 0) return;
+    const ttlMinutes = effectiveSettings(entry.info, this.options).ttlMinutes;
+    if (ttlMinutes <= 0) return;
+    entry.idleTimer = setTimeout(() => {
+      entry.idleTimer = null;
+      if (entry.active > 0 || entry.state !== "ready") return;
+      this.options.logger.info({ model: entry.info.id, ttlMinutes }, "unloading an idle model");
+      void this.unload(entry.info.id);
+    }, ttlMinutes * 60_000);
+    entry.idleTimer.unref();
+  }
+
+  /** Running engines, least recently used idle ones first. */
+  private evictable(except: string): Entry[] {
+    return [...this.entries.values()]
+      .filter((e) => e.info.id !== except && e.state === "ready" && e.process && e.active === 0)
+      .sort((a, b) => a.lastUsed - b.lastUsed);
+  }
+
+  private running(except: string): Entry[] {
+    return [...this.entries.values()].filter((e) => e.info.id !== except && e.process);
+  }
+
+  private async makeRoom(entry: Entry): Promise<void> {
+    const info = entry.info;
+    const max = this.options.maxLoadedModels ?? 4;
+    for (const victim of this.evictable(info.id)) {
+      if (this.running(info.id).length < max) break;
+      this.options.logger.info({ model: victim.info.id, for: info.id }, "evicting the least recently used model");
+      await this.unload(victim.info.id);
+    }
+    const budget = this.options.ramBudgetBytes;
+    if (budget === undefined) return; // the engine checks against free memory itself
+    const settings = effectiveSettings(info, this.options);
+    let estimate: FitEstimate;
+    try {
+      estimate = await this.estimateFit(info, settings);
+    } catch (error) {
+      this.options.logger.debug({ model: info.id, err: (error as Error).message }, "no memory estimate");
+      return;
+    }
+    entry.estimate = estimate;
+    const available = () => budget - this.running(info.id).reduce((n, e) => n + (e.estimate?.ram ?? 0), 0);
+    for (const victim of this.evictable(info.id)) {
+      if (estimate.ram <= available()) break;
+      this.options.logger.info({ model: victim.info.id, for: info.id }, "evicting a model to free memory");
+      await this.unload(victim.info.id);
+    }
+    if (estimate.ram > available()) throw new InsufficientMemoryError(info.id, estimate.ram, Math.max(0, available()), "RAM");
+  }
+
+  /** Loads a model now (the admin API's load): also what turns a `failed` model back on. */
+  async load(info: ModelInfo): Promise<void> {
+    const entry = this.entryFor(info);
+    if (entry.state === "failed" || entry.state === "crashed") {
+      entry.state = "unloaded";
+      entry.crashes = [];
+      entry.failedSettings = null;
+    }
+    this.begin(entry);
+    try {
+      await this.ensure(entry);
+    } finally {
+      this.end(entry);
+    }
+  }
+
+  /** Whether the model has an engine process (loading or ready). */
+  isLoaded(id: string): boolean {
+    const entry = this.entries.get(id);
+    return entry?.process != null;
+  }
+
+  /** Stops the model's engine; forgets its state. Resolves true when one was running. */
+  async unload(id: string): Promise<boolean> {
+    const entry = this.entries.get(id);
+    if (!entry) return false;
+    this.entries.delete(id);
+    if (entry.idleTimer) clearTimeout(entry.idleTimer);
+    const proc = entry.process;
+    entry.process = null;
+    entry.ready = null;
+    entry.state = "unloaded";
+    if (!proc) return false;
+    await proc.stop();
+    return true;
+  }
+
+  // ---- what the admin API shows ------------------------------------------------------------
+
+  private statOf(entry: Entry, fresh?: unknown) {
+    const childStats = ((fresh ?? entry.process?.lastStats) as Array<Record<string, unknown>> | null | undefined)?.find(
+      (s) => s.id === entry.info.id,
+    );
+    const { id: _id, state: _state, error: _error, ...engine } = childStats ?? {};
+    return {
+      id: entry.info.id,
+      state: entry.state,
+      progress: entry.state === "ready" ? 1 : ((childStats?.progress as number | undefined) ?? 0),
+      error: entry.reason,
+      reason: entry.reason,
+      pid: entry.process?.pid ?? null,
+      /** Resident memory of the model's engine process, in bytes (0 when it has none). */
+      processRss: entry.process?.rss ?? 0,
+      crashes: entry.totalCrashes,
+      restarts: entry.restarts,
+      activeSequences: 0,
+      queued: 0,
+      activeEncoders: 0,
+      parallel: effectiveSettings(entry.info, this.options).parallel,
+      contextSize: 0,
+      ...engine,
+      ...(entry.estimate ? { estimatedRam: entry.estimate.ram, estimatedVram: entry.estimate.vram } : {}),
+    } as {
+      id: string;
+      state: ModelState;
+      progress: number;
+      error: string | null;
+      reason: string | null;
+      pid: number | null;
+      processRss: number;
+      crashes: number;
+      restarts: number;
+      activeSequences: number;
+      queued: number;
+      activeEncoders: number;
+      parallel: number;
+      contextSize: number;
+      decodeBatches?: number;
+      batchedTokens?: number;
+      shortBatches?: number;
+      unknownSequences?: number;
+      ttlMinutes?: number;
+      lastUsed?: number;
+      estimatedRam?: number | null;
+      estimatedVram?: number | null;
+    };
+  }
+
+  /** Every model with an engine or a state worth showing, from the engines' last heartbeats. */
+  statsNow() {
+    return [...this.entries.values()].filter((e) => e.state !== "unloaded").map((e) => this.statOf(e));
+  }
+
+  /** Like `statsNow`, asking each ready engine for its numbers now (a stalled one answers from its last heartbeat). */
+  async stats() {
+    const entries = [...this.entries.values()].filter((e) => e.state !== "unloaded");
+    return Promise.all(
+      entries.map(async (e) => {
+        const proc = e.process;
+        if (!proc || e.state !== "ready") return this.statOf(e);
+        const fresh = await Promise.race([
+          proc.call("stats", []).catch(() => null),
+          new Promise((resolve) => setTimeout(resolve, 1000).unref()),
+        ]);
+        return this.statOf(e, fresh ?? undefined);
+      }),
+    );
+  }
+
+  /** The backend, devices and memory, from the inspector (cached: it does not change while running, memory aside). */
+  async describe(): Promise<EngineDescription> {
+    const cached = this.description;
+    if (cached && Date.now() - cached.at < 5000) return cached.value;
+    this.describing ??= this.options.inspector.describe().finally(() => {
+      this.describing = null;
+    });
+    try {
+      const value = await this.describing;
+      this.description = { value, at: Date.now() };
+      return value;
+    } catch (error) {
+      if (cached) return cached.value;
+      throw error;
+    }
+  }
+
+  estimateFit(info: ModelInfo, settings: FitSettings): Promise<FitEstimate> {
+    return this.options.inspector.fit(info, settings);
+  }
+
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    await Promise.all([...this.entries.keys()].map((id) => this.unload(id)));
+  }
+}
