@@ -19,7 +19,15 @@ describe("hostAllowed", () => {
   it("reads only a hostname and a port; brackets only around an IPv6 literal", () => {
     expect(parseHostHeader("[::1]:8421")).toEqual({ hostname: "[::1]", port: 8421 });
     expect(parseHostHeader("LocalHost")).toEqual({ hostname: "localhost", port: null });
-    for (const bad of ["[::1].evil.com", "[::1]evil.com:80", "localhost:8421@evil.com", "[evil.com]", "localhost:99999", "a b", ""]) {
+    for (const bad of [
+      "[::1].evil.com",
+      "[::1]evil.com:80",
+      "localhost:8421@evil.com",
+      "[evil.com]",
+      "localhost:99999",
+      "a b",
+      "",
+    ]) {
       expect(parseHostHeader(bad), bad).toBeNull();
       expect(hostAllowed(bad, "127.0.0.1", ["*"]), bad).toBe(false);
     }
