@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { startTestServer, type TestServer, waitFor } from "./helpers/server.js";
 
 /** Real upstream servers on loopback, each with one behaviour. */
@@ -146,6 +146,12 @@ describe("routes", () => {
   });
 
   it("forwards to another OpenAI-compatible server, streamed and not, with one key and usage on both sides", async () => {
+    // The remote runs a real model (loading it on a loaded machine can take seconds): this test is about
+    // forwarding, not about the 500 ms timeout the 504 test below needs, so it gets a generous one.
+    server.core.options.upstreamTimeoutMs = 60_000;
+    onTestFinished(() => {
+      server.core.options.upstreamTimeoutMs = 500;
+    });
     await createRoute({
       name: "remote-chat",
       targets: [{ kind: "upstream", upstream: `${remote.url}/v1`, upstream_key: remote.key, upstream_model: "tiny-chat" }],

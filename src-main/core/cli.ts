@@ -5,6 +5,7 @@ import { connectCommand } from "./cli/connect.js";
 import { openLibrary } from "./cli/library.js";
 import { type CoreOptions, DEFAULT_PORT, databasePath, defaultDataDir, isLoopbackHost, resolveOptions } from "./config.js";
 import { openDatabase } from "./db/database.js";
+import { FileSecretBox, secretKeyPath } from "./db/secretBox.js";
 import { ApiKeyService, KEY_SCOPES, type KeyScope } from "./domain/apiKeys.js";
 import { type DownloadInfo, DownloadManager } from "./domain/downloads.js";
 import { HuggingFace } from "./domain/huggingface.js";
@@ -117,6 +118,7 @@ export function buildCli(): Command {
     }
     serve.addOption(option);
   }
+  serve.option("--allow-private-upstreams", "let routes point at link-local / cloud-metadata addresses");
   serve.option(
     "--no-engine-build",
     "do not build a tuned engine in the background on first start (also MAAS_ENGINE_BUILD=off; off under CI and tests)",
@@ -137,6 +139,7 @@ export function buildCli(): Command {
       ...launch,
       dataDir: resolve(opts.dataDir),
       engineAutoBuild: engineAutoBuildWanted(opts.engineBuild !== false),
+      ...(opts.allowPrivateUpstreams ? { allowPrivateUpstreams: true } : {}),
     } as Partial<CoreOptions>);
     if (!isLoopbackHost(core.options.host)) {
       process.stderr.write(
@@ -238,7 +241,7 @@ export function buildCli(): Command {
     const db = openStore(dataDir);
     try {
       const models = new ModelService(db, pino({ level: "silent" }));
-      return fn(new RouteService(db, (id) => models.get(id)), models);
+      return fn(new RouteService(db, (id) => models.get(id), new FileSecretBox(secretKeyPath(resolve(dataDir)))), models);
     } finally {
       db.close();
     }

@@ -2,6 +2,7 @@ import { homedir } from "node:os";
 import { join, posix, win32 } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
+import type { SecretBox } from "./db/secretBox.js";
 import type { EngineLauncher } from "./engine/process/launcher.js";
 import { mergeSettings, SETTING_KEYS, SETTINGS, type SettingKey, type SettingSource, type Settings } from "./settings.js";
 
@@ -53,6 +54,22 @@ export interface CoreOptions {
   hfToken?: string;
   /** How long an upstream (route target) may take to start answering before 504. */
   upstreamTimeoutMs: number;
+  // ── Gateway hardening (issue 19) ──────────────────────────────────────────
+  /** Let route upstreams be link-local / cloud-metadata addresses (169.254.0.0/16, fe80::/10, fd00:ec2::254). Defaults to false. */
+  allowPrivateUpstreams: boolean;
+  /** Requests one route may have at its upstreams at once; beyond, 429. Defaults to 64. */
+  upstreamConcurrencyPerRoute: number;
+  /** A proxied request body that sends no bytes for this long is dropped with 408. Defaults to 10 000 ms. */
+  requestBodyIdleTimeoutMs: number;
+  /** The request line and headers must arrive within this. Defaults to 30 000 ms. */
+  headersTimeoutMs: number;
+  /** The whole request (headers and body) must arrive within this. Defaults to 30 s plus 1 s per 64 KiB of `bodyLimit`. */
+  requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. Defaults to 5 000 ms. */
+  keepAliveTimeoutMs: number;
+  /** Seals upstream keys at rest; the desktop shell passes one backed by Electron's `safeStorage`. Defaults to a 0600 key file beside the database. */
+  secretBox?: SecretBox;
+  // ─────────────────────────────────────────────────────────────────────────
   /** The built web app served at `/` (the renderer's `out/renderer`); none when missing. */
   webRoot?: string;
   /**
@@ -127,9 +144,26 @@ export function resolveOptions(partial: Partial<CoreOptions> = {}, saved: Partia
     webRoot: partial.webRoot ?? defaultWebRoot(),
     settingSources: sources,
     engineAutoBuild: partial.engineAutoBuild ?? false,
+    ...gatewayDefaults(partial),
     ...(partial.hfToken ? { hfToken: partial.hfToken } : {}),
     ...(partial.logger ? { logger: partial.logger } : {}),
     ...(partial.launcher ? { launcher: partial.launcher } : {}),
+  };
+}
+
+/** The gateway-hardening options (issue 19) with their defaults. */
+function gatewayDefaults(partial: Partial<CoreOptions>) {
+  const headersTimeoutMs = partial.headersTimeoutMs ?? 30_000;
+  const bodyLimit = partial.bodyLimit ?? 16 * 1024 * 1024;
+  return {
+    allowPrivateUpstreams: partial.allowPrivateUpstreams ?? false,
+    upstreamConcurrencyPerRoute: partial.upstreamConcurrencyPerRoute ?? 64,
+    requestBodyIdleTimeoutMs: partial.requestBodyIdleTimeoutMs ?? 10_000,
+    headersTimeoutMs,
+    // A slow but live client gets 64 KiB/s for the largest body it may send.
+    requestTimeoutMs: partial.requestTimeoutMs ?? headersTimeoutMs + Math.ceil(bodyLimit / 65_536) * 1000,
+    keepAliveTimeoutMs: partial.keepAliveTimeoutMs ?? 5_000,
+    ...(partial.secretBox ? { secretBox: partial.secretBox } : {}),
   };
 }
 

@@ -1,7 +1,9 @@
 import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
 import { type CoreOptions, databasePath, defaultDataDir, resolveOptions } from "./config.js";
-import { type Db, openDatabase } from "./db/database.js";
+import { DatabaseOpenError, type Db, isCorrupt, openDatabase } from "./db/database.js";
+import { FileSecretBox, secretKeyPath } from "./db/secretBox.js";
+import { ServerLock } from "./db/serverLock.js";
 import { ApiKeyService } from "./domain/apiKeys.js";
 import { ConversationStore, SettingsStore, SignInCodes } from "./domain/appState.js";
 import { DownloadManager } from "./domain/downloads.js";
@@ -10,7 +12,7 @@ import { RequestRateLimiter } from "./domain/limits.js";
 import { ModelService } from "./domain/models.js";
 import { ProcessSupervisor } from "./domain/processes.js";
 import { ResponseStore } from "./domain/responses.js";
-import { RouteService } from "./domain/routes.js";
+import { pointsAtServer, RouteService } from "./domain/routes.js";
 import { UsageService } from "./domain/usage.js";
 import { EngineAutoBuild } from "./engine/autoBuild.js";
 import { nodeLauncher } from "./engine/process/launcher.js";
@@ -19,9 +21,14 @@ import { Supervisor } from "./engine/supervisor/Supervisor.js";
 import { Metrics } from "./http/metrics.js";
 import { Router } from "./http/router.js";
 import { buildServer } from "./http/server.js";
+import { allowPrivateUpstreams } from "./http/upstream.js";
 import { createLogger } from "./logger.js";
 
 export type { CoreOptions } from "./config.js";
+export type { SecretBox } from "./db/secretBox.js";
+
+/** How long the server's writes wait for another process's write lock (its event loop stalls that long at most). */
+const SERVER_BUSY_TIMEOUT_MS = 50;
 
 export interface Core {
   readonly options: CoreOptions;
@@ -52,10 +59,13 @@ export interface Core {
 export function createCore(partial: Partial<CoreOptions> = {}): Core {
   // The saved settings live in the data folder's database, so it opens first; then what
   // the shell gave wins over what was saved, which wins over the defaults (settings.ts).
-  const db = openDatabase(databasePath(partial.dataDir ?? defaultDataDir()));
+  // A short busy timeout: when another process (the CLI) holds the write lock, the server's
+  // event loop waits at most this long, and usage rows are retried off the request path.
+  const db = openDatabase(databasePath(partial.dataDir ?? defaultDataDir()), { busyTimeoutMs: SERVER_BUSY_TIMEOUT_MS });
   const settings = new SettingsStore(db);
   const options = resolveOptions(partial, settings.get());
   const logger = options.logger ?? createLogger(options.logLevel);
+  const lock = new ServerLock(options.dataDir);
   const keys = new ApiKeyService(db);
   const launcher = options.launcher ?? nodeLauncher();
   // GGUF headers and memory estimates are read in a process of their own (a hostile file kills that one).
@@ -66,12 +76,14 @@ export function createCore(partial: Partial<CoreOptions> = {}): Core {
   const responses = new ResponseStore(db);
   const hf = new HuggingFace(options.hfEndpoint, options.hfToken);
   const downloads = new DownloadManager(db, hf, models, options.modelsDir, logger);
-  const routes = new RouteService(db, (id) => models.get(id));
+  const secrets = options.secretBox ?? new FileSecretBox(secretKeyPath(options.dataDir));
+  const routes = new RouteService(db, (id) => models.get(id), secrets);
   const conversations = new ConversationStore(db);
   const signIn = new SignInCodes();
   const processes = new ProcessSupervisor(logger);
   const router = new Router(routes, (id) => models.get(id), processes, usage);
-  router.headersTimeoutMs = options.upstreamTimeoutMs;
+  router.applyLimits(options);
+  allowPrivateUpstreams(options.allowPrivateUpstreams);
   const syncProcesses = () =>
     processes.sync(
       routes
@@ -109,6 +121,39 @@ export function createCore(partial: Partial<CoreOptions> = {}): Core {
       return engine;
     },
     async start() {
+      try {
+        return await startServer();
+      } catch (error) {
+        lock.release();
+        // Damage found on the way (a page read by the scan) is named as what it is.
+        if (isCorrupt(error)) {
+          throw new DatabaseOpenError(databasePath(options.dataDir), "SQLITE_CORRUPT", (error as Error).message);
+        }
+        throw error;
+      }
+    },
+    stop() {
+      stopping ??= (async () => {
+        await downloads.stop();
+        await engineBuild.stop();
+        await app?.close();
+        await processes.stop();
+        await engine?.dispose();
+        await inspector.stop();
+        await models.idle();
+        usage.flush();
+        db.close();
+        lock.release();
+      })();
+      return stopping;
+    },
+  };
+
+  async function startServer(): Promise<string> {
+    {
+      lock.acquire();
+      routes.sealPlaintextKeys();
+      models.removeStagedImports(options.modelsDir);
       const scan = await models.scan(options.modelsDir);
       logger.info({ modelsDir: options.modelsDir, models: scan.registered, skipped: scan.skipped.length }, "models registered");
       routes.syncModels(models.list());
@@ -154,25 +199,16 @@ export function createCore(partial: Partial<CoreOptions> = {}): Core {
       });
       await app.listen({ host: options.host, port: options.port });
       const address = app.server.address() as AddressInfo;
+      routes.setUpstreamPolicy({
+        allowPrivate: options.allowPrivateUpstreams,
+        isSelf: pointsAtServer(options.host, address.port),
+      });
       const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
       url = `http://${host}:${address.port}`;
+      lock.setUrl(url);
       downloads.resumePending();
       engineBuild.start();
       return url;
-    },
-    stop() {
-      stopping ??= (async () => {
-        await downloads.stop();
-        await engineBuild.stop();
-        await app?.close();
-        await processes.stop();
-        await engine?.dispose();
-        await inspector.stop();
-        await models.idle();
-        usage.flush();
-        db.close();
-      })();
-      return stopping;
-    },
-  };
+    }
+  }
 }

@@ -2,6 +2,7 @@ import { resolve } from "node:path";
 import pino from "pino";
 import { databasePath, resolveOptions } from "../config.js";
 import { openDatabase } from "../db/database.js";
+import { FileSecretBox, secretKeyPath } from "../db/secretBox.js";
 import { SettingsStore } from "../domain/appState.js";
 import { ModelService } from "../domain/models.js";
 import { RouteService } from "../domain/routes.js";
@@ -18,7 +19,7 @@ export function openLibrary(opts: { dataDir: string; modelsDir?: string | undefi
   const modelsDir = opts.modelsDir ?? saved.modelsDir;
   const options = resolveOptions({ dataDir, ...(modelsDir ? { modelsDir: resolve(modelsDir) } : {}) });
   const models = new ModelService(db, pino({ level: "silent" }));
-  const routes = new RouteService(db, (id) => models.get(id));
+  const routes = new RouteService(db, (id) => models.get(id), new FileSecretBox(secretKeyPath(dataDir)));
   let scanned = false;
   return {
     db,

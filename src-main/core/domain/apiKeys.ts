@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { type Db, prep } from "../db/database.js";
+import { type Db, isBusy, prep } from "../db/database.js";
 import { InvalidRequestError } from "../errors.js";
 
 export type KeyScope = "inference" | "management";
@@ -252,8 +252,12 @@ export class ApiKeyService {
     // Write last-used at most once a minute per key, not on every request.
     if (now - (this.lastTouched.get(row.id) ?? 0) > 60_000) {
       this.lastTouched.set(row.id, now);
-      prep(this.db, "UPDATE api_keys SET last_used_at = ? WHERE id = ?").run(now, row.id);
-      row.last_used_at = now;
+      try {
+        prep(this.db, "UPDATE api_keys SET last_used_at = ? WHERE id = ?").run(now, row.id);
+        row.last_used_at = now;
+      } catch (error) {
+        if (!isBusy(error)) throw error; // another process holds the write lock: skip this touch
+      }
     }
     return toPublic(row);
   }

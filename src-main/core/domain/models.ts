@@ -1,5 +1,16 @@
 import { createHash } from "node:crypto";
-import { createReadStream, existsSync, linkSync, mkdirSync, readdirSync, statSync, symlinkSync, unlinkSync } from "node:fs";
+import {
+  createReadStream,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  unlinkSync,
+} from "node:fs";
 import { copyFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import type { Logger } from "pino";
@@ -109,6 +120,22 @@ export interface RegisterOptions {
   hfRepo?: string | null;
   hfFile?: string | null;
   sha256?: string | null;
+}
+
+/** `<file>.importing-<pid>`: a copy in progress (not `*.gguf`, so scans skip it). */
+const STAGING_PATTERN = /\.importing-(\d+)$/;
+
+function stagingName(target: string): string {
+  return `${target}.importing-${process.pid}`;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 /** The model library: GGUF files registered in SQLite with what their headers say. */
@@ -308,30 +335,62 @@ export class ModelService {
     const modelId = id ?? modelIdFor(from);
     if (this.get(modelId)) throw new InvalidRequestError(`A model named '${modelId}' already exists.`, "id", "model_exists");
     mkdirSync(modelsDir, { recursive: true });
+    this.removeStagedImports(modelsDir);
     const sources = modelFiles(from);
     const targets = sources.map((f) => join(modelsDir, basename(f)));
     for (const target of targets) {
       if (existsSync(target)) throw new InvalidRequestError(`'${basename(target)}' is already in the models folder.`, "path");
     }
     const done: string[] = [];
+    const staged: string[] = [];
     try {
+      if (mode === "copy") {
+        // Copied under a staging name (never `*.gguf`, so no scan registers it), renamed once
+        // complete and verified: a kill -9 mid-copy leaves only a staging file, removed at next start.
+        for (const [i, file] of sources.entries()) {
+          const stage = stagingName(targets[i] as string);
+          staged.push(stage);
+          await copyFile(file, stage);
+          if (statSync(stage).size !== statSync(file).size) throw new Error(`the copy of '${basename(file)}' is incomplete`);
+        }
+        await this.reader.inspect(staged[0] as string);
+        for (const [i, stage] of staged.entries()) {
+          renameSync(stage, targets[i] as string);
+          done.push(targets[i] as string);
+        }
+        staged.length = 0;
+        return await this.register(targets[0] as string, { id: modelId });
+      }
       for (const [i, file] of sources.entries()) {
         const target = targets[i] as string;
-        if (mode === "copy") await copyFile(file, target);
-        else {
-          try {
-            symlinkSync(file, target);
-          } catch {
-            linkSync(file, target); // Windows without symlink rights: a hard link
-          }
+        try {
+          symlinkSync(file, target);
+        } catch {
+          linkSync(file, target); // Windows without symlink rights: a hard link
         }
         done.push(target);
       }
       return await this.register(targets[0] as string, { id: modelId });
     } catch (error) {
-      for (const target of done) unlinkSync(target);
+      for (const target of [...done, ...staged]) rmSync(target, { force: true });
       throw error;
     }
+  }
+
+  /** Removes staging files of imports whose process is gone (killed mid-copy). */
+  removeStagedImports(modelsDir: string): string[] {
+    if (!existsSync(modelsDir)) return [];
+    const removed: string[] = [];
+    for (const name of readdirSync(modelsDir)) {
+      const match = STAGING_PATTERN.exec(name);
+      if (!match) continue;
+      const pid = Number(match[1]);
+      if (pid !== process.pid && processAlive(pid)) continue;
+      rmSync(join(modelsDir, name), { force: true });
+      removed.push(name);
+    }
+    if (removed.length > 0) this.logger.warn({ removed }, "removed unfinished imports");
+    return removed;
   }
 
   /**

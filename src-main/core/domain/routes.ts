@@ -1,6 +1,8 @@
 import { type Db, prep } from "../db/database.js";
+import { isSealed, type SecretBox } from "../db/secretBox.js";
 import { InvalidRequestError, NotFoundError } from "../errors.js";
 import type { ModelInfo } from "../inference/types.js";
+import { isMetadataHostName, isMetadataOrLinkLocal } from "./upstreamAddress.js";
 
 export type TargetKind = "model" | "upstream" | "process";
 
@@ -108,6 +110,45 @@ function validateTarget(t: RouteTargetInput, i: number, models: (id: string) => 
   }
 }
 
+/** What an upstream URL may point at (set by the core once it knows its own address). */
+export interface UpstreamPolicy {
+  /** Link-local and cloud-metadata addresses are refused unless this is on. */
+  allowPrivate: boolean;
+  /** Whether a URL points at this server itself (a route to itself loops). */
+  isSelf: (url: URL) => boolean;
+}
+
+const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]", "0.0.0.0", "[::]", "[::ffff:7f00:1]"]);
+
+/**
+ * A predicate for URLs that reach this server: any loopback name, the bound host, or
+ * `localhost.` style spellings, on the port it listens on.
+ */
+export function pointsAtServer(boundHost: string, port: number): (url: URL) => boolean {
+  return (url) => {
+    const urlPort = Number(url.port || (url.protocol === "https:" ? 443 : 80));
+    if (urlPort !== port) return false;
+    const host = url.hostname.toLowerCase().replace(/\.$/, "");
+    if (LOOPBACK_HOSTS.has(host) || host.startsWith("127.") || host.endsWith(".localhost")) return true;
+    const bound = boundHost.toLowerCase();
+    return host === bound || host === `[${bound}]`;
+  };
+}
+
+/** Refuses upstream URLs that would send the route's key to a metadata service, or loop back here. */
+function checkUpstreamAddress(url: URL, policy: UpstreamPolicy, param: string): void {
+  if (!policy.allowPrivate && (isMetadataOrLinkLocal(url.hostname) || isMetadataHostName(url.hostname))) {
+    throw new InvalidRequestError(
+      `The upstream ${url.hostname} is a link-local or cloud-metadata address; allow private upstreams in the settings to use it.`,
+      param,
+      "upstream_not_allowed",
+    );
+  }
+  if (policy.isSelf(url)) {
+    throw new InvalidRequestError("The upstream is this server itself; such a route would loop.", param, "upstream_is_self");
+  }
+}
+
 /**
  * Model routes: a public name (what clients put in `model`) with a stable numeric id,
  * pointing at local models, upstream servers or managed processes. Every local model
@@ -115,11 +156,52 @@ function validateTarget(t: RouteTargetInput, i: number, models: (id: string) => 
  */
 export class RouteService {
   private readonly listeners = new Set<() => void>();
+  private upstreamPolicy: UpstreamPolicy = { allowPrivate: false, isSelf: () => false };
+
+  /** Sets what upstream URLs may point at; the core calls it at start, once it knows its address. */
+  setUpstreamPolicy(policy: UpstreamPolicy): void {
+    this.upstreamPolicy = policy;
+  }
 
   constructor(
     private readonly db: Db,
     private readonly models: (id: string) => ModelInfo | undefined,
+    /** Upstream keys are stored sealed by this box, never in plain text. */
+    private readonly secrets: SecretBox,
   ) {}
+
+  /** Seals upstream keys stored in plain text by earlier versions (run once at start). */
+  sealPlaintextKeys(): number {
+    const rows = prep(
+      this.db,
+      "SELECT id, upstream_key FROM route_targets WHERE upstream_key IS NOT NULL AND upstream_key != ''",
+    ).all() as Array<{
+      id: number;
+      upstream_key: string;
+    }>;
+    const plain = rows.filter((r) => !isSealed(r.upstream_key));
+    if (plain.length === 0) return 0;
+    const update = prep(this.db, "UPDATE route_targets SET upstream_key = ? WHERE id = ?");
+    // The plain text must not linger in freed page space or the WAL: zeroed, then checkpointed.
+    const before = this.db.pragma("secure_delete", { simple: true });
+    this.db.pragma("secure_delete = ON");
+    try {
+      this.db.transaction(() => {
+        for (const row of plain) update.run(this.secrets.seal(row.upstream_key), row.id);
+      })();
+      this.db.pragma("wal_checkpoint(TRUNCATE)");
+    } finally {
+      this.db.pragma(`secure_delete = ${Number(before)}`);
+    }
+    this.cache.clear();
+    return plain.length;
+  }
+
+  /** A stored key as sent upstream: opened when sealed, as-is when from before sealing. */
+  private openKey(stored: string | null): string | null {
+    if (stored === null || stored === "") return stored;
+    return isSealed(stored) ? this.secrets.open(stored) : stored;
+  }
 
   /** Called after any change (the process supervisor listens). */
   onChange(listener: () => void): void {
@@ -153,7 +235,7 @@ export class RouteService {
     const rows = prep(this.db, "SELECT * FROM route_targets WHERE route_id = ? ORDER BY position, id").all(
       routeId,
     ) as TargetRow[];
-    if (withSecrets) return rows;
+    if (withSecrets) return rows.map((t) => ({ ...t, upstream_key: this.openKey(t.upstream_key) }));
     return rows.map((t) => ({
       id: t.id,
       kind: t.kind,
@@ -216,7 +298,7 @@ export class RouteService {
         t.kind,
         t.kind === "model" ? (t.modelId ?? null) : null,
         t.kind === "upstream" ? (t.upstreamUrl?.replace(/\/+$/, "") ?? null) : null,
-        t.kind === "model" ? null : (t.upstreamKey ?? null),
+        t.kind === "model" || !t.upstreamKey ? null : this.secrets.seal(t.upstreamKey),
         t.upstreamModel ?? null,
         t.kind === "process" ? (t.command ?? null) : null,
         t.weight ?? 1,
@@ -231,7 +313,11 @@ export class RouteService {
       throw new InvalidRequestError("A route name has 1–128 letters, digits and . _ : @ / - (and * for a glob alias).", "name");
     }
     if (input.targets.length === 0) throw new InvalidRequestError("A route needs at least one target.", "targets");
-    for (const [i, t] of input.targets.entries()) validateTarget(t, i, this.models);
+    for (const [i, t] of input.targets.entries()) {
+      validateTarget(t, i, this.models);
+      if (t.kind === "upstream")
+        checkUpstreamAddress(new URL(t.upstreamUrl ?? ""), this.upstreamPolicy, `targets[${i}].upstream`);
+    }
     if (input.targets.every((t) => t.fallback)) {
       throw new InvalidRequestError("A route needs a target that is not only a fallback.", "targets");
     }

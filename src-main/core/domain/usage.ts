@@ -1,4 +1,4 @@
-import { type Db, prep } from "../db/database.js";
+import { type Db, isBusy, prep } from "../db/database.js";
 
 export type Operation = "chat" | "completion" | "embedding" | "messages" | "responses" | "rerank" | "proxy";
 
@@ -94,6 +94,7 @@ export class UsageService {
   private lastPrune = 0;
   private pending: Array<UsageRecordInput & { createdAt: number }> = [];
   private flushTimer: NodeJS.Timeout | null = null;
+  private busyRetries = 0;
 
   constructor(
     private readonly db: Db,
@@ -123,46 +124,64 @@ export class UsageService {
   }
 
   /**
-   * Queues one request's row; rows are written in one transaction per batch (every
-   * 50 ms, or at 256 rows): a commit per request was the proxy's largest cost. Every
-   * read flushes first, so readers never miss a row.
+   * Writes one request's row (and its rollup) before returning: a request that was
+   * answered has its row on disk before the next one is served, so a kill -9 loses
+   * nothing answered. In WAL mode with `synchronous=NORMAL` a commit is a write to the
+   * WAL without an fsync, which is what makes a commit per request affordable. When
+   * another process holds the write lock (SQLITE_BUSY after the short busy timeout),
+   * the row waits in memory and is retried off the request path.
    */
   record(input: UsageRecordInput): void {
     this.pending.push({ ...input, createdAt: Date.now() });
     for (const listener of this.listeners) listener(input);
-    if (this.pending.length >= 256) this.flush();
-    else this.flushTimer ??= setTimeout(() => this.flush(), 50);
+    this.flush();
   }
 
-  /** Writes queued rows now. */
+  /** Writes queued rows now; on SQLITE_BUSY keeps them and retries shortly (never blocks for long). */
   flush(): void {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
     if (this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
-    this.db.transaction(() => {
-      for (const input of batch) {
-        this.insert.run({
-          ...input,
-          route: input.route ?? input.model,
-          cachedTokens: input.cachedTokens ?? 0,
-          bytesIn: input.bytesIn ?? null,
-          bytesOut: input.bytesOut ?? null,
-        });
-        this.rollup.run({
-          day: utcDay(input.createdAt),
-          model: input.model ?? "",
-          key: input.apiKeyId ?? 0,
-          operation: input.operation,
-          error: input.status >= 400 ? 1 : 0,
-          promptTokens: input.promptTokens,
-          completionTokens: input.completionTokens,
-          durationMs: input.durationMs,
-        });
-      }
-    })();
+    try {
+      this.db.transaction(() => {
+        for (const input of batch) {
+          this.insert.run({
+            ...input,
+            route: input.route ?? input.model,
+            cachedTokens: input.cachedTokens ?? 0,
+            bytesIn: input.bytesIn ?? null,
+            bytesOut: input.bytesOut ?? null,
+          });
+          this.rollup.run({
+            day: utcDay(input.createdAt),
+            model: input.model ?? "",
+            key: input.apiKeyId ?? 0,
+            operation: input.operation,
+            error: input.status >= 400 ? 1 : 0,
+            promptTokens: input.promptTokens,
+            completionTokens: input.completionTokens,
+            durationMs: input.durationMs,
+          });
+        }
+      })();
+      this.busyRetries = 0;
+    } catch (error) {
+      if (!isBusy(error)) throw error;
+      this.pending = [...batch, ...this.pending];
+      this.busyRetries++;
+      const delay = Math.min(1000, 25 * 2 ** Math.min(this.busyRetries, 6));
+      this.flushTimer = setTimeout(() => this.flush(), delay);
+      this.flushTimer.unref?.();
+      return;
+    }
     this.prune(Date.now());
+  }
+
+  /** Rows waiting for the write lock (another process holds it). */
+  get unwritten(): number {
+    return this.pending.length;
   }
 
   /** Prompt plus completion tokens a key used today (UTC). */
@@ -241,8 +260,12 @@ export class UsageService {
   prune(now = Date.now(), force = false): void {
     if (!force && now - this.lastPrune < 3_600_000) return;
     this.lastPrune = now;
-    prep(this.db, "DELETE FROM usage_records WHERE created_at < ?").run(now - this.retention.requestDays * DAY_MS);
-    prep(this.db, "DELETE FROM usage_daily WHERE day < ?").run(utcDay(now - this.retention.rollupDays * DAY_MS));
+    try {
+      prep(this.db, "DELETE FROM usage_records WHERE created_at < ?").run(now - this.retention.requestDays * DAY_MS);
+      prep(this.db, "DELETE FROM usage_daily WHERE day < ?").run(utcDay(now - this.retention.rollupDays * DAY_MS));
+    } catch (error) {
+      if (!isBusy(error)) throw error; // another process holds the write lock: pruning waits for the next hour
+    }
   }
 }
 

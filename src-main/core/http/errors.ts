@@ -1,9 +1,17 @@
 import type { FastifyError } from "fastify";
+import { isBusy } from "../db/database.js";
 import { ApiError, InvalidRequestError, NotFoundError, RequestTooLargeError, ServerError } from "../errors.js";
 
 /** Maps anything thrown inside a request to an `ApiError` with the right status. */
 export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
+  if (isBusy(error)) {
+    // Another process (the CLI) holds the database's write lock: the server does not wait for it.
+    return new ApiError(503, "overloaded", "The database is busy (another process is writing); retry shortly.", {
+      code: "database_busy",
+      retryAfterSeconds: 1,
+    });
+  }
   const fastifyError = error as Partial<FastifyError>;
   switch (fastifyError.code) {
     case "FST_ERR_CTP_BODY_TOO_LARGE":

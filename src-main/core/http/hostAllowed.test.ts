@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { hostAllowed } from "./server.js";
+import { hostAllowed, parseHostHeader } from "./server.js";
 
 describe("hostAllowed", () => {
   it("accepts loopback names with any port and refuses other names", () => {
@@ -14,5 +14,22 @@ describe("hostAllowed", () => {
     expect(hostAllowed("box.lan:8421", "0.0.0.0", ["box.lan"])).toBe(true);
     expect(hostAllowed("192.168.1.5:8421", "192.168.1.5", [])).toBe(true);
     expect(hostAllowed("anything", "0.0.0.0", ["*"])).toBe(true);
+  });
+
+  it("reads only a hostname and a port; brackets only around an IPv6 literal", () => {
+    expect(parseHostHeader("[::1]:8421")).toEqual({ hostname: "[::1]", port: 8421 });
+    expect(parseHostHeader("LocalHost")).toEqual({ hostname: "localhost", port: null });
+    for (const bad of [
+      "[::1].evil.com",
+      "[::1]evil.com:80",
+      "localhost:8421@evil.com",
+      "[evil.com]",
+      "localhost:99999",
+      "a b",
+      "",
+    ]) {
+      expect(parseHostHeader(bad), bad).toBeNull();
+      expect(hostAllowed(bad, "127.0.0.1", ["*"]), bad).toBe(false);
+    }
   });
 });

@@ -3,12 +3,22 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import type { ProcessSupervisor } from "../domain/processes.js";
 import type { Route, RouteService } from "../domain/routes.js";
 import type { Operation, UsageService } from "../domain/usage.js";
-import { type ApiError, InvalidRequestError, isAbortError, ModelNotFoundError, NotFoundError } from "../errors.js";
+import { ApiError, InvalidRequestError, isAbortError, ModelNotFoundError, NotFoundError } from "../errors.js";
 import type { ModelInfo } from "../inference/types.js";
 import { assertRouteAllowed } from "./auth.js";
 import { toApiError } from "./errors.js";
+import { underBase } from "./proxyPath.js";
 import { logRequestLine } from "./requestLog.js";
-import { callerResponseHeaders, forward, joinUpstream, UpstreamError, UsageTap, upstreamRequestHeaders } from "./upstream.js";
+import {
+  callerResponseHeaders,
+  forward,
+  isProxyLoop,
+  joinUpstream,
+  newViaToken,
+  UpstreamError,
+  UsageTap,
+  upstreamRequestHeaders,
+} from "./upstream.js";
 
 /** Where a `model` name leads: a local model, or a route's upstream targets. */
 export type Resolution =
@@ -24,6 +34,31 @@ interface Candidate {
 
 /** How long an upstream may take to start answering. */
 const DEFAULT_HEADERS_TIMEOUT_MS = 120_000;
+
+/** The settings the router reads on every request (the core's options object). */
+export interface RouterLimits {
+  upstreamTimeoutMs: number;
+  upstreamConcurrencyPerRoute: number;
+}
+
+/** The route already has its limit of requests at its upstreams. */
+export class RouteBusyError extends ApiError {
+  constructor(route: string, limit: number) {
+    super(429, "overloaded", `The route '${route}' has ${limit} requests at its upstream already. Retry shortly.`, {
+      code: "route_busy",
+      retryAfterSeconds: 1,
+    });
+  }
+}
+
+/** The request came back to this server through its own proxy (a route pointing at itself). */
+export class ProxyLoopError extends ApiError {
+  constructor() {
+    super(508, "invalid_request", "This request has already passed through this server: the route loops back to it.", {
+      code: "proxy_loop",
+    });
+  }
+}
 
 function weightedPick<T extends { weight: number }>(items: T[]): T | undefined {
   const total = items.reduce((n, t) => n + t.weight, 0);
@@ -41,7 +76,10 @@ function weightedPick<T extends { weight: number }>(items: T[]): T | undefined {
  * one usage record per request.
  */
 export class Router {
-  headersTimeoutMs = DEFAULT_HEADERS_TIMEOUT_MS;
+  private limits: RouterLimits = { upstreamTimeoutMs: DEFAULT_HEADERS_TIMEOUT_MS, upstreamConcurrencyPerRoute: 64 };
+  private readonly active = new Map<number, number>();
+  /** This server's hop in `Via` (see isProxyLoop). */
+  readonly viaToken = newViaToken();
 
   constructor(
     private readonly routes: RouteService,
@@ -49,6 +87,27 @@ export class Router {
     private readonly processes: ProcessSupervisor,
     private readonly usage: UsageService,
   ) {}
+
+  /** Reads timeouts and limits from `limits` on each request (so a changed setting applies at once). */
+  applyLimits(limits: RouterLimits): void {
+    this.limits = limits;
+  }
+
+  /** Takes one of the route's upstream slots; the returned function gives it back. */
+  private takeSlot(route: Route): () => void {
+    const limit = this.limits.upstreamConcurrencyPerRoute;
+    const now = this.active.get(route.id) ?? 0;
+    if (now >= limit) throw new RouteBusyError(route.name, limit);
+    this.active.set(route.id, now + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.active.get(route.id) ?? 1) - 1;
+      if (left <= 0) this.active.delete(route.id);
+      else this.active.set(route.id, left);
+    };
+  }
 
   resolve(name: string): Resolution {
     const route = this.routes.byName(name) ?? (this.models(name) ? undefined : this.routes.byGlob(name));
@@ -133,7 +192,11 @@ export class Router {
     let bytesIn = 0;
     let tap: UsageTap | null = null;
     let upstreamModel: string | null = null;
+    let release = () => {};
     try {
+      if (isProxyLoop(request.headers, this.viaToken)) throw new ProxyLoopError();
+      release = this.takeSlot(options.resolution.route);
+      reply.raw.once("close", release);
       const candidates = await this.candidates(options.resolution.route);
       const replayable = options.jsonBody !== undefined || options.rawBody === null || Buffer.isBuffer(options.rawBody);
       let lastError: unknown = null;
@@ -148,17 +211,23 @@ export class Router {
         const headers = upstreamRequestHeaders(request.headers, {
           key: candidate.key,
           requestId: request.id,
+          viaToken: this.viaToken,
           ...(Buffer.isBuffer(body) ? { bodyLength: body.length } : body === null ? { bodyLength: null } : {}),
         });
         if (options.jsonBody !== undefined) headers["content-type"] = "application/json";
+        const url = joinUpstream(candidate.base, options.path);
+        // The last check before anything is sent: the path stays under the target's base.
+        if (!underBase(url, candidate.base)) {
+          throw new InvalidRequestError("The proxied path leaves the route's base path.", null, "invalid_proxy_path");
+        }
         try {
           const upstream = await forward({
             method: request.method,
-            url: joinUpstream(candidate.base, options.path),
+            url,
             headers,
             body,
             signal: controller.signal,
-            headersTimeoutMs: this.headersTimeoutMs,
+            headersTimeoutMs: this.limits.upstreamTimeoutMs,
           });
           // A 5xx from one upstream moves on to the next target when the body can be sent again.
           if ((upstream.statusCode ?? 502) >= 500 && i < candidates.length - 1 && replayable) {
@@ -211,6 +280,7 @@ export class Router {
       }
       throw error;
     } finally {
+      release();
       request.logInfo.status = status;
       this.usage.record({
         requestId: request.id,

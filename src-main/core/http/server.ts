@@ -1,13 +1,16 @@
 import { randomBytes } from "node:crypto";
+import { isIP } from "node:net";
 import cors from "@fastify/cors";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, LogController } from "fastify";
 import { anthropicStatus, toAnthropicError } from "../dialects/anthropic/errors.js";
 import { toOpenAIError } from "../dialects/openai/errors.js";
 import { ApiError, InvalidRequestError, PermissionError } from "../errors.js";
 import type { ServerDeps } from "./context.js";
+import { registerCrossSiteGuard } from "./crossSite.js";
 import { speaksAnthropic } from "./dialect.js";
 import { toApiError } from "./errors.js";
 import { logRequestLine } from "./requestLog.js";
+import { ProxyLoopError } from "./router.js";
 import { adminRoutes } from "./routes/admin.js";
 import { anthropicRoutes } from "./routes/anthropic.js";
 import { appRoutes } from "./routes/app.js";
@@ -19,6 +22,7 @@ import { proxyRoutes } from "./routes/proxy.js";
 import { rerankRoutes, TRUNCATED_HEADER } from "./routes/rerank.js";
 import { responsesRoutes } from "./routes/responses.js";
 import { routeAdminRoutes } from "./routes/routes.js";
+import { isProxyLoop } from "./upstream.js";
 
 const LOOPBACK_NAMES = ["localhost", "127.0.0.1", "[::1]", "::1"];
 const MAX_HEADER_BYTES = 16 * 1024;
@@ -48,15 +52,32 @@ function newRequestId(request: { headers: Record<string, unknown> }): string {
   return `req_${randomBytes(12).toString("hex")}`;
 }
 
+/**
+ * A `Host` header split into its hostname and port, or null when it is anything else:
+ * brackets only around an IPv6 literal, a name of letters, digits, `.`, `-` and `_`,
+ * an optional decimal port. So `[::1].evil.com`, `[::1]evil.com:80` and
+ * `localhost:8421@evil.com` are refused rather than read as a loopback name.
+ */
+export function parseHostHeader(value: string): { hostname: string; port: number | null } | null {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9._-]+))(?::(\d{1,5}))?$/.exec(value);
+  if (!match) return null;
+  const [, ipv6, name, port] = match;
+  if (ipv6 !== undefined && isIP(ipv6) !== 6) return null;
+  const portNumber = port === undefined ? null : Number(port);
+  if (portNumber !== null && portNumber > 65_535) return null;
+  return { hostname: ipv6 !== undefined ? `[${ipv6.toLowerCase()}]` : (name as string).toLowerCase(), port: portNumber };
+}
+
 /** Which `Host` header values this server answers (DNS-rebinding defence). */
 export function hostAllowed(hostHeader: string | undefined, boundHost: string, allowedHosts: readonly string[]): boolean {
   if (!hostHeader) return false;
-  const name = hostHeader.startsWith("[") ? hostHeader.slice(0, hostHeader.indexOf("]") + 1) : hostHeader.split(":")[0];
-  if (!name) return false;
-  const lower = name.toLowerCase();
+  const parsed = parseHostHeader(hostHeader);
+  if (!parsed) return false;
+  const lower = parsed.hostname;
   if (LOOPBACK_NAMES.includes(lower)) return true;
   if (allowedHosts.includes("*") || allowedHosts.map((h) => h.toLowerCase()).includes(lower)) return true;
-  return lower === boundHost.toLowerCase() && boundHost !== "0.0.0.0" && boundHost !== "::";
+  const bound = boundHost.toLowerCase();
+  return (lower === bound || lower === `[${bound}]`) && boundHost !== "0.0.0.0" && boundHost !== "::";
 }
 
 /** The status and error body in the caller's dialect. */
@@ -74,7 +95,14 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     return503OnClosing: true,
     forceCloseConnections: true,
     // Request line plus headers: 16 KiB (larger → 431), URL path parameters: 512 characters.
-    http: { maxHeaderSize: MAX_HEADER_BYTES },
+    http: {
+      maxHeaderSize: MAX_HEADER_BYTES,
+      // Slow or half-open requests are closed (issue 19): headers, then the whole request, are bounded.
+      headersTimeout: deps.options.headersTimeoutMs,
+      connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.floor(deps.options.headersTimeoutMs / 4))),
+    },
+    requestTimeout: deps.options.requestTimeoutMs,
+    keepAliveTimeout: deps.options.keepAliveTimeoutMs,
     routerOptions: { maxParamLength: 512 },
   });
 
@@ -123,6 +151,14 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       throw new PermissionError(`Host '${request.headers.host ?? ""}' is not allowed.`);
     }
   });
+
+  // A request that already passed through this server's proxy is a loop: refused before any work.
+  app.addHook("onRequest", async (request) => {
+    if (isProxyLoop(request.headers, deps.router.viaToken)) throw new ProxyLoopError();
+  });
+  registerCrossSiteGuard(app, deps.options.corsOrigins);
+  // JSON endpoints take JSON: Fastify's text/plain parser would let a cross-site form-less POST through.
+  app.removeContentTypeParser("text/plain");
 
   // One log line per request, without keys or prompt text.
   app.addHook("onResponse", async (request, reply) => {

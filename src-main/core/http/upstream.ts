@@ -1,6 +1,10 @@
+import { randomBytes } from "node:crypto";
+import { type LookupAddress, lookup } from "node:dns";
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import type { LookupFunction } from "node:net";
 import type { Readable } from "node:stream";
+import { isMetadataOrLinkLocal } from "../domain/upstreamAddress.js";
 import { ApiError } from "../errors.js";
 
 /** Headers that describe one hop, never forwarded (RFC 9110 §7.6.1), plus `host`. */
@@ -17,8 +21,81 @@ const HOP_BY_HOP = new Set([
   "host",
 ]);
 
-/** The caller's credentials for this server and headers only this server may set. */
-const CALLER_ONLY = new Set(["authorization", "x-api-key", "api-key", "cookie", "x-gpustack-model", "x-request-id"]);
+/**
+ * The caller's credentials for this server, headers only this server may set, and
+ * what a browser says about the page that sent the request (meaningless upstream).
+ */
+const CALLER_ONLY = new Set([
+  "authorization",
+  "x-api-key",
+  "api-key",
+  "cookie",
+  "x-gpustack-model",
+  "x-request-id",
+  "origin",
+  "referer",
+]);
+
+/** Upstream response headers our own origin's policy decides, never an upstream's. */
+function upstreamMayNotSet(lower: string): boolean {
+  return lower === "set-cookie" || lower === "set-cookie2" || lower.startsWith("access-control-");
+}
+
+/** Header names listed in `Connection` are hop-by-hop too (RFC 9110 §7.6.1). */
+function connectionNamed(headers: IncomingHttpHeaders): Set<string> {
+  const value = headers.connection;
+  const text = Array.isArray(value) ? value.join(",") : (value ?? "");
+  return new Set(
+    text
+      .split(",")
+      .map((t) => t.trim().toLowerCase())
+      .filter(Boolean),
+  );
+}
+
+/**
+ * A server's token in `Via` (one per core, so two cores in one process are two hops): a
+ * request that comes back carrying it went round a loop (a route pointing at this
+ * server, directly or through another proxy) and is refused.
+ */
+export function newViaToken(): string {
+  return `maas-base-${randomBytes(6).toString("hex")}`;
+}
+/** More of our own kind of hop than this in one chain is a loop between instances. */
+const MAX_MAAS_HOPS = 4;
+
+/** Whether an incoming request has already passed through this server (or too many of its kind). */
+export function isProxyLoop(headers: IncomingHttpHeaders, viaToken: string): boolean {
+  const via = headers.via;
+  const text = Array.isArray(via) ? via.join(",") : (via ?? "");
+  if (!text) return false;
+  if (text.includes(viaToken)) return true;
+  return (text.match(/maas-base-[0-9a-f]+/g) ?? []).length >= MAX_MAAS_HOPS;
+}
+
+/**
+ * Name resolution for upstream sockets that refuses link-local answers (a host name
+ * that resolves to a metadata address), unless private targets are allowed.
+ */
+let allowPrivateTargets = false;
+export function allowPrivateUpstreams(allow: boolean): void {
+  allowPrivateTargets = allow;
+}
+const guardedLookup: LookupFunction = (hostname, options, callback) => {
+  lookup(hostname, { ...options, all: true }, (error, addresses) => {
+    if (error) return callback(error, "", 0);
+    const list = (addresses as LookupAddress[]).filter((a) => allowPrivateTargets || !isMetadataOrLinkLocal(a.address));
+    if (list.length === 0) {
+      const refused = Object.assign(new Error(`${hostname} resolves to a link-local (metadata) address`), {
+        code: "ELINKLOCAL",
+      });
+      return callback(refused, "", 0);
+    }
+    if ((options as { all?: boolean }).all) return (callback as (e: null, a: LookupAddress[]) => void)(null, list);
+    const first = list[0] as LookupAddress;
+    callback(null, first.address, first.family);
+  });
+};
 
 export class UpstreamError extends ApiError {
   constructor(status: 502 | 504, message: string) {
@@ -27,33 +104,40 @@ export class UpstreamError extends ApiError {
 }
 
 const agents = {
-  http: new HttpAgent({ keepAlive: true, maxSockets: 256, keepAliveMsecs: 10_000 }),
-  https: new HttpsAgent({ keepAlive: true, maxSockets: 256, keepAliveMsecs: 10_000 }),
+  http: new HttpAgent({ keepAlive: true, maxSockets: 256, keepAliveMsecs: 10_000, lookup: guardedLookup }),
+  https: new HttpsAgent({ keepAlive: true, maxSockets: 256, keepAliveMsecs: 10_000, lookup: guardedLookup }),
 };
 
 /** The caller's request headers, cleaned for the upstream; `key` becomes its bearer token. */
 export function upstreamRequestHeaders(
   incoming: IncomingHttpHeaders,
-  options: { key?: string | null; requestId: string; bodyLength?: number | null },
+  options: { key?: string | null; requestId: string; bodyLength?: number | null; viaToken: string },
 ): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
+  const named = connectionNamed(incoming);
   for (const [name, value] of Object.entries(incoming)) {
     const lower = name.toLowerCase();
-    if (value === undefined || HOP_BY_HOP.has(lower) || CALLER_ONLY.has(lower) || lower.startsWith("x-maas-")) continue;
+    if (value === undefined || HOP_BY_HOP.has(lower) || named.has(lower) || CALLER_ONLY.has(lower)) continue;
+    if (lower.startsWith("x-maas-") || lower.startsWith("sec-fetch-") || lower === "via") continue;
     if (lower === "content-length" && options.bodyLength !== undefined) continue;
     out[lower] = value;
   }
   if (options.bodyLength !== undefined && options.bodyLength !== null) out["content-length"] = String(options.bodyLength);
   if (options.key) out.authorization = `Bearer ${options.key}`;
   out["x-request-id"] = options.requestId;
+  const via = incoming.via;
+  const earlier = Array.isArray(via) ? via.join(", ") : via;
+  out.via = `${earlier ? `${earlier}, ` : ""}1.1 ${options.viaToken}`;
   return out;
 }
 
 /** The upstream's response headers, cleaned for the caller. */
 export function callerResponseHeaders(incoming: IncomingHttpHeaders): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
+  const named = connectionNamed(incoming);
   for (const [name, value] of Object.entries(incoming)) {
-    if (value === undefined || HOP_BY_HOP.has(name.toLowerCase())) continue;
+    const lower = name.toLowerCase();
+    if (value === undefined || HOP_BY_HOP.has(lower) || named.has(lower) || upstreamMayNotSet(lower)) continue;
     out[name] = value;
   }
   return out;
@@ -94,6 +178,10 @@ export function forward(req: ForwardRequest): Promise<IncomingMessage> {
       clearTimeout(timer);
       reject(error);
     };
+    if (!allowPrivateTargets && isMetadataOrLinkLocal(req.url.hostname)) {
+      reject(new UpstreamError(502, `The upstream ${req.url.hostname} is a link-local (metadata) address; refused.`));
+      return;
+    }
     const upstream = send(req.url, { method: req.method, headers: req.headers, agent: https ? agents.https : agents.http });
     const timer = setTimeout(() => {
       fail(new UpstreamError(504, `The upstream did not answer within ${req.headersTimeoutMs} ms.`));
@@ -123,7 +211,11 @@ export function forward(req: ForwardRequest): Promise<IncomingMessage> {
     if (req.body === null) upstream.end();
     else if (Buffer.isBuffer(req.body)) upstream.end(req.body);
     else {
-      req.body.on("error", (error) => upstream.destroy(error));
+      // A body that fails (the caller stalled past the idle timeout, or went away) ends the upstream request.
+      req.body.on("error", (error) => {
+        fail(error instanceof ApiError ? error : new UpstreamError(502, "The request body could not be read."));
+        upstream.destroy();
+      });
       req.body.pipe(upstream);
     }
   });
