@@ -2,7 +2,8 @@
  * A model's crash, hang or hostile file stays inside its own process: real engine
  * processes, real llama.cpp, hostile files written by the test.
  */
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HOSTILE_WRITERS, writeLoopingTemplateModel } from "../src-main/core/fixtures/hostileModels.js";
@@ -144,7 +145,11 @@ describe("hostile files", () => {
   it(
     "restarts on the same folder without reading the unreadable files again",
     async () => {
-      const again = createCore({ ...server.core.options, port: 0, dataDir: server.dir });
+      // The running server holds the data folder's lock (one server per folder), so the
+      // restart gets a consistent copy of its database beside the same models folder.
+      const copy = mkdtempSync(join(tmpdir(), "maas-base-restart-"));
+      await server.core.db.backup(join(copy, "maas-base.sqlite"));
+      const again = createCore({ ...server.core.options, port: 0, dataDir: copy, modelsDir: server.core.options.modelsDir });
       try {
         const started = Date.now();
         await again.start();
