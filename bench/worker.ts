@@ -115,9 +115,11 @@ async function engineSide(): Promise<{ generate: Generate; close(): Promise<void
           const launcher = nodeLauncher();
           const inspector = new Inspector({ launcher });
           const supervisor = new Supervisor({ ...common, logLevel: "silent", launcher, inspector, spareProcess: false });
+          // The supervisor's own dispose, kept before it is replaced (calling the replacement recursed).
+          const disposeSupervisor = supervisor.dispose.bind(supervisor);
           return Object.assign(supervisor, {
             dispose: async () => {
-              await supervisor.dispose();
+              await disposeSupervisor();
               await inspector.stop();
             },
           });
