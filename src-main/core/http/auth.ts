@@ -29,7 +29,12 @@ export function cookieKey(request: FastifyRequest): string | null {
   if (typeof header !== "string") return null;
   for (const part of header.split(";")) {
     const [name, ...rest] = part.trim().split("=");
-    if (name === SESSION_COOKIE) return decodeURIComponent(rest.join("=")) || null;
+    if (name !== SESSION_COOKIE) continue;
+    try {
+      return decodeURIComponent(rest.join("=")) || null;
+    } catch {
+      return null; // a malformed cookie is no cookie, not a 500
+    }
   }
   return null;
 }
