@@ -148,6 +148,18 @@ describe("maas-base CLI", () => {
       const late = (await cli("keys", "create", "--name", "late", "--data-dir", dir)).stdout.trim();
       const res = await fetch(`${url}/v1/models`, { headers: { authorization: `Bearer ${late}` } });
       expect(res.status).toBe(200);
+      // keys revoke: the running server refuses the key at once.
+      const keys = JSON.parse((await cli("keys", "list", "--json", "--data-dir", dir)).stdout);
+      const lateId = keys.find((k: { name: string }) => k.name === "late").id;
+      expect((await cli("keys", "revoke", String(lateId), "--data-dir", dir)).stdout).toBe(`revoked ${lateId}\n`);
+      const refused = await fetch(`${url}/v1/models`, { headers: { authorization: `Bearer ${late}` } });
+      expect(refused.status).toBe(401);
+      // models load / unload on the running server, with a management key.
+      const admin = (await cli("keys", "create", "--name", "admin", "--scope", "management", "--data-dir", dir)).stdout.trim();
+      const loaded = await cli("models", "load", "tiny-embed", "--url", url, "--key", admin);
+      expect(loaded.stdout).toBe("loaded tiny-embed (ready)\n");
+      const unloaded = await cli("models", "unload", "tiny-embed", "--url", url, "--key", admin);
+      expect(unloaded.stdout).toBe("unloaded tiny-embed\n");
     } finally {
       const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
       child.kill("SIGTERM");

@@ -44,6 +44,25 @@ describe("connect and routes before the first start", { timeout: 240_000 }, () =
     expect(again.stdout).toContain("already set up");
   });
 
+  it("connect openai-sdk, anthropic-sdk and continue give each client what it needs; continue --write writes its config", async () => {
+    const openai = JSON.parse((await cli("connect", "openai-sdk", "--model", "coder", "--json")).stdout);
+    expect(openai.env).toMatchObject({
+      OPENAI_BASE_URL: "http://127.0.0.1:8421/v1",
+      OPENAI_API_KEY: expect.stringMatching(/^mb_/),
+    });
+    const anthropic = JSON.parse((await cli("connect", "anthropic-sdk", "--model", "coder", "--json")).stdout);
+    expect(anthropic.env).toMatchObject({
+      ANTHROPIC_BASE_URL: "http://127.0.0.1:8421",
+      ANTHROPIC_API_KEY: expect.stringMatching(/^mb_/),
+    });
+    const { stderr } = await cli("connect", "continue", "--model", "coder", "--write", "--yes");
+    const path = join(home, ".continue", "config.yaml");
+    expect(stderr).toContain(`wrote ${path}`);
+    const yaml = readFileSync(path, "utf8");
+    expect(yaml).toContain("coder");
+    expect(yaml).toContain("http://127.0.0.1:8421/v1");
+  });
+
   it("connect claude-code creates the claude-* alias; with two chat models and no terminal it asks for --model", async () => {
     const { stdout } = await cli("connect", "claude-code", "--json");
     const out = JSON.parse(stdout);
