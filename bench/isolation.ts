@@ -6,14 +6,11 @@
  * 30 000-value enum schema, or a 10 MB prompt; then the memory of the idle server
  * process and of each loaded model's engine process.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import pino from "pino";
+import { pathToFileURL } from "node:url";
 import { writeLoopingTemplateModel } from "../src-main/core/fixtures/hostileModels.js";
-import { writeFixtureModels } from "../src-main/core/fixtures/tinyModels.js";
-import { createCore } from "../src-main/core/index.js";
+import { startTestServer } from "../tests/helpers/server.js";
 
 interface Row {
   load: string;
@@ -26,27 +23,12 @@ interface Row {
 }
 
 export async function benchIsolation(): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), "maas-isolation-"));
-  const modelsDir = join(dir, "models");
-  writeFixtureModels(modelsDir);
-  writeLoopingTemplateModel(join(modelsDir, "looping.gguf"));
-  const core = createCore({
-    host: "127.0.0.1",
-    port: 0,
-    dataDir: dir,
-    modelsDir,
-    threads: 1,
-    gpu: false,
-    parallel: 2,
-    contextSize: 1024,
-    bodyLimit: 32 * 1024 * 1024,
-    engineWatchdogMs: 30_000,
-    logger: pino({ level: "silent" }),
-  });
-  const url = await core.start();
+  // The tests' server helper: the same core, tiny models, one thread; plus the looping-template model.
+  const server = await startTestServer({ bodyLimit: 32 * 1024 * 1024, engineWatchdogMs: 30_000 }, (modelsDir) =>
+    writeLoopingTemplateModel(join(modelsDir, "looping.gguf")),
+  );
   const rssIdle = process.memoryUsage.rss();
-  const key = core.keys.create({ name: "bench", scopes: ["inference"] }).key;
-  const adminKey = core.keys.create({ name: "admin", scopes: ["management"] }).key;
+  const { url, key, adminKey } = server;
   const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
   const chat = (body: object) => fetch(`${url}/v1/chat/completions`, { method: "POST", headers, body: JSON.stringify(body) });
   const small = { model: "tiny-chat", messages: [{ role: "user", content: "hi" }], max_tokens: 2 };
@@ -115,8 +97,7 @@ export async function benchIsolation(): Promise<string> {
   ).json()) as {
     models: Array<{ id: string; state: string; processRss: number }>;
   };
-  await core.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await server.stop();
   const mb = (n: number) => (n / 2 ** 20).toFixed(0);
   const lines = [
     "| hostile request | its status | its seconds | server event-loop delay max / p99 ms | other clients: /health max ms | tiny-chat (2 tokens) max ms |",
@@ -135,4 +116,5 @@ export async function benchIsolation(): Promise<string> {
   return `### engine isolation: the server stays responsive while one client sends hostile work\n\n${lines.join("\n")}\n`;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) console.log(await benchIsolation());
+// Run alone (`node bin/run-ts.mjs bench/isolation.ts`): argv[1] is the script path as typed.
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) console.log(await benchIsolation());
