@@ -223,7 +223,12 @@ describe("chat completions", () => {
   it("decodes one token of every concurrent stream per step (continuous batching)", async () => {
     const stat = async () => {
       const m = (await engineStats(server)).models.find((x) => x.id === "tiny-chat");
-      return { batches: m?.decodeBatches ?? 0, short: m?.shortBatches ?? 0, unknown: m?.unknownSequences ?? -1 };
+      return {
+        batches: m?.decodeBatches ?? 0,
+        tokens: m?.batchedTokens ?? 0,
+        short: m?.shortBatches ?? 0,
+        unknown: m?.unknownSequences ?? -1,
+      };
     };
     await client.completions.create({ model: "tiny-chat", prompt: "Load", max_tokens: 1 });
     const before = await stat();
@@ -235,9 +240,14 @@ describe("chat completions", () => {
     );
     for (const r of results) expect(r.usage?.completion_tokens).toBe(tokens);
     const after = await stat();
-    // 4 streams × 32 tokens in about 32 decode steps (plus prompt steps as requests arrive),
-    // not the ~43 that batches of 3 would need; only the arrivals may leave a step short.
-    expect(after.batches - before.batches).toBeLessThanOrEqual(tokens + 8);
+    // Every token went through the strategy (4 streams × 31 decoded after the prompts, plus the prompts).
+    expect(after.tokens - before.tokens).toBeGreaterThanOrEqual(4 * (tokens - 1));
+    expect(after.batches - before.batches).toBeGreaterThanOrEqual(tokens);
+    // A step is short when some generating stream had not queued its token yet: node-llama-cpp
+    // alone settles at N−1 tokens a step, so nearly every step would be. With the strategy only
+    // a straggler that ran out the wait leaves one short. How many steps the four requests take
+    // in all is not bounded here: that depends on how far apart they arrive through HTTP and
+    // IPC on a loaded machine (the benchmark measures throughput).
     expect(after.short - before.short).toBeLessThanOrEqual(6);
     // Every queued item was matched to its sequence (node-llama-cpp's internal queue still has sequence ids).
     expect(after.unknown).toBe(0);

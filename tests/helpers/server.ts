@@ -69,6 +69,7 @@ export async function engineStats(server: TestServer) {
       activeSequences: number;
       queued: number;
       decodeBatches: number;
+      batchedTokens: number;
       shortBatches: number;
       unknownSequences: number;
     }>;

@@ -98,6 +98,8 @@ export class LoadedModel {
     affinity: Array<string | null>;
     slots: SlotQueue;
     batching: ReturnType<typeof createBatchStrategy>;
+    /** Sequence ids leased to a request now: the batch strategy waits only for these. */
+    leased: Set<number>;
   } | null = null;
   private chatCreating: Promise<void> | null = null;
   readonly embedding: ContextPool<LlamaEmbeddingContext>;
@@ -187,8 +189,10 @@ export class LoadedModel {
       const slots = new SlotQueue(parallel, this.options.maxQueue);
       // A leased sequence is a generating one: leases are taken right before generation and released right after.
       let created: LlamaContext | null = null;
+      const leased = new Set<number>();
       const batching = createBatchStrategy({
         expectedItems: () => slots.active,
+        isLeased: (id) => leased.has(id),
         maxWaits: BATCH_MAX_WAITS,
         promptChunk: PROMPT_CHUNK,
         // node-llama-cpp hands the strategy its queue in order; the queue entries know their
@@ -210,6 +214,7 @@ export class LoadedModel {
         affinity: new Array(parallel).fill(null),
         slots,
         batching,
+        leased,
       };
     })();
     try {
@@ -246,6 +251,10 @@ export class LoadedModel {
       throw error;
     }
     this.lastUsed = Date.now();
+    // node-llama-cpp's internal id of the sequence (as in the batch queue); the engine tests fail if it goes.
+    const sequenceId = (sequence as unknown as { _sequenceId?: number })._sequenceId ?? -1;
+    if (sequenceId < 0) chat.batching.stats.unknownSequences++;
+    chat.leased.add(sequenceId);
     let released = false;
     return {
       sequence,
@@ -257,6 +266,7 @@ export class LoadedModel {
         this.lastUsed = Date.now();
         chat.lastUsed[slot] = this.lastUsed;
         chat.affinity[slot] = hint.affinityKey ?? null;
+        chat.leased.delete(sequenceId);
         chat.slots.release(slot);
         if (!this.busy) this.onIdle();
       },

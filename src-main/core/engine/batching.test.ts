@@ -58,3 +58,29 @@ describe("createBatchStrategy", () => {
     expect(strategy.stats.shortBatches).toBe(1);
   });
 });
+
+describe("createBatchStrategy with sequence ids", () => {
+  it("waits for the previous step's sequences that are still leased, not for ones still preparing", () => {
+    const leased = new Set([0, 1, 2]);
+    let queue: { items: BatchItem[]; ids: number[] } = { items: [item(5), item(1)], ids: [0, 1] };
+    const strategy = createBatchStrategy({
+      // Three leases, but sequence 2 has not queued anything yet: it is not waited for.
+      expectedItems: () => leased.size,
+      isLeased: (id) => leased.has(id),
+      sequenceOf: (i) => queue.ids[i],
+      maxWaits: 2,
+      promptChunk: 128,
+    });
+    expect(strategy({ items: queue.items, size: 512 })).toHaveLength(2);
+    // Sequence 1 was sampled last and has not queued its next token: wait for it.
+    queue = { items: [item(1)], ids: [0] };
+    expect(strategy({ items: queue.items, size: 512 })).toEqual([]);
+    queue = { items: [item(1), item(1)], ids: [0, 1] };
+    expect(strategy({ items: queue.items, size: 512 })).toHaveLength(2);
+    // Sequence 1 finished and gave its lease back: no wait, no short step.
+    leased.delete(1);
+    queue = { items: [item(1)], ids: [0] };
+    expect(strategy({ items: queue.items, size: 512 })).toHaveLength(1);
+    expect(strategy.stats).toMatchObject({ waits: 1, shortBatches: 0, batches: 3, unknownSequences: 0 });
+  });
+});

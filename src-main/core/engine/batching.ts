@@ -19,6 +19,13 @@ export interface BatchStrategyOptions {
    * slower per step), so the plan lists items by it.
    */
   sequenceOf?: (index: number) => number | undefined;
+  /**
+   * Whether a sequence is still leased to a request. With `sequenceOf`, the strategy waits
+   * only for the sequences of the previous step that are still leased (a request that is
+   * still preparing its prompt is not waited for; it joins when it queues), instead of
+   * for `expectedItems()`.
+   */
+  isLeased?: (sequenceId: number) => boolean;
 }
 
 export interface BatchStats {
@@ -52,28 +59,42 @@ export function createBatchStrategy(options: BatchStrategyOptions): CustomBatchi
 } {
   let waits = 0;
   const stats: BatchStats = { batches: 0, tokens: 0, waits: 0, shortBatches: 0, unknownSequences: 0 };
+  /** Sequences that carried tokens in the previous step: each is about to queue again unless it finished. */
+  let previous: number[] = [];
   const strategy = ({ items, size }: { items: readonly BatchItem[]; size: number }): PrioritizedBatchItem[] => {
     if (items.length === 0) return [];
-    const expected = options.expectedItems();
-    if (items.length < expected && waits < options.maxWaits) {
+    const sequenceOf = options.sequenceOf;
+    const ids = sequenceOf ? items.map((_, i) => sequenceOf(i)) : [];
+    const byPrevious = options.isLeased !== undefined && ids.length > 0 && ids.every((id) => id !== undefined);
+    let missing: number;
+    if (byPrevious) {
+      const queued = new Set(ids);
+      missing = previous.filter((id) => !queued.has(id) && options.isLeased?.(id)).length;
+    } else {
+      missing = Math.max(0, options.expectedItems() - items.length);
+    }
+    if (missing > 0 && waits < options.maxWaits) {
       waits++;
       stats.waits++;
       return [];
     }
-    if (items.length < expected) stats.shortBatches++;
+    if (missing > 0) stats.shortBatches++;
     waits = 0;
-    const sequenceOf = options.sequenceOf;
     const plan = planBatch(
       items,
       size,
       options.promptChunk,
       sequenceOf &&
         ((i) => {
-          const id = sequenceOf(i);
+          const id = ids[i];
           if (id === undefined) stats.unknownSequences++;
           return id;
         }),
     );
+    if (byPrevious) {
+      const index = new Map(items.map((item, i) => [item, i]));
+      previous = plan.map((p) => ids[index.get(p.item) ?? -1]).filter((id): id is number => id !== undefined);
+    }
     stats.batches++;
     for (const p of plan) stats.tokens += p.processAmount;
     return plan;
