@@ -7,10 +7,14 @@
  */
 import { Writable } from "node:stream";
 import pino, { type Logger } from "pino";
-import type { GenerationEvent, ModelInfo } from "../../inference/types.js";
+import { InvalidRequestError } from "../../errors.js";
+import type { ChatRequest, GenerationEvent, ModelInfo } from "../../inference/types.js";
 import type { Engine } from "../Engine.js";
+import { SchemaCompileError } from "../grammar/index.js";
 import { parentChannel } from "./channel.js";
-import { type EngineProcessOptions, type FromEngine, serializeError, type ToEngine } from "./protocol.js";
+import { type EngineProcessOptions, type FromEngine, type SchemaIssueWire, serializeError, type ToEngine } from "./protocol.js";
+import { heldSchemas, SCHEMA_REFUSED } from "./requestSchemas.js";
+import { SchemaCompiler } from "./schemaCompiler.js";
 
 const role = process.argv[2] === "inspector" ? "inspector" : "engine";
 // node-llama-cpp tests its binary in a forked process that inherits these flags: it needs
@@ -42,6 +46,7 @@ let logger: Logger = pino({ level: "silent" });
 let engine: Promise<Engine> | null = null;
 const model = new Map<string, ModelInfo>();
 const aborts = new Map<number, AbortController>();
+const schemas = new SchemaCompiler();
 
 async function getEngine(): Promise<Engine> {
   if (!options) throw new Error("the engine process was not initialised");
@@ -58,6 +63,7 @@ async function getEngine(): Promise<Engine> {
       idleUnload: false,
       logger,
       resolveModel: (id) => model.get(id),
+      compileSchema: (schema, strict) => schemas.compile(schema, strict),
     }),
   );
   return engine;
@@ -95,17 +101,39 @@ function eventBatcher(id: number) {
   };
 }
 
+/**
+ * Compiles the schemas the request will be held to (off this event loop when large) before
+ * any generation: one the grammar cannot enforce under `strict` is a 400 naming where it is
+ * (the server turns the place into its dialect's param); the keywords left out otherwise
+ * go back with `stream-start` for the `x-maas-schema-ignored` header.
+ */
+async function checkSchemas(request: ChatRequest): Promise<SchemaIssueWire[]> {
+  const ignored: SchemaIssueWire[] = [];
+  for (const held of heldSchemas(request)) {
+    try {
+      const compiled = await schemas.compile(held.schema, held.strict);
+      for (const issue of compiled.ignored) ignored.push({ ...issue, path: held.prefix + issue.path });
+    } catch (error) {
+      if (!(error instanceof SchemaCompileError)) throw error;
+      const where = held.where === "response_format" ? "response_format" : `tools[${held.where}]`;
+      throw new InvalidRequestError((error as Error).message, where, SCHEMA_REFUSED);
+    }
+  }
+  return ignored;
+}
+
 async function runStream(id: number, method: "chat" | "complete", request: unknown) {
   const controller = new AbortController();
   aborts.set(id, controller);
   const batch = eventBatcher(id);
   try {
     const current = await getEngine();
+    const schemaIgnored = method === "chat" ? await checkSchemas(request as ChatRequest) : [];
     const stream =
       method === "chat"
         ? await current.chat(request as never, controller.signal)
         : await current.complete(request as never, controller.signal);
-    send({ type: "stream-start", id, promptTokens: stream.promptTokens });
+    send({ type: "stream-start", id, promptTokens: stream.promptTokens, ...(schemaIgnored.length ? { schemaIgnored } : {}) });
     for await (const event of stream) batch.push(event);
     batch.flush();
     send({ type: "stream-end", id });
@@ -171,6 +199,7 @@ async function shutdown(code: number) {
   try {
     const running = engine ? await engine.catch(() => null) : null;
     await running?.dispose();
+    await schemas.dispose();
     await (inspectorLlama ? await inspectorLlama.catch(() => null) : null)?.dispose();
   } finally {
     process.exit(code);

@@ -41,6 +41,13 @@ export type ToEngine =
   | { type: "abort"; id: number }
   | { type: "shutdown" };
 
+/** A schema keyword the grammar does not enforce, and where (the compiler's SchemaIssue). */
+export interface SchemaIssueWire {
+  keyword: string;
+  path: string;
+  reason: string;
+}
+
 export interface SerializedError {
   name: string;
   message: string;
@@ -53,7 +60,8 @@ export type FromEngine =
   | { type: "heartbeat"; stats?: unknown; rss: number }
   | { type: "result"; id: number; value: unknown }
   | { type: "error"; id: number; error: SerializedError }
-  | { type: "stream-start"; id: number; promptTokens: number }
+  /** `schemaIgnored`: keywords of the request's schemas the grammar leaves out (not strict). */
+  | { type: "stream-start"; id: number; promptTokens: number; schemaIgnored?: SchemaIssueWire[] }
   /** Events of one stream, several at once when several were ready in the same tick. */
   | { type: "events"; id: number; events: GenerationEvent[] }
   | { type: "stream-end"; id: number }
