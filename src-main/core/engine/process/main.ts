@@ -69,6 +69,20 @@ async function getEngine(): Promise<Engine> {
   return engine;
 }
 
+/** The longest token's UTF-8 bytes and the training context: the server bounds prompts with them (promptBound.ts). */
+function promptLimits(llamaModel: import("node-llama-cpp").LlamaModel) {
+  const ggml = llamaModel.fileInfo.metadata?.tokenizer?.ggml as { model?: string; tokens?: readonly string[] } | undefined;
+  const tokens = ggml?.tokens;
+  // Only tokenizers that keep every byte of the text (WordPiece drops whitespace).
+  if (!tokens?.length || (ggml?.model !== "gpt2" && ggml?.model !== "llama")) return null;
+  let maxTokenBytes = 1;
+  for (const token of tokens) {
+    // UTF-16 length × 3 bounds UTF-8 bytes; measure exactly only where it could matter.
+    if (token.length * 3 > maxTokenBytes) maxTokenBytes = Math.max(maxTokenBytes, Buffer.byteLength(token, "utf8"));
+  }
+  return { maxTokenBytes, trainContextSize: llamaModel.trainContextSize };
+}
+
 /** Inspector state: the llama binding, loaded on the first job that needs it. */
 let inspectorLlama: Promise<import("node-llama-cpp").Llama> | null = null;
 async function llamaForInspector() {
@@ -175,8 +189,8 @@ async function runCall(id: number, method: string, args: unknown[]): Promise<unk
       case "load": {
         const info = args[0] as ModelInfo;
         model.set(info.id, info);
-        await current.pool.get(info);
-        return current.pool.stats();
+        const loaded = await current.pool.get(info);
+        return { stats: current.pool.stats(), promptLimits: promptLimits(loaded.model) };
       }
       case "embed":
         return await current.embed(args[0] as never, controller.signal);
