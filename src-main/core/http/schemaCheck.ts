@@ -34,7 +34,7 @@ export async function checkChatSchemas(
   for (const held of heldSchemas(request)) {
     if (countValues(held.schema, MAX_SCHEMA_VALUES) > MAX_SCHEMA_VALUES) {
       throw new InvalidRequestError(
-        `The JSON schema holds more than ${MAX_SCHEMA_VALUES} values (objects, arrays, enum members and other values); at most ${MAX_SCHEMA_VALUES} are allowed.`,
+        `The JSON schema in ${paramOf(held.where)} holds more than ${MAX_SCHEMA_VALUES} values (objects, arrays, enum members and other values); at most ${MAX_SCHEMA_VALUES} are allowed.`,
         paramOf(held.where),
         "schema_too_large",
       );
