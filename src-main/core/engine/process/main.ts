@@ -92,27 +92,28 @@ async function llamaForInspector() {
   return inspectorLlama;
 }
 
-/** Sends a stream's events in batches: everything that became ready in one tick goes in one message. */
-function eventBatcher(id: number) {
-  let pending: GenerationEvent[] = [];
-  let scheduled = false;
-  const flush = () => {
-    scheduled = false;
-    if (pending.length === 0) return;
-    const events = pending;
-    pending = [];
-    send({ type: "events", id, events });
-  };
-  return {
-    push(event: GenerationEvent) {
-      pending.push(event);
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(flush);
-      }
-    },
-    flush,
-  };
+/**
+ * Sends the streams' events in batches: everything that became ready in one tick, for
+ * every stream, goes in one message. A decode step yields one token per active
+ * sequence in the same tick, so 8 streams cost the server one IPC read per step, not 8.
+ */
+const outbox = new Map<number, GenerationEvent[]>();
+let flushScheduled = false;
+function flushEvents(): void {
+  flushScheduled = false;
+  if (outbox.size === 0) return;
+  const batches = [...outbox].map(([id, events]) => ({ id, events }));
+  outbox.clear();
+  send({ type: "events", batches });
+}
+function pushEvent(id: number, event: GenerationEvent): void {
+  const events = outbox.get(id);
+  if (events) events.push(event);
+  else outbox.set(id, [event]);
+  if (!flushScheduled) {
+    flushScheduled = true;
+    setImmediate(flushEvents);
+  }
 }
 
 /**
@@ -139,7 +140,6 @@ async function checkSchemas(request: ChatRequest): Promise<SchemaIssueWire[]> {
 async function runStream(id: number, method: "chat" | "complete", request: unknown) {
   const controller = new AbortController();
   aborts.set(id, controller);
-  const batch = eventBatcher(id);
   try {
     const current = await getEngine();
     const schemaIgnored = method === "chat" ? await checkSchemas(request as ChatRequest) : [];
@@ -148,11 +148,12 @@ async function runStream(id: number, method: "chat" | "complete", request: unkno
         ? await current.chat(request as never, controller.signal)
         : await current.complete(request as never, controller.signal);
     send({ type: "stream-start", id, promptTokens: stream.promptTokens, ...(schemaIgnored.length ? { schemaIgnored } : {}) });
-    for await (const event of stream) batch.push(event);
-    batch.flush();
+    for await (const event of stream) pushEvent(id, event);
+    // Its events go before its end.
+    flushEvents();
     send({ type: "stream-end", id });
   } catch (error) {
-    batch.flush();
+    flushEvents();
     send({ type: "error", id, error: serializeError(error) });
   } finally {
     aborts.delete(id);

@@ -62,8 +62,8 @@ export type FromEngine =
   | { type: "error"; id: number; error: SerializedError }
   /** `schemaIgnored`: keywords of the request's schemas the grammar leaves out (not strict). */
   | { type: "stream-start"; id: number; promptTokens: number; schemaIgnored?: SchemaIssueWire[] }
-  /** Events of one stream, several at once when several were ready in the same tick. */
-  | { type: "events"; id: number; events: GenerationEvent[] }
+  /** Events of the streams, everything that was ready in the same tick (one decode step: a token per stream). */
+  | { type: "events"; batches: Array<{ id: number; events: GenerationEvent[] }> }
   | { type: "stream-end"; id: number }
   | { type: "log"; level: string; line: string };
 

@@ -242,8 +242,10 @@ export class EngineProcess {
         this.pending.get(message.id)?.onStart?.(message.promptTokens, message.schemaIgnored);
         return;
       case "events": {
-        const channel = this.pending.get(message.id)?.channel;
-        if (channel) for (const event of message.events) channel.push(event);
+        for (const batch of message.batches) {
+          const channel = this.pending.get(batch.id)?.channel;
+          if (channel) for (const event of batch.events) channel.push(event);
+        }
         return;
       }
       case "stream-end": {
