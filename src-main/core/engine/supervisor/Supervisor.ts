@@ -100,6 +100,8 @@ interface Entry {
   promptLimits: PromptLimits | null;
 }
 
+const ENGINE_EXEC_ARGV = ["--max-semi-space-size=1"];
+
 const settingsKey = (info: ModelInfo) => JSON.stringify(info.settings ?? {});
 
 export class Supervisor {
@@ -310,6 +312,9 @@ export class Supervisor {
       },
       logger: this.options.logger,
       watchdogMs: this.watchdogMs,
+      // V8's young generation at 1 MB instead of 16: ~12 MB less RSS per engine process
+      // (an engine allocates little per token; its memory is llama.cpp's).
+      execArgv: ENGINE_EXEC_ARGV,
     });
   }
 
