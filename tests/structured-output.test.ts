@@ -330,6 +330,79 @@ describe("sampling", () => {
     expect(short).toEqual([]);
   });
 
+  it("/v1/completions: a length cutoff returns exactly max_tokens tokens, the same text as without stop sequences", async () => {
+    // Greedy, one prompt per case: the stop sequences change nothing about which tokens are
+    // sampled, so an answer cut by length must be the very text of the run without them.
+    const N = 16;
+    const stop = ["a~~", "e~~", " ~~", "\n~~"];
+    const cases = Array.from({ length: 30 }, (_, i) => `Once upon a time ${i}`);
+    const complete = (prompt: string, max_tokens: number, withStop: boolean) =>
+      openai.completions.create({ model: "tiny-chat", prompt, max_tokens, temperature: 0, ...(withStop ? { stop } : {}) });
+    const results = await inPairs(
+      cases.map((prompt) => async () => ({
+        prompt,
+        stopped: await complete(prompt, N, true),
+        plain: await complete(prompt, N, false),
+        longer: await complete(prompt, N + 8, false),
+      })),
+    );
+    const failures: string[] = [];
+    let cutByLength = 0;
+    let heldBack = 0;
+    for (const { prompt, stopped, plain, longer } of results) {
+      for (const [name, c] of [
+        ["with stop", stopped],
+        ["plain", plain],
+      ] as const) {
+        const choice = c.choices[0];
+        if (choice?.finish_reason !== "length") continue;
+        if (c.usage?.completion_tokens !== N) failures.push(`${prompt} (${name}): ${c.usage?.completion_tokens} tokens`);
+      }
+      const text = stopped.choices[0]?.text ?? "";
+      if (stopped.choices[0]?.finish_reason === "length") {
+        cutByLength++;
+        // Text that ends with the start of a stop sequence was held back before the fix.
+        if (stop.some((s) => [1, 2].some((k) => text.endsWith(s.slice(0, k))))) heldBack++;
+        if (text !== plain.choices[0]?.text)
+          failures.push(`${prompt}: ${JSON.stringify(text)} ≠ ${JSON.stringify(plain.choices[0]?.text)}`);
+      }
+      if (!(longer.choices[0]?.text ?? "").startsWith((plain.choices[0]?.text ?? "").replace(/\uFFFD+$/u, ""))) {
+        failures.push(`${prompt}: the ${N + 8}-token text does not start with the ${N}-token one`);
+      }
+    }
+    expect(failures).toEqual([]);
+    expect(cutByLength).toBeGreaterThan(20);
+    // The case the fix is for must actually occur.
+    expect(heldBack).toBeGreaterThan(0);
+  });
+
+  it("/v1/completions: a stop sequence ends the text before it, streamed or not", async () => {
+    const prompt = "Stop here";
+    const plain = await openai.completions.create({ model: "tiny-chat", prompt, max_tokens: 16, temperature: 0 });
+    const full = plain.choices[0]?.text ?? "";
+    const stop = full.slice(6, 8);
+    expect(stop.length).toBe(2);
+    const expected = full.slice(0, full.indexOf(stop));
+    const once = await openai.completions.create({ model: "tiny-chat", prompt, max_tokens: 16, temperature: 0, stop: [stop] });
+    expect(once.choices[0]?.finish_reason).toBe("stop");
+    expect(once.choices[0]?.text).toBe(expected);
+    const stream = await openai.completions.create({
+      model: "tiny-chat",
+      prompt,
+      max_tokens: 16,
+      temperature: 0,
+      stop: [stop],
+      stream: true,
+    });
+    let text = "";
+    let finish: string | null | undefined;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.text ?? "";
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+    }
+    expect({ text, finish }).toEqual({ text: expected, finish: "stop" });
+  });
+
   it("unseeded requests differ; seeded ones repeat", async () => {
     const ask = (seed?: number) =>
       openai.chat.completions

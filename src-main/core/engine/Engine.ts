@@ -37,6 +37,7 @@ import { toChatHistory } from "./history.js";
 import { toGrammarSchema } from "./jsonSchema.js";
 import { loadLlama } from "./llama.js";
 import { type LoadedModel, ModelPool, type PoolOptions, type SequenceLease } from "./ModelPool.js";
+import { StopText } from "./stopText.js";
 
 export interface EngineOptions extends PoolOptions {
   gpu: "auto" | false;
@@ -480,22 +481,46 @@ export class Engine {
       lease.release();
       throw error;
     }
-    const sampling = this.samplingOptions(request.sampling, info);
+    // Stop sequences are matched here, not by node-llama-cpp: its detector drops the text it
+    // holds back as a possible stop sequence when max_tokens ends the generation.
+    const { customStopTriggers: _, ...sampling } = this.samplingOptions(request.sampling, info);
+    // Room past max_tokens for tokens node-llama-cpp holds back (an incomplete UTF-8 character);
+    // we stop at the limit ourselves.
+    const slack = Math.max(0, Math.min(HOLD_BACK_SLACK, lease.sequence.contextSize - promptTokens - maxTokens));
     return this.stream(lease, signal, promptTokens, async (push, abortSignal, countTokens) => {
       const completion = new LlamaCompletion({ contextSequence: lease.sequence });
+      const limit = new AbortController();
+      const stopAtLimit = () => limit.abort();
+      abortSignal.addEventListener("abort", stopAtLimit, { once: true });
+      const stopText = new StopText(request.sampling.stop ?? []);
+      const delivered: Token[] = [];
+      let stopped: GenerationStop | undefined;
       try {
         const response = await completion.generateCompletionWithMeta(request.prompt, {
           ...sampling,
-          maxTokens,
-          signal: abortSignal,
+          maxTokens: maxTokens + slack,
+          signal: limit.signal,
           stopOnAbortSignal: true,
-          onToken: (tokens) => countTokens(tokens.length),
-          onTextChunk: (text) => {
-            if (text) push({ type: "text", text });
+          onToken: (tokens) => {
+            if (stopped) return;
+            const taken = tokens.slice(0, maxTokens - delivered.length);
+            const text = loaded.model.detokenize(taken, false, delivered);
+            delivered.push(...taken);
+            countTokens(taken.length);
+            const out = stopText.push(text);
+            if (out.text) push({ type: "text", text: out.text });
+            if (out.stop !== undefined) stopped = { finishReason: "stop_sequence", stopSequence: out.stop };
+            else if (delivered.length >= maxTokens) stopped = { finishReason: "length" };
+            if (stopped) limit.abort();
           },
         });
+        if (stopped?.finishReason === "stop_sequence") return stopped;
+        const rest = stopText.flush();
+        if (rest) push({ type: "text", text: rest });
+        if (stopped && !abortSignal.aborted) return stopped;
         return mapStopReason(response.metadata);
       } finally {
+        abortSignal.removeEventListener("abort", stopAtLimit);
         completion.dispose({ disposeSequence: false });
       }
     });
