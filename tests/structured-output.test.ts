@@ -128,6 +128,22 @@ describe("schemas the grammar cannot enforce", () => {
     expect((error as Error).message).toContain("pattern");
   });
 
+  it("strict: a oneOf whose branches may overlap is a 400 (a grammar cannot keep a value out of the other branch)", async () => {
+    const error = await openai.chat.completions
+      .create({
+        model: "tiny-chat",
+        messages: user("Number"),
+        max_tokens: 20,
+        response_format: {
+          type: "json_schema",
+          json_schema: { name: "n", schema: { oneOf: [{ type: "integer" }, { type: "number" }] }, strict: true },
+        },
+      })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((error as Error).message).toContain("'oneOf' at '#/oneOf' cannot be enforced: branches 0 and 1 may both match");
+  });
+
   it("not strict: generated without the keyword, and x-maas-schema-ignored says which", async () => {
     const { data, response } = await openai.chat.completions
       .create({
