@@ -13,7 +13,8 @@ let openai: OpenAI;
 let anthropic: Anthropic;
 
 beforeAll(async () => {
-  server = await startTestServer({ parallel: 2 });
+  // 2048: three documented tools take ~950 byte-level tokens of prompt.
+  server = await startTestServer({ parallel: 2, contextSize: 2048 });
   openai = new OpenAI({ apiKey: server.key, baseURL: server.baseURL, maxRetries: 0 });
   anthropic = new Anthropic({ apiKey: server.key, baseURL: server.url, maxRetries: 0 });
 });
@@ -319,6 +320,103 @@ describe("forced tool calls, arguments held to the schema", () => {
     const call = final.output.find((o) => o.type === "function_call");
     expect(deltas).toBeGreaterThan(1);
     expect(call?.type === "function_call" && validateTicket(JSON.parse(call.arguments))).toBe(true);
+  });
+});
+
+const closeTool = {
+  name: "close_ticket",
+  description: "Closes a ticket",
+  input_schema: {
+    type: "object" as const,
+    properties: { id: { type: "integer", minimum: 100, maximum: 120 }, reason: { enum: ["done", "dup"] } },
+    required: ["id", "reason"],
+    additionalProperties: false,
+  },
+};
+const pingTool = { name: "ping", description: "Pings", input_schema: { type: "object" as const, properties: {} } };
+const severalTools = [ticketTool, closeTool, pingTool];
+const validators = new Map(severalTools.map((t) => [t.name, ajv.compile(t.input_schema)]));
+
+describe("several forced tools: one of them, its arguments held to its schema", () => {
+  it("OpenAI tool_choice required, streamed: a call of one of the tools, valid per its own schema", async () => {
+    const names = new Set<string>();
+    for (const seed of [1, 2, 3, 4, 5, 6]) {
+      const stream = await openai.chat.completions.create({
+        model: "tiny-chat",
+        messages: user("Do something"),
+        max_tokens: 300,
+        temperature: 1.2,
+        seed,
+        stream: true,
+        tools: severalTools.map((t) => ({
+          type: "function" as const,
+          function: { name: t.name, description: t.description, parameters: t.input_schema },
+        })),
+        tool_choice: "required",
+      });
+      let name: string | undefined;
+      let args = "";
+      let deltas = 0;
+      let finish: string | null | undefined;
+      for await (const chunk of stream) {
+        const choice = chunk.choices[0];
+        for (const call of choice?.delta.tool_calls ?? []) {
+          expect(call.index).toBe(0);
+          if (call.function?.name) name = call.function.name;
+          if (call.function?.arguments) {
+            deltas++;
+            args += call.function.arguments;
+          }
+        }
+        if (choice?.finish_reason) finish = choice.finish_reason;
+      }
+      expect(finish).toBe("tool_calls");
+      const validate = validators.get(name ?? "");
+      expect(validate, `called ${name}`).toBeDefined();
+      expect(validate?.(JSON.parse(args)), `${name}(${args})`).toBe(true);
+      if (name !== "ping") expect(deltas).toBeGreaterThan(0);
+      names.add(name ?? "");
+    }
+    // The name is the model's choice, not always the first tool.
+    expect(names.size).toBeGreaterThan(1);
+  });
+
+  it("Anthropic tool_choice any: a tool_use block of one of the tools, streamed as input_json_delta", async () => {
+    for (let i = 0; i < 3; i++) {
+      const stream = anthropic.messages.stream({
+        model: "tiny-chat",
+        max_tokens: 300,
+        temperature: 1,
+        messages: user("Do something"),
+        tools: severalTools,
+        tool_choice: { type: "any" },
+      });
+      let started = false;
+      for await (const event of stream) {
+        if (event.type === "content_block_start" && event.content_block.type === "tool_use") started = true;
+      }
+      const final = await stream.finalMessage();
+      expect(started).toBe(true);
+      expect(final.stop_reason).toBe("tool_use");
+      const blocks = final.content.filter((b) => b.type === "tool_use");
+      expect(blocks).toHaveLength(1);
+      const block = blocks[0];
+      expect(validators.get(block?.name ?? "")?.(block?.input), JSON.stringify(block)).toBe(true);
+    }
+  });
+
+  it("Responses tool_choice required with several tools: a complete call of one of them", async () => {
+    const response = await openai.responses.create({
+      model: "tiny-chat",
+      input: "Do something",
+      max_output_tokens: 300,
+      temperature: 1.2,
+      tools: severalTools.map((t) => ({ type: "function" as const, name: t.name, parameters: t.input_schema, strict: false })),
+      tool_choice: "required",
+    });
+    const call = response.output.find((o) => o.type === "function_call");
+    expect(call?.type).toBe("function_call");
+    if (call?.type === "function_call") expect(validators.get(call.name)?.(JSON.parse(call.arguments))).toBe(true);
   });
 });
 
