@@ -32,7 +32,7 @@ import { requireCapability } from "./capability.js";
 import { contextExceededMessage } from "./contextSize.js";
 import { EventChannel } from "./EventChannel.js";
 import { anyJsonObjectGrammar, compileSchema, SchemaCompileError } from "./grammar/index.js";
-import { compileForcedCall, ForcedCallParser } from "./grammar/toolCall.js";
+import { ForcedCallParser, type ForcedCallPlan, planForcedCall, type SyntaxPiece } from "./grammar/toolCall.js";
 import { toChatHistory } from "./history.js";
 import { toGrammarSchema } from "./jsonSchema.js";
 import { loadLlama } from "./llama.js";
@@ -332,21 +332,21 @@ export class Engine {
       }),
     );
     const call = wrapper.settings.functions.call;
-    const text = (value: unknown) => LlamaText(value as never).toString();
-    const paramsPrefix = text(call.paramsPrefix);
-    const prefill = text(call.prefix) + (tools.length === 1 ? (tools[0]?.name ?? "") + paramsPrefix : "");
+    const syntax = {
+      prefix: callSyntaxPieces(loaded, call.prefix),
+      paramsPrefix: callSyntaxPieces(loaded, call.paramsPrefix),
+    };
     const description = wrapper.generateAvailableFunctionsSystemText(documented, { documentParams: true }).toString();
     const first = history[0];
     const withTools: ChatHistoryItem[] =
       first?.type === "system"
         ? [{ type: "system", text: `${description}\n\n${first.text}` }, ...history.slice(1)]
         : [{ type: "system", text: description }, ...history];
-    const last = withTools[withTools.length - 1];
-    if (last?.type === "model") withTools[withTools.length - 1] = { ...last, response: [...last.response, prefill] };
-    else withTools.push({ type: "model", response: [prefill] });
+    let plan: ForcedCallPlan | undefined;
     const grammar = await this.grammarForSchema(tools, "tools", false, () => {
       try {
-        return compileForcedCall(tools, paramsPrefix).gbnf;
+        plan = planForcedCall(tools, syntax);
+        return plan.gbnf;
       } catch (error) {
         if (error instanceof SchemaCompileError) {
           const index = tools.findIndex((t) => {
@@ -362,7 +362,11 @@ export class Engine {
         throw error;
       }
     });
-    return { grammar, history: withTools, parser: new ForcedCallParser(tools, paramsPrefix, newToolCallId) };
+    const { prefill, leads } = plan as ForcedCallPlan;
+    const last = withTools[withTools.length - 1];
+    if (last?.type === "model") withTools[withTools.length - 1] = { ...last, response: [...last.response, prefill] };
+    else withTools.push({ type: "model", response: [prefill] });
+    return { grammar, history: withTools, parser: new ForcedCallParser(tools, leads, newToolCallId) };
   }
 
   /** The prompt's length in tokens, as `chat` would feed it (Anthropic's count_tokens). */
@@ -400,6 +404,7 @@ export class Engine {
       const stopAtLimit = () => limit.abort();
       abortSignal.addEventListener("abort", stopAtLimit, { once: true });
       let delivered = 0;
+      const forcedTokens: Token[] = [];
       try {
         const common = {
           ...sampling,
@@ -416,11 +421,17 @@ export class Engine {
             delivered += tokens.length;
             countTokens(tokens.length);
             if (!functions && delivered >= maxTokens) limit.abort();
+            if (forcedCall && chunk.type !== "segment") {
+              // Special tokens shown: a call syntax's special tokens are part of what the parser matches.
+              const shown = loaded.model.detokenize(tokens, true, forcedTokens);
+              forcedTokens.push(...tokens);
+              for (const event of forcedCall.feed(shown)) push(event);
+              return;
+            }
             if (!text) return;
             if (chunk.type === "segment") {
               if (chunk.segmentType === "thought") push({ type: "reasoning", text });
-            } else if (forcedCall) for (const event of forcedCall.feed(text)) push(event);
-            else push({ type: "text", text });
+            } else push({ type: "text", text });
           },
         };
         const response = functions
@@ -607,6 +618,43 @@ export class Engine {
     await this.pool.dispose();
     await this.llama.dispose();
   }
+}
+
+/**
+ * A call syntax's text as pieces: plain strings as they are, special-token parts
+ * tokenized, each special token kept as its id (the grammar writes it as a token).
+ */
+function callSyntaxPieces(loaded: LoadedModel, value: unknown): SyntaxPiece[] {
+  const model = loaded.model;
+  const pieces: SyntaxPiece[] = [];
+  const addText = (text: string) => {
+    const last = pieces[pieces.length - 1];
+    if (last && last.token === undefined) last.text += text;
+    else if (text) pieces.push({ text });
+  };
+  for (const part of LlamaText(value as never).values) {
+    if (typeof part === "string") {
+      addText(part);
+      continue;
+    }
+    const tokens = LlamaText(part).tokenize(model.tokenizer);
+    if (!tokens.some((t) => model.isSpecialToken(t))) {
+      addText(LlamaText(part).toString());
+      continue;
+    }
+    let plain: Token[] = [];
+    for (const token of tokens) {
+      if (!model.isSpecialToken(token)) {
+        plain.push(token);
+        continue;
+      }
+      if (plain.length) addText(model.detokenize(plain, false));
+      plain = [];
+      pieces.push({ text: model.detokenize([token], true), token });
+    }
+    if (plain.length) addText(model.detokenize(plain, false));
+  }
+  return pieces;
 }
 
 function normalize(vector: readonly number[]): number[] {
