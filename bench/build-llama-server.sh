@@ -23,13 +23,20 @@ jobs="${JOBS:-$(nproc)}"
 
 [ -f "$nlc/gitRelease.bundle" ] || { echo "node-llama-cpp's bundled llama.cpp source is missing; run npm ci first" >&2; exit 1; }
 
-rm -rf "$src"
+# A tree cloned and patched before (an interrupted build) is reused, so cmake carries on
+# where it stopped; delete bench/llama-server/src to start over.
 mkdir -p "$out"
-git clone --quiet "$nlc/gitRelease.bundle" "$src"
-for patch in "$nlc"/patches/*.diff; do
-  [ -e "$patch" ] || continue
-  git -C "$src" apply "$patch"
-done
+if [ -f "$src/.maas-patched" ] && [ "$(git -C "$src" rev-parse HEAD 2>/dev/null)" = "$(git ls-remote "$nlc/gitRelease.bundle" HEAD | cut -f1)" ]; then
+  echo "reusing $src"
+else
+  rm -rf "$src"
+  git -c advice.detachedHead=false clone --quiet "$nlc/gitRelease.bundle" "$src"
+  for patch in "$nlc"/patches/*.diff; do
+    [ -e "$patch" ] || continue
+    git -C "$src" apply "$patch"
+  done
+  touch "$src/.maas-patched"
+fi
 
 cmake -S "$src" -B "$src/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON \
   -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF \
