@@ -13,7 +13,8 @@ let openai: OpenAI;
 let anthropic: Anthropic;
 
 beforeAll(async () => {
-  server = await startTestServer({ parallel: 2 });
+  // 2048: three documented tools take ~950 byte-level tokens of prompt.
+  server = await startTestServer({ parallel: 2, contextSize: 2048 });
   openai = new OpenAI({ apiKey: server.key, baseURL: server.baseURL, maxRetries: 0 });
   anthropic = new Anthropic({ apiKey: server.key, baseURL: server.url, maxRetries: 0 });
 });
@@ -126,6 +127,22 @@ describe("schemas the grammar cannot enforce", () => {
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
     expect((error as Error).message).toContain("pattern");
+  });
+
+  it("strict: a oneOf whose branches may overlap is a 400 (a grammar cannot keep a value out of the other branch)", async () => {
+    const error = await openai.chat.completions
+      .create({
+        model: "tiny-chat",
+        messages: user("Number"),
+        max_tokens: 20,
+        response_format: {
+          type: "json_schema",
+          json_schema: { name: "n", schema: { oneOf: [{ type: "integer" }, { type: "number" }] }, strict: true },
+        },
+      })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((error as Error).message).toContain("'oneOf' at '#/oneOf' cannot be enforced: branches 0 and 1 may both match");
   });
 
   it("not strict: generated without the keyword, and x-maas-schema-ignored says which", async () => {
@@ -306,6 +323,103 @@ describe("forced tool calls, arguments held to the schema", () => {
   });
 });
 
+const closeTool = {
+  name: "close_ticket",
+  description: "Closes a ticket",
+  input_schema: {
+    type: "object" as const,
+    properties: { id: { type: "integer", minimum: 100, maximum: 120 }, reason: { enum: ["done", "dup"] } },
+    required: ["id", "reason"],
+    additionalProperties: false,
+  },
+};
+const pingTool = { name: "ping", description: "Pings", input_schema: { type: "object" as const, properties: {} } };
+const severalTools = [ticketTool, closeTool, pingTool];
+const validators = new Map(severalTools.map((t) => [t.name, ajv.compile(t.input_schema)]));
+
+describe("several forced tools: one of them, its arguments held to its schema", () => {
+  it("OpenAI tool_choice required, streamed: a call of one of the tools, valid per its own schema", async () => {
+    const names = new Set<string>();
+    for (const seed of [1, 2, 3, 4, 5, 6]) {
+      const stream = await openai.chat.completions.create({
+        model: "tiny-chat",
+        messages: user("Do something"),
+        max_tokens: 300,
+        temperature: 1.2,
+        seed,
+        stream: true,
+        tools: severalTools.map((t) => ({
+          type: "function" as const,
+          function: { name: t.name, description: t.description, parameters: t.input_schema },
+        })),
+        tool_choice: "required",
+      });
+      let name: string | undefined;
+      let args = "";
+      let deltas = 0;
+      let finish: string | null | undefined;
+      for await (const chunk of stream) {
+        const choice = chunk.choices[0];
+        for (const call of choice?.delta.tool_calls ?? []) {
+          expect(call.index).toBe(0);
+          if (call.function?.name) name = call.function.name;
+          if (call.function?.arguments) {
+            deltas++;
+            args += call.function.arguments;
+          }
+        }
+        if (choice?.finish_reason) finish = choice.finish_reason;
+      }
+      expect(finish).toBe("tool_calls");
+      const validate = validators.get(name ?? "");
+      expect(validate, `called ${name}`).toBeDefined();
+      expect(validate?.(JSON.parse(args)), `${name}(${args})`).toBe(true);
+      if (name !== "ping") expect(deltas).toBeGreaterThan(0);
+      names.add(name ?? "");
+    }
+    // The name is the model's choice, not always the first tool.
+    expect(names.size).toBeGreaterThan(1);
+  });
+
+  it("Anthropic tool_choice any: a tool_use block of one of the tools, streamed as input_json_delta", async () => {
+    for (let i = 0; i < 3; i++) {
+      const stream = anthropic.messages.stream({
+        model: "tiny-chat",
+        max_tokens: 300,
+        temperature: 1,
+        messages: user("Do something"),
+        tools: severalTools,
+        tool_choice: { type: "any" },
+      });
+      let started = false;
+      for await (const event of stream) {
+        if (event.type === "content_block_start" && event.content_block.type === "tool_use") started = true;
+      }
+      const final = await stream.finalMessage();
+      expect(started).toBe(true);
+      expect(final.stop_reason).toBe("tool_use");
+      const blocks = final.content.filter((b) => b.type === "tool_use");
+      expect(blocks).toHaveLength(1);
+      const block = blocks[0];
+      expect(validators.get(block?.name ?? "")?.(block?.input), JSON.stringify(block)).toBe(true);
+    }
+  });
+
+  it("Responses tool_choice required with several tools: a complete call of one of them", async () => {
+    const response = await openai.responses.create({
+      model: "tiny-chat",
+      input: "Do something",
+      max_output_tokens: 300,
+      temperature: 1.2,
+      tools: severalTools.map((t) => ({ type: "function" as const, name: t.name, parameters: t.input_schema, strict: false })),
+      tool_choice: "required",
+    });
+    const call = response.output.find((o) => o.type === "function_call");
+    expect(call?.type).toBe("function_call");
+    if (call?.type === "function_call") expect(validators.get(call.name)?.(JSON.parse(call.arguments))).toBe(true);
+  });
+});
+
 describe("sampling", () => {
   it("a length cutoff returns exactly max_tokens tokens (held-back text is flushed)", async () => {
     // Stop sequences that start with common characters make node-llama-cpp hold text back
@@ -328,6 +442,79 @@ describe("sampling", () => {
     expect(lengths.length).toBeGreaterThan(30);
     const short = lengths.filter((c) => c.usage?.completion_tokens !== 16).map((c) => c.choices[0]?.message.content);
     expect(short).toEqual([]);
+  });
+
+  it("/v1/completions: a length cutoff returns exactly max_tokens tokens, the same text as without stop sequences", async () => {
+    // Greedy, one prompt per case: the stop sequences change nothing about which tokens are
+    // sampled, so an answer cut by length must be the very text of the run without them.
+    const N = 16;
+    const stop = ["a~~", "e~~", " ~~", "\n~~"];
+    const cases = Array.from({ length: 30 }, (_, i) => `Once upon a time ${i}`);
+    const complete = (prompt: string, max_tokens: number, withStop: boolean) =>
+      openai.completions.create({ model: "tiny-chat", prompt, max_tokens, temperature: 0, ...(withStop ? { stop } : {}) });
+    const results = await inPairs(
+      cases.map((prompt) => async () => ({
+        prompt,
+        stopped: await complete(prompt, N, true),
+        plain: await complete(prompt, N, false),
+        longer: await complete(prompt, N + 8, false),
+      })),
+    );
+    const failures: string[] = [];
+    let cutByLength = 0;
+    let heldBack = 0;
+    for (const { prompt, stopped, plain, longer } of results) {
+      for (const [name, c] of [
+        ["with stop", stopped],
+        ["plain", plain],
+      ] as const) {
+        const choice = c.choices[0];
+        if (choice?.finish_reason !== "length") continue;
+        if (c.usage?.completion_tokens !== N) failures.push(`${prompt} (${name}): ${c.usage?.completion_tokens} tokens`);
+      }
+      const text = stopped.choices[0]?.text ?? "";
+      if (stopped.choices[0]?.finish_reason === "length") {
+        cutByLength++;
+        // Text that ends with the start of a stop sequence was held back before the fix.
+        if (stop.some((s) => [1, 2].some((k) => text.endsWith(s.slice(0, k))))) heldBack++;
+        if (text !== plain.choices[0]?.text)
+          failures.push(`${prompt}: ${JSON.stringify(text)} ≠ ${JSON.stringify(plain.choices[0]?.text)}`);
+      }
+      if (!(longer.choices[0]?.text ?? "").startsWith((plain.choices[0]?.text ?? "").replace(/\uFFFD+$/u, ""))) {
+        failures.push(`${prompt}: the ${N + 8}-token text does not start with the ${N}-token one`);
+      }
+    }
+    expect(failures).toEqual([]);
+    expect(cutByLength).toBeGreaterThan(20);
+    // The case the fix is for must actually occur.
+    expect(heldBack).toBeGreaterThan(0);
+  });
+
+  it("/v1/completions: a stop sequence ends the text before it, streamed or not", async () => {
+    const prompt = "Stop here";
+    const plain = await openai.completions.create({ model: "tiny-chat", prompt, max_tokens: 16, temperature: 0 });
+    const full = plain.choices[0]?.text ?? "";
+    const stop = full.slice(6, 8);
+    expect(stop.length).toBe(2);
+    const expected = full.slice(0, full.indexOf(stop));
+    const once = await openai.completions.create({ model: "tiny-chat", prompt, max_tokens: 16, temperature: 0, stop: [stop] });
+    expect(once.choices[0]?.finish_reason).toBe("stop");
+    expect(once.choices[0]?.text).toBe(expected);
+    const stream = await openai.completions.create({
+      model: "tiny-chat",
+      prompt,
+      max_tokens: 16,
+      temperature: 0,
+      stop: [stop],
+      stream: true,
+    });
+    let text = "";
+    let finish: string | null | undefined;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.text ?? "";
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+    }
+    expect({ text, finish }).toEqual({ text: expected, finish: "stop" });
   });
 
   it("unseeded requests differ; seeded ones repeat", async () => {

@@ -32,11 +32,12 @@ import { requireCapability } from "./capability.js";
 import { contextExceededMessage } from "./contextSize.js";
 import { EventChannel } from "./EventChannel.js";
 import { anyJsonObjectGrammar, type CompiledSchema, compileSchema, SchemaCompileError } from "./grammar/index.js";
-import { compileForcedCall, ForcedCallParser } from "./grammar/toolCall.js";
+import { ForcedCallParser, type ForcedCallPlan, planForcedCall, type SyntaxPiece } from "./grammar/toolCall.js";
 import { toChatHistory } from "./history.js";
 import { toGrammarSchema } from "./jsonSchema.js";
 import { loadLlama } from "./llama.js";
 import { type LoadedModel, ModelPool, type PoolOptions, type SequenceLease } from "./ModelPool.js";
+import { StopText } from "./stopText.js";
 
 export interface EngineOptions extends PoolOptions {
   gpu: "auto" | false;
@@ -334,21 +335,21 @@ export class Engine {
       }),
     );
     const call = wrapper.settings.functions.call;
-    const text = (value: unknown) => LlamaText(value as never).toString();
-    const paramsPrefix = text(call.paramsPrefix);
-    const prefill = text(call.prefix) + (tools.length === 1 ? (tools[0]?.name ?? "") + paramsPrefix : "");
+    const syntax = {
+      prefix: callSyntaxPieces(loaded, call.prefix),
+      paramsPrefix: callSyntaxPieces(loaded, call.paramsPrefix),
+    };
     const description = wrapper.generateAvailableFunctionsSystemText(documented, { documentParams: true }).toString();
     const first = history[0];
     const withTools: ChatHistoryItem[] =
       first?.type === "system"
         ? [{ type: "system", text: `${description}\n\n${first.text}` }, ...history.slice(1)]
         : [{ type: "system", text: description }, ...history];
-    const last = withTools[withTools.length - 1];
-    if (last?.type === "model") withTools[withTools.length - 1] = { ...last, response: [...last.response, prefill] };
-    else withTools.push({ type: "model", response: [prefill] });
+    let plan: ForcedCallPlan | undefined;
     const grammar = await this.grammarForSchema(tools, "tools", false, () => {
       try {
-        return compileForcedCall(tools, paramsPrefix).gbnf;
+        plan = planForcedCall(tools, syntax);
+        return plan.gbnf;
       } catch (error) {
         if (error instanceof SchemaCompileError) {
           const index = tools.findIndex((t) => {
@@ -364,7 +365,11 @@ export class Engine {
         throw error;
       }
     });
-    return { grammar, history: withTools, parser: new ForcedCallParser(tools, paramsPrefix, newToolCallId) };
+    const { prefill, leads } = plan as ForcedCallPlan;
+    const last = withTools[withTools.length - 1];
+    if (last?.type === "model") withTools[withTools.length - 1] = { ...last, response: [...last.response, prefill] };
+    else withTools.push({ type: "model", response: [prefill] });
+    return { grammar, history: withTools, parser: new ForcedCallParser(tools, leads, newToolCallId) };
   }
 
   /** The prompt's length in tokens, as `chat` would feed it (Anthropic's count_tokens). */
@@ -402,6 +407,7 @@ export class Engine {
       const stopAtLimit = () => limit.abort();
       abortSignal.addEventListener("abort", stopAtLimit, { once: true });
       let delivered = 0;
+      const forcedTokens: Token[] = [];
       try {
         const common = {
           ...sampling,
@@ -418,11 +424,17 @@ export class Engine {
             delivered += tokens.length;
             countTokens(tokens.length);
             if (!functions && delivered >= maxTokens) limit.abort();
+            if (forcedCall && chunk.type !== "segment") {
+              // Special tokens shown: a call syntax's special tokens are part of what the parser matches.
+              const shown = loaded.model.detokenize(tokens, true, forcedTokens);
+              forcedTokens.push(...tokens);
+              for (const event of forcedCall.feed(shown)) push(event);
+              return;
+            }
             if (!text) return;
             if (chunk.type === "segment") {
               if (chunk.segmentType === "thought") push({ type: "reasoning", text });
-            } else if (forcedCall) for (const event of forcedCall.feed(text)) push(event);
-            else push({ type: "text", text });
+            } else push({ type: "text", text });
           },
         };
         const response = functions
@@ -483,22 +495,46 @@ export class Engine {
       lease.release();
       throw error;
     }
-    const sampling = this.samplingOptions(request.sampling, info);
+    // Stop sequences are matched here, not by node-llama-cpp: its detector drops the text it
+    // holds back as a possible stop sequence when max_tokens ends the generation.
+    const { customStopTriggers: _, ...sampling } = this.samplingOptions(request.sampling, info);
+    // Room past max_tokens for tokens node-llama-cpp holds back (an incomplete UTF-8 character);
+    // we stop at the limit ourselves.
+    const slack = Math.max(0, Math.min(HOLD_BACK_SLACK, lease.sequence.contextSize - promptTokens - maxTokens));
     return this.stream(lease, signal, promptTokens, async (push, abortSignal, countTokens) => {
       const completion = new LlamaCompletion({ contextSequence: lease.sequence });
+      const limit = new AbortController();
+      const stopAtLimit = () => limit.abort();
+      abortSignal.addEventListener("abort", stopAtLimit, { once: true });
+      const stopText = new StopText(request.sampling.stop ?? []);
+      const delivered: Token[] = [];
+      let stopped: GenerationStop | undefined;
       try {
         const response = await completion.generateCompletionWithMeta(request.prompt, {
           ...sampling,
-          maxTokens,
-          signal: abortSignal,
+          maxTokens: maxTokens + slack,
+          signal: limit.signal,
           stopOnAbortSignal: true,
-          onToken: (tokens) => countTokens(tokens.length),
-          onTextChunk: (text) => {
-            if (text) push({ type: "text", text });
+          onToken: (tokens) => {
+            if (stopped) return;
+            const taken = tokens.slice(0, maxTokens - delivered.length);
+            const text = loaded.model.detokenize(taken, false, delivered);
+            delivered.push(...taken);
+            countTokens(taken.length);
+            const out = stopText.push(text);
+            if (out.text) push({ type: "text", text: out.text });
+            if (out.stop !== undefined) stopped = { finishReason: "stop_sequence", stopSequence: out.stop };
+            else if (delivered.length >= maxTokens) stopped = { finishReason: "length" };
+            if (stopped) limit.abort();
           },
         });
+        if (stopped?.finishReason === "stop_sequence") return stopped;
+        const rest = stopText.flush();
+        if (rest) push({ type: "text", text: rest });
+        if (stopped && !abortSignal.aborted) return stopped;
         return mapStopReason(response.metadata);
       } finally {
+        abortSignal.removeEventListener("abort", stopAtLimit);
         completion.dispose({ disposeSequence: false });
       }
     });
@@ -585,6 +621,43 @@ export class Engine {
     await this.pool.dispose();
     await this.llama.dispose();
   }
+}
+
+/**
+ * A call syntax's text as pieces: plain strings as they are, special-token parts
+ * tokenized, each special token kept as its id (the grammar writes it as a token).
+ */
+function callSyntaxPieces(loaded: LoadedModel, value: unknown): SyntaxPiece[] {
+  const model = loaded.model;
+  const pieces: SyntaxPiece[] = [];
+  const addText = (text: string) => {
+    const last = pieces[pieces.length - 1];
+    if (last && last.token === undefined) last.text += text;
+    else if (text) pieces.push({ text });
+  };
+  for (const part of LlamaText(value as never).values) {
+    if (typeof part === "string") {
+      addText(part);
+      continue;
+    }
+    const tokens = LlamaText(part).tokenize(model.tokenizer);
+    if (!tokens.some((t) => model.isSpecialToken(t))) {
+      addText(LlamaText(part).toString());
+      continue;
+    }
+    let plain: Token[] = [];
+    for (const token of tokens) {
+      if (!model.isSpecialToken(token)) {
+        plain.push(token);
+        continue;
+      }
+      if (plain.length) addText(model.detokenize(plain, false));
+      plain = [];
+      pieces.push({ text: model.detokenize([token], true), token });
+    }
+    if (plain.length) addText(model.detokenize(plain, false));
+  }
+  return pieces;
 }
 
 function normalize(vector: readonly number[]): number[] {

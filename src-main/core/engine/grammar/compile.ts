@@ -9,6 +9,7 @@
  *   `fractionDigits` digits after the point, formats in their strict readings;
  * - whitespace is bounded, so a weak model cannot spend its budget on spaces.
  */
+import { DisjointnessProver } from "./disjoint.js";
 import { FORMAT_LENGTHS, FORMATS } from "./formats.js";
 import { alt, type CharRange, cls, EMPTY, type Expr, Grammar, isNever, lit, NEVER, opt, ref, rep, seq } from "./gbnf.js";
 import { decimalRange, integerRange, MAX_INTEGER_DIGITS, scaled, toDecimal } from "./numbers.js";
@@ -170,6 +171,8 @@ const MAX_EXTRA_KEY_LENGTH = 32;
 const MAX_ENUMERATED_MULTIPLES = 10_000;
 /** Most alternatives `anyOf` × `anyOf` (in `allOf`) may multiply to. */
 const MAX_CROSS_PRODUCT = 64;
+/** Most `oneOf` branches compared pair by pair for exclusivity (finite ones are compared at any count). */
+const MAX_ONE_OF_PAIRWISE = 128;
 
 const isObject = (v: unknown): v is Schema => typeof v === "object" && v !== null && !Array.isArray(v);
 const escapePointer = (s: string) => s.replace(/~/g, "~0").replace(/\//g, "~1");
@@ -229,6 +232,8 @@ export class SchemaCompiler {
   private readonly refRules = new Map<string, string>();
   private readonly strict: boolean;
   private readonly places: number;
+  /** Set while proving `oneOf` branches disjoint: that resolving must not report or refuse anything. */
+  private quiet = false;
 
   constructor(
     private readonly root: unknown,
@@ -241,6 +246,7 @@ export class SchemaCompiler {
 
   /** Reports a keyword the grammar leaves out; under strict that is an error. */
   private skip(keyword: string, path: string, reason: string): void {
+    if (this.quiet) return;
     const where = child(path, keyword);
     if (this.strict) {
       throw new SchemaCompileError(
@@ -378,6 +384,7 @@ export class SchemaCompiler {
       const { [alternatives]: list, ...rest } = s;
       const base = this.withoutUnsupported(rest);
       const constraining = Object.keys(base).filter((k) => !ANNOTATIONS.has(k));
+      if (alternatives === "oneOf") this.checkExclusive(list as unknown[], base, path);
       const options = (list as unknown[]).map((option, i) => {
         const where = child(path, alternatives, i);
         return constraining.length === 0
@@ -397,6 +404,70 @@ export class SchemaCompiler {
     if (types === undefined) return this.anyValue();
     const options = types.map((type) => this.typed(type, s, path));
     return this.nonEmpty(alt(...options), "type", path);
+  }
+
+  /**
+   * `oneOf` is compiled as `anyOf`, which is exact only when no value satisfies two
+   * branches; where that cannot be proved (disjoint.ts) the exclusivity is reported.
+   */
+  private checkExclusive(branches: readonly unknown[], base: Schema, path: string): void {
+    if (branches.length < 2) return;
+    const constraining = Object.keys(base).some((k) => !ANNOTATIONS.has(k));
+    const withBase = branches.map((b) => (constraining ? { allOf: [base, b] } : b));
+    const overlap = this.overlappingBranches(withBase);
+    if (!overlap) return;
+    this.skip(
+      "oneOf",
+      path,
+      `branches ${overlap[0]} and ${overlap[1]} may both match one value, and a grammar cannot keep a value out of the other branches (enforced exactly: branches of different types, with different const/enum values of a required property, where one requires a property the other forbids, or whose ranges do not meet)`,
+    );
+  }
+
+  /** Two branches that may share a value, or undefined when all are provably disjoint. */
+  private overlappingBranches(branches: readonly unknown[]): [number, number] | undefined {
+    this.quiet = true;
+    try {
+      const prover = new DisjointnessProver({ flatten: (s) => this.flatten(s) });
+      // Finite branches (`const`/`enum`, as in a oneOf of described constants) at any count.
+      const seen = new Map<string, number>();
+      let allFinite = true;
+      for (const [i, branch] of branches.entries()) {
+        const values = prover.finiteTexts(branch);
+        if (!values) {
+          allFinite = false;
+          break;
+        }
+        for (const v of values) {
+          const other = seen.get(v);
+          if (other !== undefined && other !== i) return [other, i];
+          seen.set(v, i);
+        }
+      }
+      if (allFinite) return undefined;
+      if (branches.length > MAX_ONE_OF_PAIRWISE) return [0, 1];
+      for (let i = 0; i < branches.length; i++)
+        for (let j = i + 1; j < branches.length; j++) if (!prover.disjoint(branches[i], branches[j])) return [i, j];
+      return undefined;
+    } finally {
+      this.quiet = false;
+    }
+  }
+
+  /** `$ref` followed and `allOf` merged, for the disjointness prover (throws SchemaCompileError). */
+  private flatten(schema: unknown): Schema | boolean {
+    if (typeof schema === "boolean") return schema;
+    let s = this.deref(schema, "#");
+    for (let round = 0; Array.isArray(s.allOf); round++) {
+      if (round > 32) this.fail("'allOf' nests too deep.", "allOf", "#");
+      const { allOf, ...rest } = s;
+      let merged: Schema = rest;
+      for (const part of allOf as unknown[]) {
+        if (part === true) continue;
+        merged = this.merge(merged, this.deref(part, "#"), "#");
+      }
+      s = merged;
+    }
+    return s;
   }
 
   private nonEmpty(expr: Expr, keyword: string, path: string): Expr {

@@ -126,6 +126,27 @@ export const CORPUS: CorpusSchema[] = [
   },
   { name: "oneOf", schema: { oneOf: [{ type: "boolean" }, { type: "null" }] }, bounded: true },
   {
+    // What zod's z.toJSONSchema writes for a discriminatedUnion: exclusive through the const.
+    name: "oneOf tagged union",
+    schema: {
+      oneOf: [
+        {
+          type: "object",
+          properties: { kind: { type: "string", const: "move" }, steps: { type: "integer", minimum: 1, maximum: 9 } },
+          required: ["kind", "steps"],
+          additionalProperties: false,
+        },
+        {
+          type: "object",
+          properties: { kind: { type: "string", const: "say" }, text: { type: "string", maxLength: 5 } },
+          required: ["kind", "text"],
+          additionalProperties: false,
+        },
+      ],
+    },
+    bounded: true,
+  },
+  {
     name: "allOf merged",
     schema: {
       allOf: [

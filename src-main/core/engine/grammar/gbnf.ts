@@ -12,12 +12,18 @@ export type Expr =
   | { readonly kind: "sequence"; readonly items: readonly Expr[] }
   | { readonly kind: "choice"; readonly options: readonly Expr[] }
   | { readonly kind: "repeat"; readonly item: Expr; readonly min: number; readonly max: number | undefined }
-  | { readonly kind: "ref"; readonly rule: string };
+  | { readonly kind: "ref"; readonly rule: string }
+  /** One vocabulary token by id (llama.cpp's `<[id]>`): a special token of a call syntax; `text` is how it detokenizes. */
+  | { readonly kind: "token"; readonly id: number; readonly text: string };
 
 export const EMPTY: Expr = { kind: "literal", text: "" };
 
 export function lit(text: string): Expr {
   return { kind: "literal", text };
+}
+
+export function tok(id: number, text: string): Expr {
+  return { kind: "token", id, text };
 }
 
 export function cls(ranges: readonly CharRange[], negated = false): Expr {
@@ -177,6 +183,8 @@ function exprToGbnf(expr: Expr, context: number): string {
       return classToGbnf(expr.ranges, expr.negated);
     case "ref":
       return expr.rule;
+    case "token":
+      return `<[${expr.id}]>`;
     case "sequence": {
       const text = expr.items.map((i) => exprToGbnf(i, 2)).join(" ");
       return context > 1 ? `(${text})` : text;

@@ -13,6 +13,7 @@ export function sampleGrammar(grammar: Grammar, root: Expr, random: () => number
   const walk = (e: Expr, depth: number): string => {
     switch (e.kind) {
       case "literal":
+      case "token":
         return e.text;
       case "class": {
         if (e.negated) {
