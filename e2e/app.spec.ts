@@ -133,7 +133,7 @@ test("a download from a Hugging Face-like server shows progress and completes", 
   await page.getByTestId("hf-search").fill("demo");
   await page.getByRole("button", { name: "Search" }).click();
   await page.getByRole("button", { name: "acme/demo-GGUF" }).click();
-  await page.getByRole("button", { name: "Download" }).click();
+  await page.getByRole("button", { name: "Download", exact: true }).click();
   const item = page.getByTestId("download").first();
   await expect(item.getByTestId("download-status")).toHaveText("downloading", { timeout: 10_000 });
   await shot(page, "download-progress");
