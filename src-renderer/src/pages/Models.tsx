@@ -56,13 +56,14 @@ function useDownloads(): Download[] {
 function FitBadge({ fit }: { fit: Fit | null | undefined }) {
   if (!fit)
     return (
-      <Badge variant="light" color="gray">
+      <Badge variant="light" color="gray" className="badge-full">
         no estimate
       </Badge>
     );
   return (
     <Badge
       variant="light"
+      className="badge-full"
       color={fit.fits ? "green" : "red"}
       title={`needs ~${formatBytes(fit.ram)} RAM, ${formatBytes(fit.vram)} VRAM`}
     >
@@ -446,7 +447,7 @@ export function Models() {
               <Table.Tbody>
                 {models.map((m) => (
                   <Table.Tr key={m.id} data-testid={`model-${m.id}`}>
-                    <Table.Td fw={600} style={{ overflowWrap: "anywhere" }}>
+                    <Table.Td fw={600} style={{ whiteSpace: "nowrap" }}>
                       {m.id}
                     </Table.Td>
                     <Table.Td>{m.architecture ?? "?"}</Table.Td>

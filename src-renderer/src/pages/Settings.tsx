@@ -84,7 +84,10 @@ export function Settings() {
       queryClient.setQueryData(["settings"], view);
       setSavedOnce(true);
       notifications.show({
-        message: `Saved ${dirty.length} setting${dirty.length === 1 ? "" : "s"}. They apply after a restart.`,
+        message:
+          dirty.length === 1
+            ? "Saved 1 setting; it applies after a restart."
+            : `Saved ${dirty.length} settings; they apply after a restart.`,
       });
     },
     onError: (e) => notifications.show({ color: "red", title: "Not saved", message: e.message }),
