@@ -133,7 +133,7 @@ test("a download from a Hugging Face-like server shows progress and completes", 
   await page.getByTestId("hf-search").fill("demo");
   await page.getByRole("button", { name: "Search" }).click();
   await page.getByRole("button", { name: "acme/demo-GGUF" }).click();
-  await page.getByRole("button", { name: "Download" }).click();
+  await page.getByRole("button", { name: "Download", exact: true }).click();
   const item = page.getByTestId("download").first();
   await expect(item.getByTestId("download-status")).toHaveText("downloading", { timeout: 10_000 });
   await shot(page, "download-progress");
@@ -146,7 +146,8 @@ test("settings save and the theme switches", async ({ page }) => {
   await signIn(page, "#/settings");
   await page.getByText("Dark", { exact: true }).click();
   await expect(page.locator("html")).toHaveAttribute("data-mantine-color-scheme", "dark");
+  await page.getByTestId("setting-modelTtlMinutes").fill("20");
   await page.getByTestId("save-settings").click();
-  await expect(page.getByText("Server settings apply after a restart")).toBeVisible();
+  await expect(page.getByTestId("restart-needed")).toBeVisible();
   await shot(page, "settings");
 });

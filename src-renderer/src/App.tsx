@@ -39,11 +39,18 @@ const PAGES: Record<PageId, ComponentType> = {
   settings: named(() => import("./pages/Settings.js"), "Settings"),
 };
 
-/** The page an address names; an unknown `#/…` address is corrected to the dashboard's. */
+/** The last unknown address corrected (the dashboard says it was not found). */
+let notFound: string | null = null;
+
+/** The page an address names; an unknown `#/…` address is corrected to the dashboard's, and remembered. */
 function pageFromHash(): PageId {
   const id = window.location.hash.replace(/^#\/?/, "").split(/[?&/]/)[0] ?? "";
+  notFound = null;
   if (isPage(id)) return id;
-  if (!signInCode(window.location.hash)) history.replaceState(null, "", `${window.location.pathname}${pageHref("dashboard")}`);
+  if (!signInCode(window.location.hash)) {
+    if (id) notFound = window.location.hash;
+    history.replaceState(null, "", `${window.location.pathname}${pageHref("dashboard")}`);
+  }
   return "dashboard";
 }
 
@@ -167,12 +174,14 @@ function ThemeToggle() {
 
 function Shell({ onSignOut }: { onSignOut: () => void }) {
   const [page, setPage] = useState<PageId>(pageFromHash());
+  const [missing, setMissing] = useState<string | null>(notFound);
   const [opened, { toggle, close }] = useDisclosure();
   const reachable = useServerReachable();
 
   useEffect(() => {
     const onHash = () => {
       setPage(pageFromHash());
+      setMissing(notFound);
       close();
     };
     window.addEventListener("hashchange", onHash);
@@ -239,6 +248,19 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
           <Alert color="red" title="The server is not reachable" mb="md" data-testid="offline">
             The app cannot reach the MaaS-Base server; it may have been stopped. Actions are paused until it answers again
             (checked every 5 seconds).
+          </Alert>
+        )}
+        {missing && (
+          <Alert
+            color="yellow"
+            title="Page not found"
+            mb="md"
+            withCloseButton
+            closeButtonLabel="Dismiss"
+            onClose={() => setMissing(null)}
+            data-testid="not-found"
+          >
+            There is no page at <code>{missing}</code>; here is the Dashboard. The pages are in the menu.
           </Alert>
         )}
         <fieldset disabled={!reachable} style={{ border: 0, margin: 0, padding: 0, minWidth: 0 }}>

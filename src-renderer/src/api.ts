@@ -93,6 +93,10 @@ export class ApiFailure extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** The error's machine-readable code (`model_exists`, `hf_gated`…), when the server gave one. */
+    readonly code: string | null = null,
+    /** The request field the error is about, when the server named one. */
+    readonly param: string | null = null,
   ) {
     super(message);
   }
@@ -121,14 +125,20 @@ async function send(path: string, init: CallInit = {}): Promise<Response> {
   }
   if (!res.ok) {
     let message = `HTTP ${res.status}`;
+    let code: string | null = null;
+    let param: string | null = null;
     try {
-      const body = (await res.json()) as { error?: { message?: string } | string };
+      const body = (await res.json()) as { error?: { message?: string; code?: string; param?: string } | string };
       message = typeof body.error === "string" ? body.error : (body.error?.message ?? message);
+      if (typeof body.error === "object") {
+        code = body.error.code ?? null;
+        param = body.error.param ?? null;
+      }
     } catch {
       // not JSON
     }
     if (res.status === 401 && !quiet) signedOutListener?.(message);
-    throw new ApiFailure(res.status, message);
+    throw new ApiFailure(res.status, message, code, param);
   }
   return res;
 }

@@ -30,6 +30,12 @@ export interface HubBehaviour {
  */
 export class FakeHub {
   readonly repos = new Map<string, HubFile[]>();
+  /** Repositories answered as gated (401 with `x-error-code: GatedRepo`, as Hugging Face does). */
+  readonly gated = new Set<string>();
+  /** Bytes per second for one repository's files (overrides `behaviour.bytesPerSecond`). */
+  readonly repoRates = new Map<string, number>();
+  /** Searches containing this word get their connection dropped (the hub cannot be reached). */
+  unreachableWord: string | null = null;
   readonly requests: Array<{ method: string; path: string; range: string | null }> = [];
   behaviour: HubBehaviour = {};
   private served = 0;
@@ -53,6 +59,14 @@ export class FakeHub {
       const url = new URL(req.url ?? "/", "http://hub");
       this.requests.push({ method: req.method ?? "GET", path: url.pathname, range: req.headers.range ?? null });
       const tree = /^\/api\/models\/([^/]+\/[^/]+)\/tree\/[^/]+$/.exec(url.pathname);
+      if (url.pathname === "/__requests") {
+        res.setHeader("content-type", "application/json");
+        return void res.end(JSON.stringify(this.requests));
+      }
+      if (tree && this.gated.has(tree[1] as string)) {
+        res.writeHead(401, { "x-error-code": "GatedRepo", "content-type": "application/json" });
+        return void res.end('{"error":"Access to this repository is restricted."}');
+      }
       if (tree) {
         const files = this.repos.get(tree[1] as string);
         if (!files) return void res.writeHead(404).end('{"error":"Repository not found"}');
@@ -74,6 +88,7 @@ export class FakeHub {
       }
       if (url.pathname === "/api/models") {
         const q = (url.searchParams.get("search") ?? "").toLowerCase();
+        if (this.unreachableWord && q.includes(this.unreachableWord)) return void req.socket.destroy();
         res.setHeader("content-type", "application/json");
         return void res.end(
           JSON.stringify(
@@ -108,15 +123,20 @@ export class FakeHub {
       const body = entry.bytes.subarray(start, end + 1);
       const drop = this.behaviour.dropAfterBytes !== undefined && this.served < (this.behaviour.dropTimes ?? 1);
       if (drop) this.served++;
-      void this.send(res, body, drop ? (this.behaviour.dropAfterBytes ?? 0) : null);
+      const rate = this.repoRates.get(file?.[1] as string) ?? this.behaviour.bytesPerSecond;
+      void this.send(res, body, drop ? (this.behaviour.dropAfterBytes ?? 0) : null, rate);
     });
     await new Promise<void>((ok) => this.server?.listen(0, "127.0.0.1", ok));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     return this.url;
   }
 
-  private async send(res: import("node:http").ServerResponse, body: Buffer, dropAfter: number | null): Promise<void> {
-    const rate = this.behaviour.bytesPerSecond;
+  private async send(
+    res: import("node:http").ServerResponse,
+    body: Buffer,
+    dropAfter: number | null,
+    rate: number | undefined,
+  ): Promise<void> {
     const chunk = rate ? Math.max(1024, Math.floor(rate / 20)) : body.length;
     for (let offset = 0; offset < body.length; offset += chunk) {
       if (res.destroyed) return;

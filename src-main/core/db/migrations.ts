@@ -211,4 +211,30 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       ALTER TABLE usage_records ADD COLUMN cached_tokens INTEGER NOT NULL DEFAULT 0;
     `,
   },
+  {
+    version: 9,
+    name: "paused downloads; the error text of a failed request",
+    sql: `
+      CREATE TABLE downloads_new (
+        id               TEXT PRIMARY KEY,
+        uri              TEXT NOT NULL,
+        hf_repo          TEXT,
+        hf_file          TEXT,
+        file_name        TEXT NOT NULL,
+        status           TEXT NOT NULL CHECK (status IN ('queued', 'downloading', 'paused', 'verifying', 'done', 'failed', 'cancelled')),
+        total_bytes      INTEGER NOT NULL DEFAULT 0,
+        downloaded_bytes INTEGER NOT NULL DEFAULT 0,
+        expected_sha256  TEXT,
+        model_id         TEXT,
+        error            TEXT,
+        created_at       INTEGER NOT NULL,
+        updated_at       INTEGER NOT NULL
+      );
+      INSERT INTO downloads_new SELECT id, uri, hf_repo, hf_file, file_name, status, total_bytes, downloaded_bytes,
+        expected_sha256, model_id, error, created_at, updated_at FROM downloads;
+      DROP TABLE downloads;
+      ALTER TABLE downloads_new RENAME TO downloads;
+      ALTER TABLE usage_records ADD COLUMN error TEXT;
+    `,
+  },
 ];

@@ -8,7 +8,11 @@ import { ApiError, InvalidRequestError, NotFoundError } from "../errors.js";
 import { type HfFile, type HuggingFace, parseHfRef } from "./huggingface.js";
 import { type ModelService, modelIdFor, sha256File } from "./models.js";
 
-export type DownloadStatus = "queued" | "downloading" | "verifying" | "done" | "failed" | "cancelled";
+export type DownloadStatus = "queued" | "downloading" | "paused" | "verifying" | "done" | "failed" | "cancelled";
+
+/** Speed is measured over this much recent time; no speed or time left is given before that much has passed. */
+export const SPEED_WINDOW_MS = 3000;
+const MIN_SPEED_SPAN_MS = 1000;
 
 export interface DownloadInfo {
   id: string;
@@ -19,9 +23,9 @@ export interface DownloadInfo {
   status: DownloadStatus;
   totalBytes: number;
   downloadedBytes: number;
-  /** Bytes per second, averaged by the downloader (0 when not running). */
+  /** Bytes per second over the last few seconds (0 when not running or not measured yet). */
   speed: number;
-  /** Seconds left, estimated (null when unknown). */
+  /** Seconds left at that speed (null until a second or more of progress was measured). */
   etaSeconds: number | null;
   modelId: string | null;
   error: string | null;
@@ -66,7 +70,10 @@ export class DownloadManager {
     string,
     { downloader: ModelDownloader | null; controller: AbortController; done: Promise<void> }
   >();
-  private readonly live = new Map<string, { speed: number; eta: number | null; downloaded: number; total: number }>();
+  private readonly live = new Map<
+    string,
+    { speed: number; eta: number | null; downloaded: number; total: number; samples: Array<{ at: number; bytes: number }> }
+  >();
   private readonly listeners = new Set<(download: DownloadInfo) => void>();
   private readonly waiting: string[] = [];
   private lastPersist = new Map<string, number>();
@@ -212,14 +219,9 @@ export class DownloadManager {
         headers: this.hf.headers,
         skipExisting: false,
         deleteTempFileOnCancel: false,
-        onProgress: ({ totalSize, downloadedSize, averageSpeed, estimatedTimeLeft }) => {
-          this.live.set(id, {
-            total: totalSize,
-            downloaded: downloadedSize,
-            speed: averageSpeed,
-            eta: Number.isFinite(estimatedTimeLeft) ? Math.round(estimatedTimeLeft / 1000) : null,
-          });
+        onProgress: ({ totalSize, downloadedSize }) => {
           const now = Date.now();
+          this.live.set(id, measure(this.live.get(id)?.samples ?? [], now, downloadedSize, totalSize));
           if (now - (this.lastPersist.get(id) ?? 0) > 250) {
             this.lastPersist.set(id, now);
             this.update(id, { downloaded_bytes: downloadedSize, total_bytes: totalSize });
@@ -242,7 +244,7 @@ export class DownloadManager {
         sha256 = await sha256File(entryPath);
         if (sha256 !== row.expected_sha256) {
           rmSync(staging, { recursive: true, force: true });
-          throw new Error(`checksum mismatch: expected sha256 ${row.expected_sha256}, got ${sha256}; the file was removed`);
+          throw new ChecksumError(row.expected_sha256, sha256);
         }
       }
       if (existsSync(target)) throw new Error(`'${row.file_name}' already exists in the models folder`);
@@ -263,6 +265,8 @@ export class DownloadManager {
         rmSync(staging, { recursive: true, force: true });
         return;
       }
+      // Paused: the partial file stays, and resuming continues from it.
+      if (current?.status === "paused") return;
       if (controller.signal.aborted) {
         // Shutdown: leave it queued with its partial file, to resume on the next start.
         this.update(id, { status: "queued" });
@@ -270,7 +274,9 @@ export class DownloadManager {
       }
       const message = error instanceof Error ? error.message : String(error);
       this.logger.warn({ download: id, err: message }, "download failed");
-      this.update(id, { status: "failed", error: message });
+      // A failed checksum leaves nothing to resume from: the next try starts afresh.
+      if (error instanceof ChecksumError) this.live.delete(id);
+      this.update(id, { status: "failed", error: message, ...(error instanceof ChecksumError ? { downloaded_bytes: 0 } : {}) });
     }
   }
 
@@ -279,11 +285,11 @@ export class DownloadManager {
     return join(this.modelsDir, ".downloads", id);
   }
 
-  /** Cancels a queued or running download and deletes its partial file. */
+  /** Cancels a queued, running or paused download and deletes its partial file. */
   async cancel(id: string): Promise<DownloadInfo> {
     const row = this.row(id);
     if (!row) throw new NotFoundError(`No download with id '${id}'.`, "id", "download_not_found");
-    if (!["queued", "downloading", "verifying"].includes(row.status)) return this.toInfo(row);
+    if (!["queued", "downloading", "paused", "verifying"].includes(row.status)) return this.toInfo(row);
     this.update(id, { status: "cancelled" });
     const index = this.waiting.indexOf(id);
     if (index >= 0) this.waiting.splice(index, 1);
@@ -297,11 +303,35 @@ export class DownloadManager {
     return this.get(id) as DownloadInfo;
   }
 
-  /** Retries a failed download (from its partial file when there is one). */
+  /**
+   * Pauses a queued or running download: it stops, its partial file stays, and `retry`
+   * (Resume) continues from where it stopped with a ranged request.
+   */
+  async pause(id: string): Promise<DownloadInfo> {
+    const row = this.row(id);
+    if (!row) throw new NotFoundError(`No download with id '${id}'.`, "id", "download_not_found");
+    if (!["queued", "downloading"].includes(row.status)) return this.toInfo(row);
+    const live = this.live.get(id);
+    this.update(id, { status: "paused", ...(live ? { downloaded_bytes: live.downloaded } : {}) });
+    const index = this.waiting.indexOf(id);
+    if (index >= 0) this.waiting.splice(index, 1);
+    const entry = this.running.get(id);
+    if (entry) {
+      // Closed and awaited before anything else: ipull writes its progress and renames the
+      // partial file as it closes, and a Resume that starts before that has finished finds
+      // a file in flux and starts from zero. (An abort alone closes without waiting.)
+      await entry.downloader?.cancel({ deleteTempFile: false }).catch(() => {});
+      entry.controller.abort();
+      await entry.done;
+    }
+    return this.get(id) as DownloadInfo;
+  }
+
+  /** Resumes a paused download, or tries a failed one again (from its partial file when there is one). */
   retry(id: string): DownloadInfo {
     const row = this.row(id);
     if (!row) throw new NotFoundError(`No download with id '${id}'.`, "id", "download_not_found");
-    if (row.status !== "failed" && row.status !== "cancelled") return this.toInfo(row);
+    if (!["failed", "cancelled", "paused"].includes(row.status)) return this.toInfo(row);
     this.update(id, { status: "queued", error: null });
     this.enqueue(id);
     return this.get(id) as DownloadInfo;
@@ -327,4 +357,42 @@ export class DownloadManager {
     for (const entry of entries) entry.controller.abort();
     await Promise.all(entries.map((e) => e.done));
   }
+}
+
+/** The downloaded file is not the file the hub describes. */
+export class ChecksumError extends Error {
+  constructor(
+    readonly expected: string,
+    readonly actual: string,
+  ) {
+    super(
+      `The file's SHA-256 does not match the hub's: the download was deleted. Download it again for a fresh copy (expected ${expected.slice(0, 12)}…, got ${actual.slice(0, 12)}…).`,
+    );
+  }
+}
+
+/**
+ * Speed as a moving average over the last SPEED_WINDOW_MS of progress reports, and the
+ * time left at that speed: neither is given until at least a second of progress was
+ * seen (an early guess from a few packets is off by an order of magnitude).
+ */
+export function measure(
+  previous: Array<{ at: number; bytes: number }>,
+  now: number,
+  downloaded: number,
+  total: number,
+): { speed: number; eta: number | null; downloaded: number; total: number; samples: Array<{ at: number; bytes: number }> } {
+  const valid = previous.filter((p) => p.bytes <= downloaded);
+  // The samples inside the window, and the last one before it as the span's start.
+  const anchor = valid.filter((p) => now - p.at > SPEED_WINDOW_MS).at(-1);
+  const samples = [
+    ...(anchor ? [anchor] : []),
+    ...valid.filter((p) => now - p.at <= SPEED_WINDOW_MS),
+    { at: now, bytes: downloaded },
+  ];
+  const first = samples[0] as { at: number; bytes: number };
+  const span = now - first.at;
+  const speed = span >= MIN_SPEED_SPAN_MS ? ((downloaded - first.bytes) * 1000) / span : 0;
+  const eta = speed > 0 && total > 0 ? Math.max(0, Math.round((total - downloaded) / speed)) : null;
+  return { speed, eta, downloaded, total, samples };
 }

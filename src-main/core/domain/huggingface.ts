@@ -1,4 +1,4 @@
-import { InvalidRequestError, NotFoundError } from "../errors.js";
+import { ApiError, InvalidRequestError, NotFoundError } from "../errors.js";
 
 /** Where Hugging Face is: the configured base URL, else `HF_ENDPOINT`, else huggingface.co. */
 export function hfEndpoint(configured?: string | null): string {
@@ -52,8 +52,10 @@ export function parseHfRef(ref: string): HfRef {
       break;
     }
   }
-  const [path = "", revision = "main"] = rest.split("#");
-  const resolveUrl = /^([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+\.gguf)$/i.exec(path);
+  const [withQuery = "", revision = "main"] = rest.split("#");
+  // A link copied from the website may carry `?download=true`; its page link says `blob` where the file link says `resolve`.
+  const path = withQuery.split("?")[0] ?? "";
+  const resolveUrl = /^([^/]+\/[^/]+)\/(?:resolve|blob)\/([^/]+)\/(.+\.gguf)$/i.exec(path);
   if (resolveUrl) return { repo: resolveUrl[1] as string, revision: resolveUrl[2] as string, file: resolveUrl[3] as string };
   const parts = path.split("/");
   if (parts.length >= 3 && path.toLowerCase().endsWith(".gguf")) {
@@ -83,12 +85,65 @@ export class HuggingFace {
     return this.token ? { authorization: `Bearer ${this.token}` } : {};
   }
 
-  private async json<T>(path: string): Promise<T> {
-    const res = await fetch(`${this.endpoint}${path}`, { headers: this.headers, signal: AbortSignal.timeout(20_000) });
-    if (res.status === 404 || res.status === 401) {
-      throw new NotFoundError(`Hugging Face has no such repository or file (${path}).`, null, "hf_not_found");
+  /** The hub's host, as messages name it ("huggingface.co", or a mirror's). */
+  get host(): string {
+    try {
+      return new URL(this.endpoint).host;
+    } catch {
+      return this.endpoint;
     }
-    if (!res.ok) throw new InvalidRequestError(`Hugging Face answered ${res.status} for ${path}.`, null, "hf_error");
+  }
+
+  /**
+   * A GET of the hub's JSON API. Failures say what happened in words a person can act
+   * on: the hub cannot be reached (502) or took too long (504), a repository that does
+   * not exist (404), one that is gated or private (403: Hugging Face answers 401), the
+   * hub's own trouble (502 with its status).
+   */
+  private async json<T>(path: string, repo?: string): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.endpoint}${path}`, { headers: this.headers, signal: AbortSignal.timeout(20_000) });
+    } catch (error) {
+      const timedOut = error instanceof DOMException && error.name === "TimeoutError";
+      if (timedOut) {
+        throw new ApiError(504, "server", `${this.host} did not answer within 20 seconds; try again later.`, {
+          code: "hf_timeout",
+        });
+      }
+      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+      const why = cause?.code ?? cause?.message ?? (error instanceof Error ? error.message : String(error));
+      throw new ApiError(
+        502,
+        "server",
+        `Could not reach ${this.host}: ${why}. Check this machine's internet connection (or the Hugging Face endpoint in Settings).`,
+        { code: "hf_unreachable" },
+      );
+    }
+    const what = repo ? `the repository ${repo}` : path;
+    // Hugging Face answers 401 for a repository that does not exist too (so as not to tell
+    // private ones apart); its `x-error-code` says which it is.
+    const code = res.headers.get("x-error-code");
+    if (res.status === 404 || code === "RepoNotFound" || code === "EntryNotFound" || code === "RevisionNotFound") {
+      throw new NotFoundError(
+        `Hugging Face has no ${repo ? `repository ${repo}` : `such page (${path})`}: check the name (owner/name).`,
+        "repo",
+        "hf_not_found",
+      );
+    }
+    if (res.status === 401 || res.status === 403) {
+      throw new ApiError(
+        403,
+        "permission",
+        `${what} on Hugging Face is gated or private (it answered ${res.status}): accept its terms on huggingface.co and start the server with HF_TOKEN set to a token of yours.`,
+        { code: "hf_gated", param: "repo" },
+      );
+    }
+    if (!res.ok) {
+      throw new ApiError(502, "server", `Hugging Face answered ${res.status} for ${what}; try again later.`, {
+        code: "hf_error",
+      });
+    }
     return (await res.json()) as T;
   }
 
@@ -117,6 +172,7 @@ export class HuggingFace {
       throw new InvalidRequestError(`'${repo}' is not a repository name (owner/name).`, "repo");
     const tree = await this.json<Array<{ type: string; path: string; size: number; lfs?: { oid?: string; size?: number } }>>(
       `/api/models/${repo}/tree/${encodeURIComponent(revision)}?recursive=true`,
+      repo,
     );
     const ggufs = tree.filter((e) => e.type === "file" && e.path.toLowerCase().endsWith(".gguf"));
     const out: HfFile[] = [];

@@ -1,6 +1,15 @@
 import { type Db, isBusy, prep } from "../db/database.js";
 
-export type Operation = "chat" | "completion" | "embedding" | "messages" | "responses" | "rerank" | "proxy";
+export type Operation =
+  | "chat"
+  | "completion"
+  | "embedding"
+  | "messages"
+  | "count_tokens"
+  | "responses"
+  | "rerank"
+  | "models"
+  | "proxy";
 
 export interface UsageRecordInput {
   requestId: string;
@@ -19,6 +28,8 @@ export interface UsageRecordInput {
   /** Proxied requests: bytes received from the caller and sent back. */
   bytesIn?: number | null;
   bytesOut?: number | null;
+  /** Why a failed request failed (the message its caller got), for the request log. */
+  error?: string | null;
 }
 
 export interface UsageRecord extends UsageRecordInput {
@@ -42,10 +53,16 @@ export interface UsageSummaryRow {
 export interface RequestFilter {
   limit?: number;
   offset?: number;
+  /** Part of the model or route name (case-insensitive). */
   model?: string;
+  /** Part of the key's name (case-insensitive). */
+  keyName?: string;
   apiKeyId?: number;
+  /** Part of the operation's name. */
   operation?: string;
   status?: number;
+  /** Part of the error text. */
+  error?: string;
   /** Inclusive bounds, epoch ms. */
   from?: number;
   to?: number;
@@ -80,6 +97,7 @@ function toRecord(r: Record<string, unknown>): UsageRecord {
     status: r.status as number,
     bytesIn: (r.bytes_in as number | null) ?? null,
     bytesOut: (r.bytes_out as number | null) ?? null,
+    error: (r.error as string | null) ?? null,
   };
 }
 
@@ -95,6 +113,8 @@ export class UsageService {
   private pending: Array<UsageRecordInput & { createdAt: number }> = [];
   private flushTimer: NodeJS.Timeout | null = null;
   private busyRetries = 0;
+  /** Request ids recorded lately, oldest first (see `recorded`). */
+  private readonly recent = new Set<string>();
 
   constructor(
     private readonly db: Db,
@@ -102,9 +122,9 @@ export class UsageService {
   ) {
     this.insert = db.prepare(
       `INSERT INTO usage_records (request_id, created_at, api_key_id, route, model, operation, prompt_tokens,
-         completion_tokens, cached_tokens, ttft_ms, duration_ms, status, bytes_in, bytes_out)
+         completion_tokens, cached_tokens, ttft_ms, duration_ms, status, bytes_in, bytes_out, error)
        VALUES (@requestId, @createdAt, @apiKeyId, @route, @model, @operation, @promptTokens, @completionTokens,
-         @cachedTokens, @ttftMs, @durationMs, @status, @bytesIn, @bytesOut)`,
+         @cachedTokens, @ttftMs, @durationMs, @status, @bytesIn, @bytesOut, @error)`,
     );
     this.rollup = db.prepare(
       `INSERT INTO usage_daily (day, model, api_key_id, operation, requests, errors, prompt_tokens, completion_tokens, duration_ms)
@@ -132,6 +152,8 @@ export class UsageService {
    * the row waits in memory and is retried off the request path.
    */
   record(input: UsageRecordInput): void {
+    this.recent.add(input.requestId);
+    if (this.recent.size > 1000) this.recent.delete(this.recent.values().next().value as string);
     this.pending.push({ ...input, createdAt: Date.now() });
     for (const listener of this.listeners) listener(input);
     this.flush();
@@ -153,6 +175,7 @@ export class UsageService {
             cachedTokens: input.cachedTokens ?? 0,
             bytesIn: input.bytesIn ?? null,
             bytesOut: input.bytesOut ?? null,
+            error: input.error ?? null,
           });
           this.rollup.run({
             day: utcDay(input.createdAt),
@@ -179,6 +202,25 @@ export class UsageService {
     this.prune(Date.now());
   }
 
+  /** Whether a request has its row already (recent requests only: the error handler asks right after). */
+  recorded(requestId: string): boolean {
+    return this.recent.has(requestId);
+  }
+
+  /** Adds the error text to a failed request's row, when its writer did not know it. */
+  noteError(requestId: string, error: string): void {
+    const waiting = this.pending.find((p) => p.requestId === requestId);
+    if (waiting) {
+      waiting.error ??= error;
+      return;
+    }
+    try {
+      prep(this.db, "UPDATE usage_records SET error = ? WHERE request_id = ? AND error IS NULL").run(error, requestId);
+    } catch (e) {
+      if (!isBusy(e)) throw e; // the text is a nicety; never fail a request over it
+    }
+  }
+
   /** Rows waiting for the write lock (another process holds it). */
   get unwritten(): number {
     return this.pending.length;
@@ -199,9 +241,16 @@ export class UsageService {
     this.flush();
     const where: string[] = [];
     const args: unknown[] = [];
-    if (filter.model) where.push("model = ?") && args.push(filter.model);
+    // Text filters match a part of the value, as a person types it ("qwen" finds "qwen2.5-0.5b").
+    const contains = (value: string) => `%${value.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    if (filter.model)
+      where.push("(model LIKE ? ESCAPE '\\' OR route LIKE ? ESCAPE '\\')") &&
+        args.push(contains(filter.model), contains(filter.model));
     if (filter.apiKeyId !== undefined) where.push("api_key_id = ?") && args.push(filter.apiKeyId);
-    if (filter.operation) where.push("operation = ?") && args.push(filter.operation);
+    if (filter.keyName)
+      where.push("api_key_id IN (SELECT id FROM api_keys WHERE name LIKE ? ESCAPE '\\')") && args.push(contains(filter.keyName));
+    if (filter.operation) where.push("operation LIKE ? ESCAPE '\\'") && args.push(contains(filter.operation));
+    if (filter.error) where.push("error LIKE ? ESCAPE '\\'") && args.push(contains(filter.error));
     if (filter.status !== undefined) where.push("status = ?") && args.push(filter.status);
     if (filter.from !== undefined) where.push("created_at >= ?") && args.push(filter.from);
     if (filter.to !== undefined) where.push("created_at <= ?") && args.push(filter.to);
@@ -282,6 +331,7 @@ export const REQUEST_CSV_COLUMNS: ReadonlyArray<keyof UsageRecord & string> = [
   "ttftMs",
   "durationMs",
   "status",
+  "error",
 ];
 
 /** The columns of a usage-summary CSV export. */

@@ -10,6 +10,7 @@ import type { ServerDeps } from "./context.js";
 import { registerCrossSiteGuard } from "./crossSite.js";
 import { speaksAnthropic } from "./dialect.js";
 import { toApiError } from "./errors.js";
+import { recordFailedRequest } from "./failedRequests.js";
 import { logRequestLine } from "./requestLog.js";
 import { ProxyLoopError } from "./router.js";
 import { adminRoutes } from "./routes/admin.js";
@@ -150,6 +151,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     const retryAfter = apiError.options.retryAfterSeconds;
     if (retryAfter !== undefined) reply.header("retry-after", String(retryAfter));
     const { status, body } = errorReply(request, apiError);
+    recordFailedRequest(deps.usage, request, status, apiError.message);
     return reply.status(status).type("application/json").send(body);
   });
 

@@ -5,8 +5,9 @@ import {
   Card,
   Drawer,
   Group,
+  Input,
+  Modal,
   NumberInput,
-  Progress,
   SegmentedControl,
   Stack,
   Table,
@@ -14,12 +15,15 @@ import {
   Textarea,
   TextInput,
   Title,
+  VisuallyHidden,
 } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
-import { api, desktop, formatBytes, readSse } from "../api.js";
+import { ApiFailure, api, desktop, formatBytes, readSse } from "../api.js";
 import type { Download, Fit, Model, ModelSettings } from "../types.js";
+import { Downloads } from "./models/Downloads.js";
+import { HuggingFaceSearch } from "./models/HuggingFace.js";
 
 const fail = (title: string) => (e: unknown) =>
   notifications.show({ color: "red", title, message: e instanceof Error ? e.message : String(e) });
@@ -52,13 +56,14 @@ function useDownloads(): Download[] {
 function FitBadge({ fit }: { fit: Fit | null | undefined }) {
   if (!fit)
     return (
-      <Badge variant="light" color="gray">
+      <Badge variant="light" color="gray" className="badge-full">
         no estimate
       </Badge>
     );
   return (
     <Badge
       variant="light"
+      className="badge-full"
       color={fit.fits ? "green" : "red"}
       title={`needs ~${formatBytes(fit.ram)} RAM, ${formatBytes(fit.vram)} VRAM`}
     >
@@ -106,13 +111,27 @@ function SettingsDrawer({ model, onClose }: { model: Model | null; onClose: () =
           max={64}
           placeholder={String(model?.effectiveSettings?.parallel ?? "")}
         />
-        <SegmentedControl
-          data={["auto", "max", "number"]}
-          value={typeof settings.gpuLayers === "number" ? "number" : (settings.gpuLayers ?? "auto")}
-          onChange={(v) => setSettings((s) => ({ ...s, gpuLayers: v === "number" ? 0 : (v as "auto" | "max") }))}
-        />
+        <Input.Wrapper
+          label="GPU layers"
+          description="auto: as many as fit in free VRAM · max: all of them · a number: exactly that many"
+          id="gpu-layers-mode"
+        >
+          <SegmentedControl
+            mt={4}
+            fullWidth
+            aria-label="GPU layers"
+            data={[
+              { value: "auto", label: "auto" },
+              { value: "max", label: "max" },
+              { value: "number", label: "a number" },
+            ]}
+            value={typeof settings.gpuLayers === "number" ? "number" : (settings.gpuLayers ?? "auto")}
+            onChange={(v) => setSettings((s) => ({ ...s, gpuLayers: v === "number" ? 0 : (v as "auto" | "max") }))}
+            data-testid="gpu-layers-mode"
+          />
+        </Input.Wrapper>
         {typeof settings.gpuLayers === "number" && (
-          <NumberInput label="GPU layers" value={settings.gpuLayers} onChange={num("gpuLayers")} min={0} />
+          <NumberInput label="Number of GPU layers" value={settings.gpuLayers} onChange={num("gpuLayers")} min={0} />
         )}
         <NumberInput
           label="Idle minutes before unloading (0 = never)"
@@ -143,7 +162,17 @@ function SettingsDrawer({ model, onClose }: { model: Model | null; onClose: () =
               RAM {formatBytes(fit.data.ram)} (free {formatBytes(fit.data.freeRam)}) · VRAM {formatBytes(fit.data.vram)} · context{" "}
               {fit.data.contextSize}
             </Text>
-          ) : (
+          ) : null}
+          {fit.data && settings.contextSize !== undefined && fit.data.contextSize < settings.contextSize ? (
+            <Text size="sm" c="orange.8" mt={4} data-testid="context-capped">
+              A context of {settings.contextSize} tokens was asked for; the model will get {fit.data.contextSize}
+              {model?.contextLength && model.contextLength <= fit.data.contextSize
+                ? `, the context it was trained with (${model.contextLength})`
+                : ": the most its training context, free memory and the server's context cap allow"}
+              . The estimate is for {fit.data.contextSize}.
+            </Text>
+          ) : null}
+          {fit.data ? null : (
             <Text size="sm" c="dimmed">
               {fit.error ? String(fit.error.message) : "…"}
             </Text>
@@ -157,132 +186,155 @@ function SettingsDrawer({ model, onClose }: { model: Model | null; onClose: () =
   );
 }
 
-function HuggingFaceSearch() {
-  const [q, setQ] = useState("");
-  const [query, setQuery] = useState("");
-  const [repo, setRepo] = useState<string | null>(null);
-  const search = useQuery({
-    queryKey: ["hf", query],
-    queryFn: () => api<{ data: Array<{ id: string; downloads: number }> }>(`/api/admin/hf/search?q=${encodeURIComponent(query)}`),
-    enabled: Boolean(query),
-  });
-  const files = useQuery({
-    queryKey: ["hf-files", repo],
-    queryFn: () =>
-      api<{ data: Array<{ path: string; size: number; quantization: string | null; fits: boolean }> }>(
-        `/api/admin/hf/files?repo=${encodeURIComponent(repo ?? "")}`,
-      ),
-    enabled: Boolean(repo),
-  });
-  const pull = useMutation({
-    mutationFn: (ref: string) => api("/api/admin/downloads", { method: "POST", json: { ref } }),
-    onError: fail("Download refused"),
+interface Unreadable {
+  path: string;
+  sizeBytes: number;
+  reason: string;
+}
+
+/** Files in the models folder that could not be read, each with its reason, and a Rescan. */
+function LibraryProblems({ unreadable }: { unreadable: Unreadable[] }) {
+  const queryClient = useQueryClient();
+  const scan = useMutation({
+    mutationFn: () =>
+      api<{ registered: string[]; skipped: Array<{ file: string; reason: string }> }>("/api/admin/models/scan", {
+        method: "POST",
+      }),
+    onSuccess: (result) => {
+      void queryClient.invalidateQueries({ queryKey: ["library"] });
+      notifications.show({
+        message: `Rescanned the models folder: ${result.registered.length} new model${result.registered.length === 1 ? "" : "s"}, ${result.skipped.length} file${result.skipped.length === 1 ? "" : "s"} that cannot be read.`,
+      });
+    },
+    onError: fail("Rescan failed"),
   });
   return (
-    <Card withBorder>
-      <Title order={4}>Hugging Face</Title>
-      <Group mt="xs">
-        <TextInput
-          placeholder="Search GGUF models, e.g. qwen2.5 0.5b"
-          value={q}
-          onChange={(e) => setQ(e.currentTarget.value)}
-          onKeyDown={(e) => e.key === "Enter" && setQuery(q)}
-          style={{ flex: 1 }}
-          data-testid="hf-search"
-        />
-        <Button onClick={() => setQuery(q)} disabled={!q.trim()}>
-          Search
-        </Button>
-      </Group>
-      {search.error && (
-        <Alert color="red" mt="xs">
-          {search.error.message}
-        </Alert>
-      )}
-      <Group mt="xs" gap="xs">
-        {search.data?.data.map((r) => (
-          <Button key={r.id} size="xs" variant={repo === r.id ? "filled" : "light"} onClick={() => setRepo(r.id)}>
-            {r.id}
-          </Button>
-        ))}
-      </Group>
-      {files.data && (
-        <Table mt="xs">
-          <Table.Tbody>
-            {files.data.data.map((f) => (
-              <Table.Tr key={f.path}>
-                <Table.Td>{f.path}</Table.Td>
-                <Table.Td>{f.quantization ?? "?"}</Table.Td>
-                <Table.Td>{formatBytes(f.size)}</Table.Td>
-                <Table.Td>
-                  <Badge variant="light" color={f.fits ? "green" : "red"}>
-                    {f.fits ? "fits" : "too big"}
-                  </Badge>
-                </Table.Td>
-                <Table.Td>
-                  <Button size="xs" onClick={() => pull.mutate(`hf:${repo}/${f.path}`)}>
-                    Download
-                  </Button>
-                </Table.Td>
-              </Table.Tr>
+    <Group justify="space-between" align="flex-start" wrap="wrap" gap="sm">
+      {unreadable.length > 0 ? (
+        <Alert
+          color="orange"
+          title={`${unreadable.length} file${unreadable.length === 1 ? "" : "s"} in the models folder cannot be used`}
+          style={{ flex: "1 1 320px" }}
+          data-testid="unreadable"
+        >
+          <Stack gap={6}>
+            {unreadable.map((u) => (
+              <div key={u.path} data-testid="unreadable-file">
+                <Text size="sm" fw={600} style={{ overflowWrap: "anywhere" }}>
+                  {u.path.split(/[\\/]/).pop()} · {formatBytes(u.sizeBytes)}
+                </Text>
+                <Text size="sm">{u.reason}</Text>
+              </div>
             ))}
-          </Table.Tbody>
-        </Table>
+            <Text size="xs">Replace or re-download the file, then Rescan. Until it changes it is skipped.</Text>
+          </Stack>
+        </Alert>
+      ) : (
+        <span />
       )}
-    </Card>
+      <Button variant="light" onClick={() => scan.mutate()} loading={scan.isPending} data-testid="rescan">
+        Rescan folder
+      </Button>
+    </Group>
   );
 }
 
-function Downloads({ downloads }: { downloads: Download[] }) {
-  const cancel = useMutation({
-    mutationFn: (id: string) => api(`/api/admin/downloads/${id}`, { method: "DELETE" }),
-    onError: fail("Cancel failed"),
+const STATE_COLOR: Record<string, string> = { ready: "green", loading: "indigo", error: "red", unloaded: "gray" };
+
+/** Import a GGUF file by path, with an optional id; a taken id is an error on the id field with a suggestion. */
+function ImportModel({ onDone }: { onDone: () => void }) {
+  const [path, setPath] = useState("");
+  const [id, setId] = useState("");
+  const [mode, setMode] = useState<"copy" | "link">("copy");
+  const [errors, setErrors] = useState<{ path?: string; id?: string }>({});
+  const bridge = desktop();
+  const importModel = useMutation({
+    mutationFn: () =>
+      api("/api/admin/models/import", {
+        method: "POST",
+        json: { path: path.trim(), mode, ...(id.trim() ? { id: id.trim() } : {}) },
+      }),
+    onSuccess: () => {
+      setPath("");
+      setId("");
+      setErrors({});
+      onDone();
+      notifications.show({ message: "Model imported." });
+    },
+    onError: (e) => {
+      const taken = e instanceof ApiFailure && e.code === "model_exists";
+      if (taken) {
+        const base = (
+          id.trim() ||
+          path
+            .split(/[\\/]/)
+            .pop()
+            ?.replace(/\.gguf$/i, "") ||
+          "model"
+        ).replace(/[^\w.:-]/g, "-");
+        setErrors({ id: `${e.message} Choose another id, e.g. ${base}-2.` });
+      } else if (e instanceof ApiFailure && e.param === "id") setErrors({ id: e.message });
+      else setErrors({ path: e.message });
+    },
   });
-  const retry = useMutation({
-    mutationFn: (id: string) => api(`/api/admin/downloads/${id}/retry`, { method: "POST" }),
-    onError: fail("Retry failed"),
-  });
-  if (downloads.length === 0) return null;
   return (
     <Card withBorder>
-      <Title order={4}>Downloads</Title>
-      <Stack mt="xs" gap="xs">
-        {downloads.slice(0, 10).map((d) => {
-          const pct = d.totalBytes ? (d.downloadedBytes / d.totalBytes) * 100 : 0;
-          return (
-            <div key={d.id} data-testid="download">
-              <Group justify="space-between">
-                <Text size="sm">
-                  {d.fileName} · <b data-testid="download-status">{d.status}</b>
-                  {d.status === "downloading" &&
-                    ` · ${formatBytes(d.speed)}/s${d.etaSeconds !== null ? ` · ${d.etaSeconds}s left` : ""}`}
-                  {d.error && ` · ${d.error}`}
-                </Text>
-                <Group gap="xs">
-                  {["queued", "downloading"].includes(d.status) && (
-                    <Button size="compact-xs" variant="light" color="red" onClick={() => cancel.mutate(d.id)}>
-                      Cancel
-                    </Button>
-                  )}
-                  {["failed", "cancelled"].includes(d.status) && (
-                    <Button size="compact-xs" variant="light" onClick={() => retry.mutate(d.id)}>
-                      Resume
-                    </Button>
-                  )}
-                </Group>
-              </Group>
-              <Progress
-                value={d.status === "done" ? 100 : pct}
-                animated={d.status === "downloading"}
-                aria-label={`Download of ${d.fileName}`}
-              />
-              <Text size="xs" c="dimmed">
-                {formatBytes(d.downloadedBytes)} of {formatBytes(d.totalBytes)}
-              </Text>
-            </div>
-          );
-        })}
-      </Stack>
+      <Title order={2} size="h4">
+        Import a local GGUF file
+      </Title>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (path.trim()) importModel.mutate();
+        }}
+      >
+        <Group mt="xs" align="flex-start" wrap="wrap">
+          <TextInput
+            label="Path to a .gguf file"
+            placeholder="/home/me/models/model.gguf"
+            value={path}
+            onChange={(e) => {
+              setPath(e.currentTarget.value);
+              setErrors({});
+            }}
+            error={errors.path}
+            style={{ flex: "2 1 280px" }}
+            data-testid="import-path"
+          />
+          <TextInput
+            label="Id in the library (optional)"
+            description="Clients call it by this name; default: the file's name"
+            placeholder="my-model"
+            value={id}
+            onChange={(e) => {
+              setId(e.currentTarget.value);
+              setErrors({});
+            }}
+            error={errors.id}
+            style={{ flex: "1 1 200px" }}
+            data-testid="import-id"
+          />
+        </Group>
+        <Group mt="sm" wrap="wrap">
+          {bridge?.pickModelFile && (
+            <Button variant="light" onClick={() => void bridge.pickModelFile?.().then((p) => p && setPath(p))}>
+              Choose…
+            </Button>
+          )}
+          <SegmentedControl
+            aria-label="Copy the file into the models folder, or link to it"
+            data={[
+              { value: "copy", label: "Copy into the library" },
+              { value: "link", label: "Link (leave it where it is)" },
+            ]}
+            value={mode}
+            onChange={(v) => setMode(v as "copy" | "link")}
+          />
+          <Button type="submit" disabled={!path.trim()} loading={importModel.isPending} data-testid="import-button">
+            Import
+          </Button>
+        </Group>
+      </form>
     </Card>
   );
 }
@@ -291,7 +343,7 @@ export function Models() {
   const queryClient = useQueryClient();
   const library = useQuery({
     queryKey: ["library"],
-    queryFn: () => api<{ data: Model[] }>("/api/admin/library"),
+    queryFn: () => api<{ data: Model[]; unreadable: Unreadable[] }>("/api/admin/library"),
     refetchInterval: 5000,
   });
   const recommended = useQuery({
@@ -303,181 +355,198 @@ export function Models() {
   });
   const downloads = useDownloads();
   const [editing, setEditing] = useState<Model | null>(null);
-  const [path, setPath] = useState("");
-  const [mode, setMode] = useState<"copy" | "link">("copy");
-  const refresh = () => void queryClient.invalidateQueries({ queryKey: ["library"] });
+  const [removing, setRemoving] = useState<Model | null>(null);
+  const refresh = () => {
+    void queryClient.invalidateQueries({ queryKey: ["library"] });
+    void queryClient.invalidateQueries({ queryKey: ["engine"] });
+  };
   const action = useMutation({
-    mutationFn: ({ id, verb }: { id: string; verb: "load" | "unload" | "delete" }) =>
-      verb === "delete"
-        ? api(`/api/admin/models/${id}`, { method: "DELETE" })
-        : api(`/api/admin/models/${id}/${verb}`, { method: "POST" }),
+    mutationFn: ({ id, verb }: { id: string; verb: "load" | "unload" }) =>
+      api(`/api/admin/models/${id}/${verb}`, { method: "POST" }),
     onSuccess: refresh,
-    onError: fail("Model action failed"),
+    onError: (e, { id, verb }) => fail(verb === "load" ? `${id} did not load` : `${id} did not unload`)(e),
   });
-  const importModel = useMutation({
-    mutationFn: (p: string) => api("/api/admin/models/import", { method: "POST", json: { path: p, mode } }),
-    onSuccess: () => {
-      setPath("");
-      refresh();
-      notifications.show({ message: "Model imported." });
+  const remove = useMutation({
+    // A loaded model is unloaded first (the server refuses to delete one in use).
+    mutationFn: async (m: Model) => {
+      if (m.state === "ready" || m.state === "loading") await api(`/api/admin/models/${m.id}/unload`, { method: "POST" });
+      return api(`/api/admin/models/${m.id}`, { method: "DELETE" });
     },
-    onError: fail("Import failed"),
+    onSuccess: () => {
+      setRemoving(null);
+      refresh();
+    },
+    onError: fail("Not removed"),
   });
   const pull = useMutation({
     mutationFn: (ref: string) => api("/api/admin/downloads", { method: "POST", json: { ref } }),
     onError: fail("Download refused"),
   });
   const models = library.data?.data ?? [];
-  const bridge = desktop();
 
   return (
     <Stack>
       <Title order={1}>Models</Title>
       {library.data && models.length === 0 && (
         <Card withBorder>
-          <Title order={4}>Start with a small model</Title>
+          <Title order={2} size="h4">
+            Your library is empty: start with a small model
+          </Title>
           <Text size="sm" c="dimmed">
-            These run on most machines. Each says whether it fits this one.
+            These run on most machines; each says whether it fits this one. Or search Hugging Face, or import a .gguf file you
+            have, below.
           </Text>
-          <Table mt="xs">
-            <Table.Tbody>
-              {recommended.data?.data.map((r) => (
-                <Table.Tr key={r.ref}>
-                  <Table.Td>
-                    <b>{r.title}</b> <Badge variant="light">{r.capability}</Badge>
-                    <Text size="xs" c="dimmed">
-                      {r.description}
-                    </Text>
-                  </Table.Td>
-                  <Table.Td>{formatBytes(r.sizeBytes)}</Table.Td>
-                  <Table.Td>
-                    <Badge color={r.fits ? "green" : "red"} variant="light">
-                      {r.fits ? "fits" : "too big"}
-                    </Badge>
-                  </Table.Td>
-                  <Table.Td>
-                    <Button size="xs" onClick={() => pull.mutate(r.ref)}>
-                      Download
-                    </Button>
-                  </Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
+          <Table.ScrollContainer minWidth={480}>
+            <Table mt="xs">
+              <Table.Tbody>
+                {recommended.data?.data.map((r) => (
+                  <Table.Tr key={r.ref}>
+                    <Table.Td>
+                      <b>{r.title}</b> <Badge variant="light">{r.capability}</Badge>
+                      <Text size="xs" c="dimmed">
+                        {r.description}
+                      </Text>
+                    </Table.Td>
+                    <Table.Td>{formatBytes(r.sizeBytes)}</Table.Td>
+                    <Table.Td>
+                      <Badge color={r.fits ? "green" : "red"} variant="light">
+                        {r.fits ? "fits" : "too big"}
+                      </Badge>
+                    </Table.Td>
+                    <Table.Td>
+                      <Button size="compact-sm" onClick={() => pull.mutate(r.ref)}>
+                        Download
+                      </Button>
+                    </Table.Td>
+                  </Table.Tr>
+                ))}
+              </Table.Tbody>
+            </Table>
+          </Table.ScrollContainer>
         </Card>
       )}
-      <Card withBorder>
-        <Table highlightOnHover data-testid="library">
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th>Model</Table.Th>
-              <Table.Th>Architecture</Table.Th>
-              <Table.Th>Quantization</Table.Th>
-              <Table.Th>Size</Table.Th>
-              <Table.Th>Capabilities</Table.Th>
-              <Table.Th>Fit</Table.Th>
-              <Table.Th>State</Table.Th>
-              <Table.Th />
-            </Table.Tr>
-          </Table.Thead>
-          <Table.Tbody>
-            {models.map((m) => (
-              <Table.Tr key={m.id} data-testid={`model-${m.id}`}>
-                <Table.Td>{m.id}</Table.Td>
-                <Table.Td>{m.architecture ?? "?"}</Table.Td>
-                <Table.Td>{m.quantization ?? "?"}</Table.Td>
-                <Table.Td>{formatBytes(m.sizeBytes)}</Table.Td>
-                <Table.Td>{m.capabilities.join(", ")}</Table.Td>
-                <Table.Td>
-                  <FitBadge fit={m.fit} />
-                </Table.Td>
-                <Table.Td>
-                  <Badge
-                    variant="light"
-                    color={m.state === "ready" ? "green" : m.state === "error" ? "red" : "gray"}
-                    data-testid={`state-${m.id}`}
-                  >
-                    {m.state === "loading" ? `loading ${Math.round((m.load?.progress ?? 0) * 100)}%` : m.state}
-                  </Badge>
-                  {m.load?.error && (
-                    <Text size="xs" c="red">
-                      {m.load.error}
-                    </Text>
-                  )}
-                </Table.Td>
-                <Table.Td>
-                  <Group gap={4} wrap="nowrap">
-                    {m.state === "ready" ? (
-                      <Button size="compact-xs" variant="light" onClick={() => action.mutate({ id: m.id, verb: "unload" })}>
-                        Unload
-                      </Button>
-                    ) : (
-                      <Button
-                        size="compact-xs"
+      {library.data && <LibraryProblems unreadable={library.data.unreadable ?? []} />}
+      {models.length > 0 && (
+        <Card withBorder p={0}>
+          <Table.ScrollContainer minWidth={900}>
+            <Table highlightOnHover verticalSpacing="sm" horizontalSpacing="md" data-testid="library">
+              <Table.Thead>
+                <Table.Tr>
+                  <Table.Th>Model</Table.Th>
+                  <Table.Th>Architecture</Table.Th>
+                  <Table.Th>Quantization</Table.Th>
+                  <Table.Th>Size</Table.Th>
+                  <Table.Th>Can do</Table.Th>
+                  <Table.Th>Fit</Table.Th>
+                  <Table.Th>State</Table.Th>
+                  <Table.Th>
+                    <VisuallyHidden>Actions</VisuallyHidden>
+                  </Table.Th>
+                </Table.Tr>
+              </Table.Thead>
+              <Table.Tbody>
+                {models.map((m) => (
+                  <Table.Tr key={m.id} data-testid={`model-${m.id}`}>
+                    <Table.Td fw={600} style={{ whiteSpace: "nowrap" }}>
+                      {m.id}
+                    </Table.Td>
+                    <Table.Td>{m.architecture ?? "?"}</Table.Td>
+                    <Table.Td>{m.quantization ?? "?"}</Table.Td>
+                    <Table.Td style={{ whiteSpace: "nowrap" }}>{formatBytes(m.sizeBytes)}</Table.Td>
+                    <Table.Td>
+                      <Group gap={4} wrap="wrap">
+                        {m.capabilities.map((c) => (
+                          <Badge key={c} variant="light" color="gray" className="badge-full">
+                            {c}
+                          </Badge>
+                        ))}
+                      </Group>
+                    </Table.Td>
+                    <Table.Td>
+                      <FitBadge fit={m.fit} />
+                    </Table.Td>
+                    <Table.Td>
+                      <Badge
                         variant="light"
-                        onClick={() => action.mutate({ id: m.id, verb: "load" })}
-                        data-testid={`load-${m.id}`}
+                        color={STATE_COLOR[m.state ?? "unloaded"] ?? "gray"}
+                        className="badge-full"
+                        data-testid={`state-${m.id}`}
                       >
-                        Load
-                      </Button>
-                    )}
-                    <Button size="compact-xs" variant="subtle" onClick={() => setEditing(m)}>
-                      Settings
-                    </Button>
-                    <Button
-                      size="compact-xs"
-                      variant="subtle"
-                      color="red"
-                      onClick={() =>
-                        window.confirm(`Remove ${m.id} and its file?`) && action.mutate({ id: m.id, verb: "delete" })
-                      }
-                    >
-                      Remove
-                    </Button>
-                  </Group>
-                </Table.Td>
-              </Table.Tr>
-            ))}
-          </Table.Tbody>
-        </Table>
-      </Card>
-      <Card withBorder>
-        <Title order={4}>Import a local GGUF file</Title>
-        <Group mt="xs" align="flex-end">
-          <TextInput
-            label="Path to a .gguf file"
-            placeholder="/home/me/models/model.gguf"
-            value={path}
-            onChange={(e) => setPath(e.currentTarget.value)}
-            style={{ flex: 1 }}
-            data-testid="import-path"
-          />
-          {bridge?.pickModelFile && (
-            <Button variant="light" onClick={() => void bridge.pickModelFile?.().then((p) => p && setPath(p))}>
-              Choose…
-            </Button>
-          )}
-          <SegmentedControl
-            data={[
-              { value: "copy", label: "Copy" },
-              { value: "link", label: "Link" },
-            ]}
-            value={mode}
-            onChange={(v) => setMode(v as "copy" | "link")}
-          />
-          <Button
-            onClick={() => importModel.mutate(path)}
-            disabled={!path.trim()}
-            loading={importModel.isPending}
-            data-testid="import-button"
-          >
-            Import
-          </Button>
-        </Group>
-      </Card>
+                        {m.state === "loading" ? `loading ${Math.round((m.load?.progress ?? 0) * 100)}%` : m.state}
+                      </Badge>
+                      {m.load?.error && (
+                        <Text size="xs" c="red.8" mt={4} maw={320} data-testid={`load-error-${m.id}`}>
+                          {m.load.error}
+                        </Text>
+                      )}
+                    </Table.Td>
+                    <Table.Td>
+                      <Group gap={6} wrap="nowrap" justify="flex-end">
+                        {m.state === "ready" ? (
+                          <Button size="compact-sm" variant="light" onClick={() => action.mutate({ id: m.id, verb: "unload" })}>
+                            Unload
+                          </Button>
+                        ) : (
+                          <Button
+                            size="compact-sm"
+                            variant="light"
+                            loading={action.isPending && action.variables?.id === m.id}
+                            onClick={() => action.mutate({ id: m.id, verb: "load" })}
+                            data-testid={`load-${m.id}`}
+                          >
+                            {m.state === "error" ? "Try again" : "Load"}
+                          </Button>
+                        )}
+                        <Button
+                          size="compact-sm"
+                          variant="subtle"
+                          onClick={() => setEditing(m)}
+                          aria-label={`Settings of ${m.id}`}
+                        >
+                          Settings
+                        </Button>
+                        <Button
+                          size="compact-sm"
+                          variant="subtle"
+                          color="red"
+                          onClick={() => setRemoving(m)}
+                          aria-label={`Remove ${m.id}`}
+                          data-testid={`remove-${m.id}`}
+                        >
+                          Remove
+                        </Button>
+                      </Group>
+                    </Table.Td>
+                  </Table.Tr>
+                ))}
+              </Table.Tbody>
+            </Table>
+          </Table.ScrollContainer>
+        </Card>
+      )}
       <Downloads downloads={downloads} />
       <HuggingFaceSearch />
+      <ImportModel onDone={refresh} />
       <SettingsDrawer model={editing} onClose={() => setEditing(null)} />
+      <Modal opened={removing !== null} onClose={() => setRemoving(null)} title={`Remove ${removing?.id ?? ""}?`}>
+        <Text size="sm">
+          {removing?.state === "ready" ? "It is loaded: it will be unloaded, then " : "It "}
+          leaves the library and its file is deleted from the models folder (a linked file stays where it is).
+        </Text>
+        <Group justify="flex-end" mt="md">
+          <Button variant="default" onClick={() => setRemoving(null)}>
+            Keep it
+          </Button>
+          <Button
+            color="red"
+            loading={remove.isPending}
+            onClick={() => removing && remove.mutate(removing)}
+            data-testid="confirm-remove"
+          >
+            Remove
+          </Button>
+        </Group>
+      </Modal>
     </Stack>
   );
 }

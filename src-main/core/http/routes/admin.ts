@@ -113,7 +113,7 @@ export async function adminRoutes(app: FastifyInstance, deps: ServerDeps): Promi
 
   app.get<{
     Querystring: Record<
-      "limit" | "offset" | "model" | "key_id" | "operation" | "status" | "from" | "to" | "format",
+      "limit" | "offset" | "model" | "key_id" | "key" | "operation" | "status" | "error" | "from" | "to" | "format",
       string | undefined
     >;
   }>("/api/admin/usage/requests", async (request, reply) => {
@@ -123,6 +123,9 @@ export async function adminRoutes(app: FastifyInstance, deps: ServerDeps): Promi
       offset: optionalInt(q.offset, "offset") ?? 0,
       ...(q.model ? { model: q.model } : {}),
       ...(q.operation ? { operation: q.operation } : {}),
+      // `model`, `key` (a key's name), `operation` and `error` match a part of the value.
+      ...(q.key ? { keyName: q.key } : {}),
+      ...(q.error ? { error: q.error } : {}),
       ...(optionalInt(q.key_id, "key_id") !== undefined ? { apiKeyId: optionalInt(q.key_id, "key_id") } : {}),
       ...(optionalInt(q.status, "status") !== undefined ? { status: optionalInt(q.status, "status") } : {}),
       ...(optionalInt(q.from, "from") !== undefined ? { from: optionalInt(q.from, "from") } : {}),

@@ -3,9 +3,10 @@ import { toAnthropicError } from "../../dialects/anthropic/errors.js";
 import { parseCountTokens, parseMessages, toAnthropicMessage } from "../../dialects/anthropic/messages.js";
 import { AnthropicStreamEncoder } from "../../dialects/anthropic/stream.js";
 import { sseEvent } from "../../dialects/sse.js";
-import { assertRouteAllowed, requireKey } from "../auth.js";
+import { requireKey } from "../auth.js";
 import type { ServerDeps } from "../context.js";
 import { runGeneration } from "../generation.js";
+import { metered } from "../metered.js";
 import { routeThenParse } from "../router.js";
 import { checkChatSchemas } from "../schemaCheck.js";
 
@@ -43,11 +44,13 @@ export async function anthropicRoutes(app: FastifyInstance, deps: ServerDeps): P
   });
 
   app.post("/v1/messages/count_tokens", async (request, reply) => {
-    const routed = await routeThenParse(deps, request, reply, "messages", parseCountTokens, (c) => c.model);
+    const routed = await routeThenParse(deps, request, reply, "count_tokens", parseCountTokens, (c) => c.model);
     if ("forwarded" in routed) return routed.forwarded;
     const { parsed: chat, modelId } = routed;
-    request.logInfo.model = chat.model;
-    assertRouteAllowed(request, chat.model);
-    return { input_tokens: await deps.engine.countChatTokens({ ...chat, model: modelId }) };
+    // Counted like any other request: a usage row (with the tokens counted as its prompt) and a log line.
+    return metered(deps, request, reply, { operation: "count_tokens", model: modelId, route: chat.model }, async () => {
+      const inputTokens = await deps.engine.countChatTokens({ ...chat, model: modelId });
+      return { body: { input_tokens: inputTokens }, promptTokens: 0 };
+    });
   });
 }

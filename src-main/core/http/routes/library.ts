@@ -85,6 +85,8 @@ export async function libraryRoutes(app: FastifyInstance, deps: ServerDeps): Pro
 
   app.delete<{ Params: { id: string } }>("/api/admin/models/:id", async (request) => {
     const removed = deps.models.remove(request.params.id, (id) => deps.engine.isLoaded(id));
+    // A model whose load failed is not loaded, yet the engine still lists it (with its error): forget it too.
+    await deps.engine.unload(removed.id).catch(() => false);
     return { id: removed.id, deleted: true };
   });
 
@@ -149,6 +151,11 @@ export async function libraryRoutes(app: FastifyInstance, deps: ServerDeps): Pro
 
   app.post<{ Params: { id: string } }>("/api/admin/downloads/:id/retry", async (request) =>
     deps.downloads.retry(request.params.id),
+  );
+
+  // Stops a download and keeps its partial file; `/retry` resumes it from there.
+  app.post<{ Params: { id: string } }>("/api/admin/downloads/:id/pause", async (request) =>
+    deps.downloads.pause(request.params.id),
   );
 
   /** Download progress, model load states and finished requests, pushed as server-sent events. */

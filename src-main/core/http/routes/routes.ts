@@ -7,21 +7,28 @@ import { requireKey } from "../auth.js";
 import type { ServerDeps } from "../context.js";
 
 const TargetSchema = z.object({
-  kind: z.enum(["model", "upstream", "process"]),
+  kind: z.enum(["model", "upstream", "process"], { error: "A target is a local model, an upstream server or a process." }),
   model: z.string().nullish(),
   upstream: z.string().nullish(),
   upstream_key: z.string().nullish(),
   upstream_model: z.string().nullish(),
   command: z.string().nullish(),
-  weight: z.number().int().min(1).max(1000).optional(),
+  weight: z.number().int().min(1, "A target's weight is 1 to 1000.").max(1000, "A target's weight is 1 to 1000.").optional(),
   fallback: z.boolean().optional(),
 });
 
 const RouteSchema = z.object({
-  name: z.string().min(1).max(128),
+  name: z
+    .string({ error: "Give the route a name: the name clients put in `model`." })
+    .trim()
+    .min(1, "Give the route a name: the name clients put in `model`.")
+    .max(128, "A route's name is at most 128 characters."),
   generic_proxy: z.boolean().optional(),
   enabled: z.boolean().optional(),
-  targets: z.array(TargetSchema).min(1).max(16),
+  targets: z
+    .array(TargetSchema)
+    .min(1, "A route needs at least one target: a model, an upstream URL or a command.")
+    .max(16, "A route has at most 16 targets."),
 });
 
 function toInput(body: z.infer<typeof RouteSchema>): RouteInput {
