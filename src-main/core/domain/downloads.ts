@@ -65,11 +65,15 @@ export class InsufficientDiskError extends ApiError {
  * sha256 check against the repository's LFS metadata, several at once. A finished
  * download is registered as a model.
  */
+interface RunningDownload {
+  downloader: ModelDownloader | null;
+  /** Aborted when we stop the download (pause, cancel, shutdown). */
+  controller: AbortController;
+  done: Promise<void>;
+}
+
 export class DownloadManager {
-  private readonly running = new Map<
-    string,
-    { downloader: ModelDownloader | null; controller: AbortController; done: Promise<void> }
-  >();
+  private readonly running = new Map<string, RunningDownload>();
   private readonly live = new Map<
     string,
     { speed: number; eta: number | null; downloaded: number; total: number; samples: Array<{ at: number; bytes: number }> }
@@ -231,7 +235,10 @@ export class DownloadManager {
       const entry = this.running.get(id);
       if (entry) entry.downloader = downloader;
       if (controller.signal.aborted) throw new Error("cancelled");
-      const entryPath = await downloader.download({ signal: controller.signal });
+      // No signal passed: node-llama-cpp answers an abort by closing the downloader in a
+      // promise nobody awaits or catches (a failed rename there is an unhandled rejection).
+      // `halt` closes it instead, awaited; `controller` only says that we stopped it.
+      const entryPath = await downloader.download();
       // A cancelled download can resolve rather than reject; never verify or register it.
       if (controller.signal.aborted) throw new Error("aborted");
       this.update(id, { status: "verifying", downloaded_bytes: downloader.totalSize, total_bytes: downloader.totalSize });
@@ -294,11 +301,7 @@ export class DownloadManager {
     const index = this.waiting.indexOf(id);
     if (index >= 0) this.waiting.splice(index, 1);
     const entry = this.running.get(id);
-    if (entry) {
-      entry.controller.abort();
-      await entry.downloader?.cancel({ deleteTempFile: true }).catch(() => {});
-    }
-    await entry?.done;
+    if (entry) await this.halt(entry, true);
     rmSync(this.stagingDir(id), { recursive: true, force: true });
     return this.get(id) as DownloadInfo;
   }
@@ -320,9 +323,7 @@ export class DownloadManager {
       // Closed and awaited before anything else: ipull writes its progress and renames the
       // partial file as it closes, and a Resume that starts before that has finished finds
       // a file in flux and starts from zero. (An abort alone closes without waiting.)
-      await entry.downloader?.cancel({ deleteTempFile: false }).catch(() => {});
-      entry.controller.abort();
-      await entry.done;
+      await this.halt(entry, false);
     }
     return this.get(id) as DownloadInfo;
   }
@@ -354,8 +355,21 @@ export class DownloadManager {
     this.stopped = true;
     this.waiting.length = 0;
     const entries = [...this.running.values()];
-    for (const entry of entries) entry.controller.abort();
-    await Promise.all(entries.map((e) => e.done));
+    await Promise.all(entries.map((entry) => this.halt(entry, false)));
+  }
+
+  /**
+   * Stops a running download and waits until ipull has closed it (written its progress,
+   * renamed or deleted its partial file) and `run` has wound down, so nothing of it is
+   * still touching the staging folder afterwards. The abort comes first: `run` then knows
+   * that an early end of `download()` is ours, not a finished file.
+   */
+  private async halt(entry: RunningDownload, deleteTempFile: boolean): Promise<void> {
+    entry.controller.abort();
+    await entry.downloader?.cancel({ deleteTempFile }).catch((error: unknown) => {
+      this.logger.debug({ err: error instanceof Error ? error.message : String(error) }, "closing a download");
+    });
+    await entry.done;
   }
 }
 
