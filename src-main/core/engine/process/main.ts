@@ -9,6 +9,7 @@ import { Writable } from "node:stream";
 import pino, { type Logger } from "pino";
 import type { GenerationEvent, ModelInfo } from "../../inference/types.js";
 import type { Engine } from "../Engine.js";
+import type { LoadOverrides } from "../ModelPool.js";
 import { parentChannel } from "./channel.js";
 import { type EngineProcessOptions, type FromEngine, serializeError, type ToEngine } from "./protocol.js";
 
@@ -147,7 +148,10 @@ async function runCall(id: number, method: string, args: unknown[]): Promise<unk
       case "load": {
         const info = args[0] as ModelInfo;
         model.set(info.id, info);
-        await current.pool.get(info);
+        const overrides = (args[1] ?? {}) as LoadOverrides;
+        const loaded = await current.pool.get(info, overrides);
+        // A load with a chosen context (a reload) makes it now, so the supervisor can report its size.
+        if (overrides.context && info.capabilities.includes("chat")) await loaded.createChatContext();
         return current.pool.stats();
       }
       case "embed":
