@@ -20,6 +20,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { api, desktop, formatBytes, readSse } from "../api.js";
 import type { Download, Fit, Model, ModelSettings } from "../types.js";
+import { ContextReload } from "./ContextReload.js";
 
 const fail = (title: string) => (e: unknown) =>
   notifications.show({ color: "red", title, message: e instanceof Error ? e.message : String(e) });
@@ -404,6 +405,7 @@ export function Models() {
                       {m.load.error}
                     </Text>
                   )}
+                  <ContextReload load={m.load} />
                 </Table.Td>
                 <Table.Td>
                   <Group gap={4} wrap="nowrap">
