@@ -68,6 +68,7 @@ describe("the dashboard's Connect an app (POST /api/admin/connect)", () => {
     expect(body.key).toMatch(/^mb_/);
     expect(body.env.ANTHROPIC_AUTH_TOKEN).toBe(body.key);
     expect(body.changes).toContain("alias created: claude-* → tiny-chat");
+    expect(body.aliases).toEqual([{ name: "claude-*", exists: true, pointsAt: "tiny-chat", action: "none" }]);
     const anthropic = new Anthropic({
       authToken: body.env.ANTHROPIC_AUTH_TOKEN,
       apiKey: null,

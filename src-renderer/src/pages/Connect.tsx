@@ -169,7 +169,7 @@ export function Connect() {
               {shown.key ? (
                 <Alert color="green" title="Key created" data-testid="connect-key" style={{ flex: 1 }}>
                   <Group gap="xs">
-                    <Code>{shown.key}</Code>
+                    <Code data-testid="connect-key-value">{shown.key}</Code>
                     <Copy value={shown.key} label="the key" />
                   </Group>
                   <Text size="xs" mt={4}>

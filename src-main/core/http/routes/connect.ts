@@ -80,7 +80,7 @@ export async function connectRoutes(app: FastifyInstance, deps: ServerDeps): Pro
       contextSize: context.possible,
       current: Object.fromEntries(paths.map((p) => [p, undefined])),
     });
-    const aliases = aliasPlan(deps.routes, preview.aliases, info.id);
+    let aliases = aliasPlan(deps.routes, preview.aliases, info.id);
     const notes = [...preview.notes];
     if (context.loaded !== null && context.firstRequest !== null && context.loaded < context.firstRequest) {
       notes.push(
@@ -99,6 +99,7 @@ export async function connectRoutes(app: FastifyInstance, deps: ServerDeps): Pro
     let connection = preview;
     if (body.create) {
       changes.push(...ensureAliases(deps.routes, preview.aliases, info.id));
+      aliases = aliasPlan(deps.routes, preview.aliases, info.id);
       const created = deps.keys.create({ name: `connect-${body.client}`, scopes: ["inference"] });
       key = created.key;
       changes.push(`key created: connect-${body.client} (shown once)`);
