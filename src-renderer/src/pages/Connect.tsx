@@ -169,7 +169,9 @@ export function Connect() {
               {shown.key ? (
                 <Alert color="green" title="Key created" data-testid="connect-key" style={{ flex: 1 }}>
                   <Group gap="xs">
-                    <Code data-testid="connect-key-value">{shown.key}</Code>
+                    <Code data-testid="connect-key-value" style={{ wordBreak: "break-all" }}>
+                      {shown.key}
+                    </Code>
                     <Copy value={shown.key} label="the key" />
                   </Group>
                   <Text size="xs" mt={4}>
@@ -207,7 +209,7 @@ export function Connect() {
           {shown.files.map((f) => (
             <Card withBorder key={f.path}>
               <Group justify="space-between">
-                <Text fw={600}>
+                <Text fw={600} style={{ wordBreak: "break-all" }}>
                   <Code>{f.path}</Code>
                 </Text>
                 <Copy value={f.contents} label={f.path} />
