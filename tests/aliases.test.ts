@@ -48,3 +48,32 @@ describe("aliases clients can see", () => {
     expect(server.core.usage.requests({ limit: 1 }).data[0]).toMatchObject({ route: "claude-opus-5-5", model: "tiny-chat" });
   });
 });
+
+describe("keys limited by glob", () => {
+  it("a key limited to claude-* may call claude-opus-5-5 through the alias, and not tiny-chat", async () => {
+    const { key } = server.core.keys.create({ name: "claude only", scopes: ["inference"], allowedRoutes: ["claude-*"] });
+    const anthropic = new Anthropic({ apiKey: key, baseURL: server.url, maxRetries: 0 });
+    const message = await anthropic.messages.create({
+      model: "claude-opus-5-5",
+      max_tokens: 2,
+      messages: [{ role: "user", content: "hi" }],
+    });
+    expect(message.usage.output_tokens).toBe(2);
+
+    const limited = new OpenAI({ apiKey: key, baseURL: server.baseURL, maxRetries: 0 });
+    const denied = await limited.chat.completions
+      .create({ model: "tiny-chat", messages: [{ role: "user", content: "hi" }], max_tokens: 1 })
+      .catch((e) => e);
+    expect(denied).toBeInstanceOf(OpenAI.PermissionDeniedError);
+    expect(denied.message).toContain("may not use 'tiny-chat'");
+    expect(denied.message).toContain("claude-*");
+
+    // What it may call is what it sees: aliases the glob matches, no models by their own name.
+    const ids: string[] = [];
+    for await (const model of limited.models.list()) ids.push(model.id);
+    expect(ids).toContain("claude-sonnet-4");
+    expect(ids).not.toContain("tiny-chat");
+    expect(await limited.models.retrieve("claude-opus-5-5")).toMatchObject({ alias_of: "tiny-chat" });
+    await expect(limited.models.retrieve("tiny-chat")).rejects.toBeInstanceOf(OpenAI.PermissionDeniedError);
+  });
+});

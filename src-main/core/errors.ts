@@ -17,7 +17,13 @@ export class ApiError extends Error {
     readonly status: number,
     readonly kind: ErrorKind,
     message: string,
-    readonly options: { param?: string | null; code?: string | null; retryAfterSeconds?: number } = {},
+    readonly options: {
+      param?: string | null;
+      code?: string | null;
+      retryAfterSeconds?: number;
+      /** A prompt longer than the loaded context: the numbers (they cross IPC with the error). */
+      context?: { promptTokens: number; loaded: number };
+    } = {},
   ) {
     super(message);
     this.name = new.target.name;
@@ -33,6 +39,13 @@ export class ApiError extends Error {
 export class InvalidRequestError extends ApiError {
   constructor(message: string, param: string | null = null, code: string | null = null) {
     super(400, "invalid_request", message, { param, code });
+  }
+}
+
+/** The prompt is longer than the model's loaded context; the supervisor may reload it with a larger one. */
+export class ContextExceededError extends ApiError {
+  constructor(message: string, param: string, context: { promptTokens: number; loaded: number }) {
+    super(400, "invalid_request", message, { param, code: "context_length_exceeded", context });
   }
 }
 

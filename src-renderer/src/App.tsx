@@ -34,6 +34,7 @@ const PAGES: Record<PageId, ComponentType> = {
   playground: named(() => import("./pages/Playground.js"), "Playground"),
   routes: named(() => import("./pages/Routes.js"), "Routes"),
   keys: named(() => import("./pages/Keys.js"), "Keys"),
+  connect: named(() => import("./pages/Connect.js"), "Connect"),
   usage: named(() => import("./pages/Usage.js"), "Usage"),
   logs: named(() => import("./pages/Usage.js"), "Logs"),
   settings: named(() => import("./pages/Settings.js"), "Settings"),

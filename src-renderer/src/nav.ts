@@ -1,5 +1,5 @@
 /** The app's pages, addressed as `#/<id>` (a hash, so the core serves one index.html for all). */
-export const PAGE_IDS = ["dashboard", "models", "playground", "routes", "keys", "usage", "logs", "settings"] as const;
+export const PAGE_IDS = ["dashboard", "models", "playground", "routes", "keys", "connect", "usage", "logs", "settings"] as const;
 export type PageId = (typeof PAGE_IDS)[number];
 
 export const PAGE_LABELS: Record<PageId, string> = {
@@ -8,6 +8,7 @@ export const PAGE_LABELS: Record<PageId, string> = {
   playground: "Playground",
   routes: "Routes",
   keys: "API keys",
+  connect: "Connect an app",
   usage: "Usage",
   logs: "Logs",
   settings: "Settings",

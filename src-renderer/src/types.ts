@@ -19,6 +19,15 @@ import type { FitEstimate } from "../../src-main/core/engine/fit.js";
 export interface Model extends ModelInfo {
   effectiveSettings?: { parallel: number; contextSize: number; threads?: number; gpuLayers: unknown; ttlMinutes: number };
   state?: "unloaded" | "loading" | "ready" | "error";
-  load?: { progress: number; error: string | null; activeSequences: number; queued: number } | null;
+  load?: {
+    progress: number;
+    error: string | null;
+    activeSequences: number;
+    queued: number;
+    /** The chat context it has now (0 before its first chat request). */
+    contextSize?: number;
+    /** The last reload with a larger context (a prompt did not fit the one it had). */
+    lastReload?: { at: number; from: number; to: number; reason: string } | null;
+  } | null;
   fit?: FitEstimate | null;
 }

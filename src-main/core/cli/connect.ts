@@ -4,6 +4,7 @@ import { dirname } from "node:path";
 import { createInterface } from "node:readline/promises";
 import { Argument, Command, InvalidArgumentError, Option } from "commander";
 import { DEFAULT_PORT, defaultDataDir } from "../config.js";
+import { ensureAliases } from "../connect/aliases.js";
 import { buildConnection, CLIENTS, type ClientName, type Connection, configPaths, lineDiff } from "../connect/clients.js";
 import { ApiKeyService } from "../domain/apiKeys.js";
 import { contextBounds, DEFAULT_CONTEXT_CAP } from "../engine/contextSize.js";
@@ -42,23 +43,6 @@ async function pickModel(library: Library, wanted: string | undefined): Promise<
   } finally {
     rl.close();
   }
-}
-
-/** Makes each alias point at the model; returns what changed, for the report. */
-function ensureAliases(library: Library, aliases: string[], model: string): string[] {
-  const changed: string[] = [];
-  for (const name of aliases) {
-    const existing = library.routes.byName(name);
-    const targets = [{ kind: "model" as const, modelId: model }];
-    if (!existing) {
-      library.routes.create({ name, targets });
-      changed.push(`alias created: ${name} → ${model}`);
-    } else if (existing.targets[0]?.modelId !== model || existing.targets.length !== 1) {
-      library.routes.update(existing.id, { name, genericProxy: existing.genericProxy, enabled: true, targets });
-      changed.push(`alias updated: ${name} → ${model}`);
-    }
-  }
-  return changed;
 }
 
 async function confirm(question: string): Promise<boolean> {
@@ -138,7 +122,7 @@ export function connectCommand(): Command {
           current[path] = existsSync(path) ? readFileSync(path, "utf8") : undefined;
         }
         const connection = buildConnection({ client, url, key, model: info.id, contextSize, current });
-        changes.push(...ensureAliases(library, connection.aliases, info.id));
+        changes.push(...ensureAliases(library.routes, connection.aliases, info.id));
         const pending = connection.files.filter((f) => f.before !== f.after);
         if (opts.json) process.stdout.write(`${JSON.stringify({ ...connection, url, key, contextSize, changes }, null, 2)}\n`);
         else process.stdout.write(`${report(connection, url, changes, Boolean(opts.write))}\n`);

@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { type Db, isBusy, prep } from "../db/database.js";
 import { InvalidRequestError } from "../errors.js";
+import { globMatches } from "./routes.js";
 
 export type KeyScope = "inference" | "management";
 export const KEY_SCOPES: readonly KeyScope[] = ["inference", "management"];
@@ -261,4 +262,13 @@ export class ApiKeyService {
     }
     return toPublic(row);
   }
+}
+
+/**
+ * Whether a key's allowed routes let it name `route` (as `model`): each entry is a route
+ * name or a glob such as `claude-*`, matched as glob aliases are (`globMatches`).
+ * `null` allows every route.
+ */
+export function routeAllowed(allowed: readonly string[] | null | undefined, route: string): boolean {
+  return !allowed || allowed.some((pattern) => pattern === route || (pattern.includes("*") && globMatches(pattern, route)));
 }

@@ -12,7 +12,7 @@ import {
   type Token,
 } from "node-llama-cpp";
 import type { Logger } from "pino";
-import { AbortedError, InvalidRequestError, ModelNotFoundError, ServerError } from "../errors.js";
+import { AbortedError, ContextExceededError, InvalidRequestError, ModelNotFoundError, ServerError } from "../errors.js";
 import type {
   ChatRequest,
   CompletionRequest,
@@ -166,7 +166,7 @@ export class Engine {
   private budget(lease: SequenceLease, promptTokens: number, requested: number | undefined): number {
     const contextSize = lease.sequence.contextSize;
     if (promptTokens >= contextSize) {
-      throw new InvalidRequestError(
+      throw new ContextExceededError(
         contextExceededMessage({
           model: lease.loaded.info.id,
           promptTokens,
@@ -176,7 +176,7 @@ export class Engine {
           explicit: lease.loaded.info.settings?.contextSize,
         }),
         "messages",
-        "context_length_exceeded",
+        { promptTokens, loaded: contextSize },
       );
     }
     return Math.max(1, Math.min(requested ?? Number.POSITIVE_INFINITY, contextSize - promptTokens));

@@ -12,7 +12,7 @@ import { ApiError, ModelLoadError, QueueFullError } from "../errors.js";
 import type { ModelInfo } from "../inference/types.js";
 import { createBatchStrategy } from "./batching.js";
 import { ContextPool } from "./ContextPool.js";
-import { contextBounds } from "./contextSize.js";
+import { type ContextBounds, contextBounds } from "./contextSize.js";
 import { estimateFit, type FitEstimate } from "./fit.js";
 import { SlotQueue } from "./SlotQueue.js";
 import { chooseSequence, commonPrefixLength, type SequenceRequest } from "./sequenceChoice.js";
@@ -71,6 +71,12 @@ export interface SequenceLease {
   release(): void;
 }
 
+/** What one load of a model may set beyond its settings (the supervisor's reload with a larger context). */
+export interface LoadOverrides {
+  /** The chat context's bounds for this load, instead of those its settings give. */
+  context?: ContextBounds;
+}
+
 /** A model's effective settings: its own, else the server's. */
 export function effectiveSettings(info: ModelInfo, options: PoolOptions) {
   const own = info.settings ?? {};
@@ -113,6 +119,7 @@ export class LoadedModel {
     readonly model: LlamaModel,
     private readonly options: PoolOptions,
     readonly estimate: FitEstimate | null,
+    private readonly overrides: LoadOverrides = {},
   ) {
     this.settings = effectiveSettings(info, options);
     const full = () => new QueueFullError(info.id);
@@ -178,6 +185,7 @@ export class LoadedModel {
 
   /** The configured context, never more than the model was trained for, shrunk to what memory allows. */
   private get contextBound() {
+    if (this.overrides.context) return this.overrides.context;
     const max = Math.min(this.settings.contextSize, this.model.trainContextSize || this.settings.contextSize);
     return { min: Math.min(this.settings.contextMin, max), max };
   }
@@ -222,6 +230,12 @@ export class LoadedModel {
     } finally {
       this.chatCreating = null;
     }
+  }
+
+  /** Creates the chat context now (a reload knows chat needs it) and says its size. */
+  async createChatContext(): Promise<number> {
+    await this.ensureChatContext();
+    return this.contextSize;
   }
 
   async acquireSequence(signal: AbortSignal | undefined, hint: SequenceRequest = { promptTokens: [] }): Promise<SequenceLease> {
@@ -312,7 +326,8 @@ export class ModelPool {
     private readonly logger: Logger,
   ) {}
 
-  get(info: ModelInfo): Promise<LoadedModel> {
+  /** `overrides` apply when this call loads the model; a model already loaded keeps its own. */
+  get(info: ModelInfo, overrides: LoadOverrides = {}): Promise<LoadedModel> {
     const existing = this.entries.get(info.id);
     if (existing && existing.state !== "error") {
       if (existing.idleTimer) clearTimeout(existing.idleTimer);
@@ -329,7 +344,7 @@ export class ModelPool {
       loaded: null,
       idleTimer: null,
     };
-    entry.promise = this.load(entry);
+    entry.promise = this.load(entry, overrides);
     this.entries.set(info.id, entry);
     entry.promise.then(
       (loaded) => {
@@ -377,7 +392,7 @@ export class ModelPool {
       .sort((a, b) => (a.loaded?.lastUsed ?? 0) - (b.loaded?.lastUsed ?? 0));
   }
 
-  private async makeRoom(info: ModelInfo): Promise<FitEstimate | null> {
+  private async makeRoom(info: ModelInfo, overrides: LoadOverrides = {}): Promise<FitEstimate | null> {
     const max = this.options.maxLoadedModels ?? 4;
     for (const victim of this.evictable(info.id)) {
       const resident = [...this.entries.values()].filter((e) => e.info.id !== info.id && e.state !== "error").length;
@@ -387,7 +402,8 @@ export class ModelPool {
     }
     const settings = effectiveSettings(info, this.options);
     // What must fit is the smallest context the model may get; the context itself grows into free memory.
-    const estimateNow = () => estimateFit(this.llama, info, { ...settings, contextSize: settings.contextMin });
+    const contextMin = overrides.context?.min ?? settings.contextMin;
+    const estimateNow = () => estimateFit(this.llama, info, { ...settings, contextSize: contextMin });
     let estimate: FitEstimate;
     try {
       estimate = await estimateNow();
@@ -416,10 +432,10 @@ export class ModelPool {
     return estimate;
   }
 
-  private async load(entry: PoolEntry): Promise<LoadedModel> {
+  private async load(entry: PoolEntry, overrides: LoadOverrides): Promise<LoadedModel> {
     const info = entry.info;
     const started = Date.now();
-    const estimate = await this.makeRoom(info);
+    const estimate = await this.makeRoom(info, overrides);
     const settings = effectiveSettings(info, this.options);
     try {
       const model = await this.llama.loadModel({
@@ -430,7 +446,7 @@ export class ModelPool {
         },
       });
       this.logger.info({ model: info.id, ms: Date.now() - started }, "model loaded");
-      return new LoadedModel(info, model, this.options, estimate);
+      return new LoadedModel(info, model, this.options, estimate, overrides);
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       this.logger.warn({ model: info.id, err: reason }, "model failed to load");

@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { contextBounds, contextExceededMessage, DEFAULT_CONTEXT_CAP, MIN_DEFAULT_CONTEXT } from "./contextSize.js";
+import {
+  contextBounds,
+  contextExceededMessage,
+  contextToFit,
+  DEFAULT_CONTEXT_CAP,
+  MIN_DEFAULT_CONTEXT,
+  RELOAD_REPLY_ROOM,
+} from "./contextSize.js";
 
 describe("context bounds", () => {
   it("give a model its training context up to the cap, and ask memory for at least the minimum", () => {
@@ -48,5 +55,36 @@ describe("the context-exceeded message", () => {
 
   it("says no setting helps past the training context", () => {
     expect(contextExceededMessage({ ...base, promptTokens: 140_000, loaded: 65_536, cap: 65_536 })).toMatch(/cannot read/);
+  });
+});
+
+describe("context growth", () => {
+  it("reloads an unpinned model up to its default bound, with room for the reply", () => {
+    expect(contextToFit({ cap: 65_536, trainContextSize: 32_768, loaded: 1024, promptTokens: 1500 })).toEqual({
+      min: 1500 + RELOAD_REPLY_ROOM,
+      max: 32_768,
+    });
+    expect(contextToFit({ cap: 65_536, trainContextSize: 32_768, loaded: 1024, promptTokens: 1500, maxTokens: 8 })).toEqual({
+      min: 1508,
+      max: 32_768,
+    });
+    // A huge max_tokens (Claude Code sends 32000) does not make the reload ask for more than it needs.
+    expect(
+      contextToFit({ cap: 65_536, trainContextSize: 32_768, loaded: 8192, promptTokens: 31_000, maxTokens: 32_000 }),
+    ).toEqual({
+      min: 32_024,
+      max: 32_768,
+    });
+    expect(contextToFit({ cap: 65_536, trainContextSize: 32_768, loaded: 8192, promptTokens: 32_000 })).toEqual({
+      min: 32_768,
+      max: 32_768,
+    });
+  });
+
+  it("never grows a pinned context, past the cap or training context, or for a prompt longer than either", () => {
+    expect(contextToFit({ explicit: 1024, cap: 65_536, trainContextSize: 32_768, loaded: 1024, promptTokens: 1500 })).toBeNull();
+    expect(contextToFit({ cap: 1024, trainContextSize: 32_768, loaded: 1024, promptTokens: 1500 })).toBeNull();
+    expect(contextToFit({ cap: 65_536, trainContextSize: 4096, loaded: 4096, promptTokens: 5000 })).toBeNull();
+    expect(contextToFit({ cap: 65_536, trainContextSize: 32_768, loaded: 8192, promptTokens: 40_000 })).toBeNull();
   });
 });

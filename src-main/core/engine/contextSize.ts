@@ -80,3 +80,36 @@ export function contextExceededMessage(c: ContextExceeded): string {
   }
   return `${head} The server caps every model's context at ${c.cap}: start it with \`maas-base serve --context-size ${target}\` (or set the model's own context size).`;
 }
+
+/**
+ * Reply room a reload guarantees past the prompt (or `max_tokens`, when smaller). A larger
+ * `max_tokens` does not raise it: the engine caps a reply by what is left of the context anyway.
+ */
+export const RELOAD_REPLY_ROOM = 1024;
+
+export interface ContextGrowthInput {
+  /** The model's own context size setting: when set, the context is pinned and never grows. */
+  explicit?: number | undefined;
+  cap: number;
+  trainContextSize: number | null | undefined;
+  /** The context the model is loaded with now. */
+  loaded: number;
+  promptTokens: number;
+  /** The request's `max_tokens`, if any. */
+  maxTokens?: number | undefined;
+}
+
+/**
+ * The context to reload a model with so a prompt fits, or `null` when the policy allows
+ * none larger: its own setting pins it, or the loaded context already is what the cap and
+ * its training context allow, or the prompt is longer than even that. `min` is the prompt
+ * plus reply room; `max` the model's default bound, so the reload gets the largest context
+ * memory allows (node-llama-cpp measures it), as a first load would.
+ */
+export function contextToFit(c: ContextGrowthInput): ContextBounds | null {
+  if (c.explicit !== undefined) return null;
+  const { max } = contextBounds({ cap: c.cap, trainContextSize: c.trainContextSize });
+  if (max <= c.loaded || c.promptTokens >= max) return null;
+  const room = Math.max(1, Math.min(c.maxTokens ?? RELOAD_REPLY_ROOM, RELOAD_REPLY_ROOM));
+  return { min: Math.min(max, c.promptTokens + room), max };
+}

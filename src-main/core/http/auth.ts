@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { type KeyScope, SESSION_KEY_ID } from "../domain/apiKeys.js";
+import { type KeyScope, routeAllowed, SESSION_KEY_ID } from "../domain/apiKeys.js";
 import { secondsUntilUtcMidnight } from "../domain/limits.js";
 import { AuthenticationError, PermissionError, RateLimitError } from "../errors.js";
 import type { ServerDeps } from "./context.js";
@@ -108,7 +108,7 @@ export function requireKey(deps: ServerDeps, scope: KeyScope) {
 /** A key limited to some routes may only name those (as `model`). */
 export function assertRouteAllowed(request: FastifyRequest, route: string): void {
   const allowed = request.apiKey?.allowedRoutes;
-  if (allowed && !allowed.includes(route)) {
-    throw new PermissionError(`This key may not use '${route}'; it may use: ${allowed.join(", ")}.`);
+  if (!routeAllowed(allowed, route)) {
+    throw new PermissionError(`This key may not use '${route}'; it may use: ${allowed?.join(", ")}.`);
   }
 }

@@ -16,6 +16,7 @@ import { ProxyLoopError } from "./router.js";
 import { adminRoutes } from "./routes/admin.js";
 import { anthropicRoutes } from "./routes/anthropic.js";
 import { appRoutes } from "./routes/app.js";
+import { connectRoutes } from "./routes/connect.js";
 import { healthRoutes } from "./routes/health.js";
 import { libraryRoutes } from "./routes/library.js";
 import { metricsRoutes } from "./routes/metrics.js";
@@ -173,6 +174,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => libraryRoutes(scope, deps));
   await app.register(async (scope) => proxyRoutes(scope, deps));
   await app.register(async (scope) => routeAdminRoutes(scope, deps));
+  await app.register(async (scope) => connectRoutes(scope, deps));
   await app.register(async (scope) => appRoutes(scope, deps));
   return app;
 }

@@ -22,6 +22,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { ApiFailure, api, desktop, formatBytes, readSse } from "../api.js";
 import type { Download, Fit, Model, ModelSettings } from "../types.js";
+import { ContextReload } from "./ContextReload.js";
 import { Downloads } from "./models/Downloads.js";
 import { HuggingFaceSearch } from "./models/HuggingFace.js";
 
@@ -479,6 +480,7 @@ export function Models() {
                           {m.load.error}
                         </Text>
                       )}
+                      <ContextReload load={m.load} />
                     </Table.Td>
                     <Table.Td>
                       <Group gap={6} wrap="nowrap" justify="flex-end">

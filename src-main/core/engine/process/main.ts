@@ -11,6 +11,7 @@ import { InvalidRequestError } from "../../errors.js";
 import type { ChatRequest, GenerationEvent, ModelInfo } from "../../inference/types.js";
 import type { Engine } from "../Engine.js";
 import { SchemaCompileError } from "../grammar/index.js";
+import type { LoadOverrides } from "../ModelPool.js";
 import { parentChannel } from "./channel.js";
 import { type EngineProcessOptions, type FromEngine, type SchemaIssueWire, serializeError, type ToEngine } from "./protocol.js";
 import { heldSchemas, SCHEMA_REFUSED } from "./requestSchemas.js";
@@ -190,7 +191,10 @@ async function runCall(id: number, method: string, args: unknown[]): Promise<unk
       case "load": {
         const info = args[0] as ModelInfo;
         model.set(info.id, info);
-        const loaded = await current.pool.get(info);
+        const overrides = (args[1] ?? {}) as LoadOverrides;
+        const loaded = await current.pool.get(info, overrides);
+        // A load with a chosen context (a reload) makes it now, so the supervisor can report its size.
+        if (overrides.context && info.capabilities.includes("chat")) await loaded.createChatContext();
         return { stats: current.pool.stats(), promptLimits: promptLimits(loaded.model) };
       }
       case "embed":

@@ -20,6 +20,7 @@ import type {
   RerankResult,
 } from "../../inference/types.js";
 import { requireCapability } from "../capability.js";
+import { type ContextBounds, contextToFit } from "../contextSize.js";
 import type { EngineDescription } from "../engineInfo.js";
 import type { FitEstimate, FitSettings } from "../fit.js";
 import { effectiveSettings, InsufficientMemoryError, type PoolOptions } from "../ModelPool.js";
@@ -98,7 +99,28 @@ interface Entry {
   loadStarted: number;
   /** From the engine's load: what bounds a prompt before it is sent (null until loaded once). */
   promptLimits: PromptLimits | null;
+  /** The chat context bounds the engine was (or will be) loaded with instead of the settings' (a reload, a sized load). */
+  contextOverride: ContextBounds | null;
+  /** The context the running engine reported after a sized load (0 = not known). */
+  loadedContext: number;
+  /** A reload with a larger context under way: requests for the model wait for it. */
+  reloading: Promise<void> | null;
+  /** Requests waiting for that reload (counted in `active`, but holding no engine). */
+  parked: number;
+  lastReload: ContextReload | null;
+  contextReloads: number;
 }
+
+/** The last time a model was reloaded with a larger context (GET /api/admin/engine shows it). */
+export interface ContextReload {
+  at: number;
+  from: number;
+  to: number;
+  reason: string;
+}
+
+/** Why a reload with a larger context was not done (added to the request's 400). */
+class ReloadDeclined extends Error {}
 
 const ENGINE_EXEC_ARGV = ["--max-semi-space-size=1"];
 
@@ -159,14 +181,36 @@ export class Supervisor {
     request: ChatRequest | CompletionRequest,
     signal: AbortSignal | undefined,
   ): Promise<GenerationStream> {
+    try {
+      return await this.streamOnce(info, method, request, signal);
+    } catch (error) {
+      // A prompt longer than the loaded context: reload with a larger one if allowed, then once more.
+      await this.growContextFor(info, error, request.sampling.maxTokens);
+      return await this.streamOnce(info, method, request, signal);
+    }
+  }
+
+  private async streamOnce(
+    info: ModelInfo,
+    method: "chat" | "complete",
+    request: ChatRequest | CompletionRequest,
+    signal: AbortSignal | undefined,
+  ): Promise<GenerationStream> {
     const entry = this.entryFor(info);
     this.begin(entry);
+    // Once per request: a stream that fails before it starts settles (ends) itself, then lands in the catch.
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      this.end(entry);
+    };
     try {
       const proc = await this.ensure(entry);
       this.assertCouldFit(entry, method, request);
-      return await proc.stream(method, request, info, signal, () => this.end(entry));
+      return await proc.stream(method, request, info, signal, end);
     } catch (error) {
-      this.end(entry);
+      end();
       throw error;
     }
   }
@@ -229,6 +273,12 @@ export class Supervisor {
         failedSettings: null,
         loadStarted: 0,
         promptLimits: null,
+        contextOverride: null,
+        loadedContext: 0,
+        reloading: null,
+        parked: 0,
+        lastReload: null,
+        contextReloads: 0,
       };
       this.entries.set(info.id, entry);
     } else entry.info = info;
@@ -238,6 +288,7 @@ export class Supervisor {
   /** The model's running engine, started (after making room) when there is none. */
   private ensure(entry: Entry): Promise<EngineProcess> {
     if (this.disposed) return Promise.reject(new ModelLoadError(entry.info.id, "the server is stopping"));
+    if (entry.reloading) return this.parkOnReload(entry);
     if (entry.state === "failed") {
       if (settingsKey(entry.info) === entry.failedSettings) {
         const minutes = Math.round((this.options.crashWindowMs ?? 600_000) / 60_000);
@@ -276,9 +327,14 @@ export class Supervisor {
     if (wasCrashed) entry.restarts++;
     this.options.logger.info({ model: info.id, pid: proc.pid, restart: wasCrashed }, "engine process started");
     try {
-      const loaded = await proc.call<{ promptLimits?: PromptLimits | null }>("load", [info], { model: info });
+      const loaded = await proc.call<{ stats?: Array<{ id: string; contextSize?: number }>; promptLimits?: PromptLimits | null }>(
+        "load",
+        [info, entry.contextOverride ? { context: entry.contextOverride } : {}],
+        { model: info },
+      );
       entry.promptLimits = loaded?.promptLimits ?? null;
       if (entry.process !== proc) throw new ModelLoadError(info.id, "the model was unloaded while it loaded");
+      entry.loadedContext = loaded?.stats?.find((s) => s.id === info.id)?.contextSize ?? 0;
       entry.state = "ready";
       this.options.logger.info({ model: info.id, pid: proc.pid, ms: Date.now() - entry.loadStarted }, "model ready");
       this.scheduleIdleUnload(entry);
@@ -418,8 +474,21 @@ export class Supervisor {
     if (estimate.ram > available()) throw new InsufficientMemoryError(info.id, estimate.ram, Math.max(0, available()), "RAM");
   }
 
-  /** Loads a model now (the admin API's load): also what turns a `failed` model back on. */
-  async load(info: ModelInfo): Promise<void> {
+  /**
+   * Loads a model now (the admin API's load): also what turns a `failed` model back on.
+   * `contextSize` loads it with that context this time (again, if it runs with another); it is
+   * where the model starts, not a pin: a longer prompt may still grow it (its own setting pins).
+   */
+  async load(info: ModelInfo, options: { contextSize?: number } = {}): Promise<void> {
+    if (options.contextSize !== undefined) {
+      const trained = info.contextLength && info.contextLength > 0 ? info.contextLength : Number.POSITIVE_INFINITY;
+      const size = Math.max(1, Math.min(options.contextSize, trained));
+      const current = this.entries.get(info.id);
+      if (current?.process && (current.contextOverride?.min !== size || current.contextOverride?.max !== size)) {
+        await this.unload(info.id);
+      }
+      this.entryFor(info).contextOverride = { min: size, max: size };
+    }
     const entry = this.entryFor(info);
     if (entry.state === "failed" || entry.state === "crashed") {
       entry.state = "unloaded";
@@ -457,6 +526,126 @@ export class Supervisor {
     return true;
   }
 
+  // ---- growing a model's context for a long prompt ------------------------------------------
+
+  /**
+   * Called with a request's error. Resolves when the model now has (or just got) a context the
+   * request may fit in, so it should be tried once more; otherwise throws the error, with why no
+   * reload was done when that is worth saying. One reload per model at a time: concurrent long
+   * prompts wait for the same one.
+   */
+  private async growContextFor(info: ModelInfo, error: unknown, maxTokens: number | undefined): Promise<void> {
+    const seen = error instanceof ApiError ? error.options.context : undefined;
+    const entry = this.entries.get(info.id);
+    if (!seen || !entry) throw error;
+    if (!entry.reloading) {
+      // Reloaded since this request read the context: try the new one.
+      if (entry.loadedContext > seen.loaded) return;
+      const bounds = contextToFit({
+        explicit: info.settings?.contextSize,
+        cap: this.options.contextSize,
+        trainContextSize: info.contextLength,
+        loaded: seen.loaded,
+        promptTokens: seen.promptTokens,
+        maxTokens,
+      });
+      if (!bounds) throw error;
+      // Set before any await, so a second long prompt arriving now waits for this reload.
+      entry.reloading = this.reloadWithContext(entry, bounds, seen).finally(() => {
+        entry.reloading = null;
+      });
+    }
+    try {
+      await entry.reloading;
+    } catch (reloadError) {
+      const note =
+        reloadError instanceof ReloadDeclined ? reloadError.message : `Reloading it failed: ${(reloadError as Error).message}`;
+      if (!(error instanceof ApiError)) throw error;
+      throw new ApiError(error.status, error.kind, `${error.message} ${note}`, error.options);
+    }
+  }
+
+  /** Requests arriving during a reload wait for it, then use whatever engine it left. */
+  private async parkOnReload(entry: Entry): Promise<EngineProcess> {
+    entry.parked++;
+    try {
+      await entry.reloading?.catch(() => {});
+    } finally {
+      entry.parked--;
+    }
+    return this.ensure(entry);
+  }
+
+  /**
+   * Checks memory, waits for the model's requests in flight to finish (new ones wait; none
+   * fails), stops its engine and starts it with `bounds`. If that start fails, the model is
+   * started again with the context it had, and the error is thrown.
+   */
+  private async reloadWithContext(entry: Entry, bounds: ContextBounds, seen: { promptTokens: number; loaded: number }) {
+    const info = entry.info;
+    const logger = this.options.logger;
+    const short = await this.memoryShortfall(entry, bounds.min);
+    if (short) {
+      logger.info({ model: info.id, promptTokens: seen.promptTokens, loaded: seen.loaded, want: bounds.min }, short);
+      throw new ReloadDeclined(short);
+    }
+    while (entry.active - entry.parked > 0 && !this.disposed) await new Promise((resolve) => setTimeout(resolve, 25));
+    if (this.disposed || this.entries.get(info.id) !== entry) throw new ModelLoadError(info.id, "the model was unloaded");
+    const reason = `a prompt of ${seen.promptTokens} tokens did not fit the context of ${seen.loaded}`;
+    logger.info(
+      { model: info.id, from: seen.loaded, min: bounds.min, max: bounds.max, reason },
+      "reloading a model with a larger context",
+    );
+    const previous = entry.contextOverride;
+    const old = entry.process;
+    entry.process = null;
+    entry.ready = null;
+    if (entry.idleTimer) clearTimeout(entry.idleTimer);
+    entry.idleTimer = null;
+    await old?.stop();
+    entry.contextOverride = bounds;
+    const started = Date.now();
+    entry.ready = this.start(entry);
+    try {
+      await entry.ready;
+    } catch (error) {
+      logger.warn(
+        { model: info.id, err: (error as Error).message },
+        "reloading with a larger context failed; loading the context it had",
+      );
+      entry.contextOverride = previous;
+      entry.ready = this.start(entry);
+      entry.ready.catch(() => {});
+      throw error;
+    }
+    entry.lastReload = { at: Date.now(), from: seen.loaded, to: entry.loadedContext, reason };
+    entry.contextReloads++;
+    logger.info(
+      { model: info.id, from: seen.loaded, to: entry.loadedContext, ms: Date.now() - started },
+      "model reloaded with a larger context",
+    );
+  }
+
+  /** Why memory cannot hold the model with a context of `contextSize`, or null when it can (or nobody can tell). */
+  private async memoryShortfall(entry: Entry, contextSize: number): Promise<string | null> {
+    const info = entry.info;
+    let estimate: FitEstimate;
+    try {
+      estimate = await this.estimateFit(info, { ...effectiveSettings(info, this.options), contextSize });
+    } catch {
+      return null; // no estimate for this file: node-llama-cpp's own check decides at load
+    }
+    const budget = this.options.ramBudgetBytes;
+    // The running engine's memory comes back when it stops.
+    const available =
+      budget !== undefined
+        ? budget - this.running(info.id).reduce((n, e) => n + (e.estimate?.ram ?? 0), 0)
+        : estimate.freeRam + (entry.process?.rss ?? 0);
+    if (estimate.ram <= available) return null;
+    const gib = (n: number) => `${(Math.max(0, n) / 2 ** 30).toFixed(2)} GiB`;
+    return `A context of ${contextSize} tokens would need about ${gib(estimate.ram)} of RAM, and ${gib(available)} is available, so it was not reloaded.`;
+  }
+
   // ---- what the admin API shows ------------------------------------------------------------
 
   private statOf(entry: Entry, fresh?: unknown) {
@@ -482,6 +671,8 @@ export class Supervisor {
       contextSize: 0,
       ...engine,
       ...(entry.estimate ? { estimatedRam: entry.estimate.ram, estimatedVram: entry.estimate.vram } : {}),
+      lastReload: entry.lastReload,
+      contextReloads: entry.contextReloads,
     } as {
       id: string;
       state: ModelState;
@@ -505,6 +696,9 @@ export class Supervisor {
       lastUsed?: number;
       estimatedRam?: number | null;
       estimatedVram?: number | null;
+      /** The last reload with a larger context (a prompt did not fit), if any. */
+      lastReload: ContextReload | null;
+      contextReloads: number;
     };
   }
 

@@ -105,9 +105,11 @@ export async function libraryRoutes(app: FastifyInstance, deps: ServerDeps): Pro
     return deps.engine.estimateFit(info, merged);
   });
 
-  app.post<{ Params: { id: string } }>("/api/admin/models/:id/load", async (request) => {
+  app.post<{ Params: { id: string } }>("/api/admin/models/:id/load", { bodyLimit: ADMIN_BODY_LIMIT }, async (request) => {
     const info = model(request.params.id);
-    await deps.engine.load(info);
+    // An optional context to load with this time (not saved: a longer prompt may still grow it).
+    const body = parseBody(z.object({ contextSize: SettingsSchema.shape.contextSize }).strict(), request.body ?? {});
+    await deps.engine.load(info, body.contextSize !== undefined ? { contextSize: body.contextSize } : {});
     return withState(info);
   });
 

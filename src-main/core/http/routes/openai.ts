@@ -6,6 +6,7 @@ import { parseEmbedding, toEmbeddingResponse } from "../../dialects/openai/embed
 import { toOpenAIError } from "../../dialects/openai/errors.js";
 import { type ModelAlias, toOpenAIAlias, toOpenAIModel, toOpenAIModelList } from "../../dialects/openai/models.js";
 import { SSE_KEEPALIVE, sseData } from "../../dialects/sse.js";
+import { routeAllowed } from "../../domain/apiKeys.js";
 import type { Route } from "../../domain/routes.js";
 import { ModelNotFoundError } from "../../errors.js";
 import { assertRouteAllowed, requireKey } from "../auth.js";
@@ -50,7 +51,7 @@ export async function openaiRoutes(app: FastifyInstance, deps: ServerDeps): Prom
   // The Anthropic SDK lists models on the same path; it says so with `anthropic-version`.
   app.get("/v1/models", async (request) => {
     const allowed = request.apiKey?.allowedRoutes;
-    const visible = (name: string) => !allowed || allowed.includes(name);
+    const visible = (name: string) => routeAllowed(allowed, name);
     const aliases = listAliases(deps).filter((a) => visible(a.name));
     const named = new Set(aliases.map((a) => a.name));
     const models = deps.models.list().filter((m) => visible(m.id) && !named.has(m.id));
