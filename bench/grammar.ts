@@ -15,8 +15,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { getLlama, LlamaChat, type LlamaGrammar, resolveChatWrapper } from "node-llama-cpp";
-import { freePort } from "../src-main/core/domain/processes.js";
 import { compileSchema } from "../src-main/core/engine/grammar/index.js";
+import { freePort } from "../src-main/core/proxy/managedProcesses.js";
 import { benchModel, median } from "./common.js";
 
 const { values } = parseArgs({

@@ -6,14 +6,14 @@ import type { DownloadManager } from "../domain/downloads.js";
 import type { HuggingFace } from "../domain/huggingface.js";
 import type { RequestRateLimiter } from "../domain/limits.js";
 import type { ModelService } from "../domain/models.js";
-import type { ProcessSupervisor } from "../domain/processes.js";
 import type { ResponseStore } from "../domain/responses.js";
 import type { RouteService } from "../domain/routes.js";
 import type { UsageService } from "../domain/usage.js";
 import type { EngineAutoBuild } from "../engine/autoBuild.js";
 import type { Supervisor } from "../engine/supervisor/Supervisor.js";
+import type { Router } from "../proxy/forwarder.js";
+import type { ProcessSupervisor } from "../proxy/managedProcesses.js";
 import type { Metrics } from "./metrics.js";
-import type { Router } from "./router.js";
 
 /** What the route modules need from the core. */
 export interface ServerDeps {

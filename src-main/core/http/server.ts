@@ -5,12 +5,13 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequ
 import { anthropicStatus, toAnthropicError } from "../dialects/anthropic/errors.js";
 import { toOpenAIError } from "../dialects/openai/errors.js";
 import { ApiError, InvalidRequestError, PermissionError } from "../errors.js";
+import { ProxyLoopError } from "../proxy/forwarder.js";
+import { isProxyLoop } from "../proxy/upstream.js";
 import type { ServerDeps } from "./context.js";
 import { registerCrossSiteGuard } from "./crossSite.js";
 import { speaksAnthropic } from "./dialect.js";
 import { toApiError } from "./errors.js";
 import { logRequestLine } from "./requestLog.js";
-import { ProxyLoopError } from "./router.js";
 import { adminRoutes } from "./routes/admin.js";
 import { anthropicRoutes } from "./routes/anthropic.js";
 import { appRoutes } from "./routes/app.js";
@@ -22,7 +23,6 @@ import { proxyRoutes } from "./routes/proxy.js";
 import { rerankRoutes, TRUNCATED_HEADER } from "./routes/rerank.js";
 import { responsesRoutes } from "./routes/responses.js";
 import { routeAdminRoutes } from "./routes/routes.js";
-import { isProxyLoop } from "./upstream.js";
 
 const LOOPBACK_NAMES = ["localhost", "127.0.0.1", "[::1]", "::1"];
 const MAX_HEADER_BYTES = 16 * 1024;

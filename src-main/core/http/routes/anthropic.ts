@@ -3,10 +3,10 @@ import { toAnthropicError } from "../../dialects/anthropic/errors.js";
 import { parseCountTokens, parseMessages, toAnthropicMessage } from "../../dialects/anthropic/messages.js";
 import { AnthropicStreamEncoder } from "../../dialects/anthropic/stream.js";
 import { sseEvent } from "../../dialects/sse.js";
+import { routeThenParse } from "../../proxy/forwarder.js";
 import { assertRouteAllowed, requireKey } from "../auth.js";
 import type { ServerDeps } from "../context.js";
 import { runGeneration } from "../generation.js";
-import { routeThenParse } from "../router.js";
 import { checkChatSchemas } from "../schemaCheck.js";
 
 const PING = sseEvent("ping", { type: "ping" });

@@ -8,12 +8,12 @@ import { type ModelAlias, toOpenAIAlias, toOpenAIModel, toOpenAIModelList } from
 import { SSE_KEEPALIVE, sseData } from "../../dialects/sse.js";
 import type { Route } from "../../domain/routes.js";
 import { ModelNotFoundError } from "../../errors.js";
+import { routeThenParse } from "../../proxy/forwarder.js";
 import { assertRouteAllowed, requireKey } from "../auth.js";
 import type { ServerDeps } from "../context.js";
 import { speaksAnthropic } from "../dialect.js";
 import { runGeneration } from "../generation.js";
 import { metered } from "../metered.js";
-import { routeThenParse } from "../router.js";
 import { checkChatSchemas } from "../schemaCheck.js";
 
 function responseMeta(prefix: string, requestId: string, model: string) {

@@ -2,10 +2,10 @@ import type { IncomingMessage } from "node:http";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Route } from "../../domain/routes.js";
 import { ApiError, InvalidRequestError, NotFoundError, RequestTooLargeError } from "../../errors.js";
+import { notServedLocally } from "../../proxy/forwarder.js";
+import { normaliseProxyPath } from "../../proxy/proxyPath.js";
 import { assertRouteAllowed, requireKey } from "../auth.js";
 import type { ServerDeps } from "../context.js";
-import { normaliseProxyPath } from "../proxyPath.js";
-import { notServedLocally } from "../router.js";
 
 /** The methods an HTTP API uses; TRACE, CONNECT and the WebDAV verbs are never forwarded. */
 const PROXY_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);

@@ -1,10 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { type ParsedRerank, parseRerank, toCohereRerank, toJinaRerank } from "../../dialects/rerank/rerank.js";
 import type { RerankResult } from "../../inference/types.js";
+import { routeThenParse } from "../../proxy/forwarder.js";
 import { requireKey } from "../auth.js";
 import type { ServerDeps } from "../context.js";
 import { metered } from "../metered.js";
-import { routeThenParse } from "../router.js";
 
 /** Response header naming the documents that were cut to fit the model's context. */
 export const TRUNCATED_HEADER = "x-maas-truncated-documents";

@@ -5,10 +5,10 @@ import { SSE_KEEPALIVE, sseEvent } from "../../dialects/sse.js";
 import type { StoredResponse } from "../../domain/responses.js";
 import { NotFoundError } from "../../errors.js";
 import type { ChatMessage, ChatRequest, GenerationResult } from "../../inference/types.js";
+import { routeThenParse } from "../../proxy/forwarder.js";
 import { requireKey } from "../auth.js";
 import type { ServerDeps } from "../context.js";
 import { runGeneration } from "../generation.js";
-import { routeThenParse } from "../router.js";
 import { checkChatSchemas } from "../schemaCheck.js";
 
 function assistantTurn(result: GenerationResult): ChatMessage {

@@ -1,14 +1,14 @@
 import type { Readable } from "node:stream";
 import type { FastifyReply, FastifyRequest } from "fastify";
-import type { ProcessSupervisor } from "../domain/processes.js";
 import type { Route, RouteService } from "../domain/routes.js";
 import type { Operation, UsageService } from "../domain/usage.js";
 import { ApiError, InvalidRequestError, isAbortError, ModelNotFoundError, NotFoundError } from "../errors.js";
+import { assertRouteAllowed } from "../http/auth.js";
+import { toApiError } from "../http/errors.js";
+import { logRequestLine } from "../http/requestLog.js";
 import type { ModelInfo } from "../inference/types.js";
-import { assertRouteAllowed } from "./auth.js";
-import { toApiError } from "./errors.js";
+import type { ProcessSupervisor } from "./managedProcesses.js";
 import { underBase } from "./proxyPath.js";
-import { logRequestLine } from "./requestLog.js";
 import {
   callerResponseHeaders,
   forward,
