@@ -20,8 +20,9 @@ import { Supervisor } from "./engine/supervisor/Supervisor.js";
 import { Metrics } from "./http/metrics.js";
 import { buildServer } from "./http/server.js";
 import { createLogger } from "./logger.js";
-import { Router } from "./proxy/forwarder.js";
-import { ProcessSupervisor } from "./proxy/managedProcesses.js";
+import { UpstreamForwarder } from "./proxy/forwarder.js";
+import { ManagedProcesses } from "./proxy/managedProcesses.js";
+import { ModelRouteResolver } from "./proxy/modelRoutes.js";
 import { allowPrivateUpstreams } from "./proxy/upstream.js";
 
 export type { CoreOptions } from "./config.js";
@@ -38,7 +39,7 @@ export interface Core {
   readonly usage: UsageService;
   readonly downloads: DownloadManager;
   readonly routes: RouteService;
-  readonly processes: ProcessSupervisor;
+  readonly processes: ManagedProcesses;
   readonly settings: SettingsStore;
   /** A one-time sign-in link for the web app (`/#signin=<code>`), once started. */
   signInLink(): string;
@@ -80,9 +81,10 @@ export function createCore(partial: Partial<CoreOptions> = {}): Core {
   const routes = new RouteService(db, (id) => models.get(id), secrets);
   const conversations = new ConversationStore(db);
   const signIn = new SignInCodes();
-  const processes = new ProcessSupervisor(logger);
-  const router = new Router(routes, (id) => models.get(id), processes, usage);
-  router.applyLimits(options);
+  const processes = new ManagedProcesses(logger);
+  const modelRoutes = new ModelRouteResolver(routes, (id) => models.get(id));
+  const upstreams = new UpstreamForwarder(routes, processes);
+  upstreams.applyLimits(options);
   allowPrivateUpstreams(options.allowPrivateUpstreams);
   const syncProcesses = () =>
     processes.sync(
@@ -190,7 +192,8 @@ export function createCore(partial: Partial<CoreOptions> = {}): Core {
         downloads,
         hf,
         routes,
-        router,
+        modelRoutes,
+        upstreams,
         processes,
         conversations,
         settings,

@@ -11,8 +11,9 @@ import type { RouteService } from "../domain/routes.js";
 import type { UsageService } from "../domain/usage.js";
 import type { EngineAutoBuild } from "../engine/autoBuild.js";
 import type { Supervisor } from "../engine/supervisor/Supervisor.js";
-import type { Router } from "../proxy/forwarder.js";
-import type { ProcessSupervisor } from "../proxy/managedProcesses.js";
+import type { UpstreamForwarder } from "../proxy/forwarder.js";
+import type { ManagedProcesses } from "../proxy/managedProcesses.js";
+import type { ModelRouteResolver } from "../proxy/modelRoutes.js";
 import type { Metrics } from "./metrics.js";
 
 /** What the route modules need from the core. */
@@ -28,8 +29,11 @@ export interface ServerDeps {
   metrics: Metrics;
   downloads: DownloadManager;
   routes: RouteService;
-  router: Router;
-  processes: ProcessSupervisor;
+  /** Where a `model` name leads (a local model or an upstream route). */
+  modelRoutes: ModelRouteResolver;
+  /** Forwards requests for upstream routes. */
+  upstreams: UpstreamForwarder;
+  processes: ManagedProcesses;
   conversations: ConversationStore;
   settings: SettingsStore;
   signIn: SignInCodes;

@@ -1,13 +1,10 @@
 import type { Readable } from "node:stream";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Route, RouteService } from "../domain/routes.js";
-import type { Operation, UsageService } from "../domain/usage.js";
-import { ApiError, InvalidRequestError, isAbortError, ModelNotFoundError, NotFoundError } from "../errors.js";
-import { assertRouteAllowed } from "../http/auth.js";
+import { ApiError, InvalidRequestError, isAbortError } from "../errors.js";
 import { toApiError } from "../http/errors.js";
-import { logRequestLine } from "../http/requestLog.js";
-import type { ModelInfo } from "../inference/types.js";
-import type { ProcessSupervisor } from "./managedProcesses.js";
+import type { ManagedProcesses } from "./managedProcesses.js";
+import { weightedPick } from "./modelRoutes.js";
 import { underBase } from "./proxyPath.js";
 import {
   callerResponseHeaders,
@@ -20,11 +17,6 @@ import {
   upstreamRequestHeaders,
 } from "./upstream.js";
 
-/** Where a `model` name leads: a local model, or a route's upstream targets. */
-export type Resolution =
-  | { kind: "local"; routeName: string; modelId: string }
-  | { kind: "upstream"; routeName: string; route: Route };
-
 interface Candidate {
   targetId: number;
   base: string;
@@ -35,8 +27,8 @@ interface Candidate {
 /** How long an upstream may take to start answering. */
 const DEFAULT_HEADERS_TIMEOUT_MS = 120_000;
 
-/** The settings the router reads on every request (the core's options object). */
-export interface RouterLimits {
+/** The settings the forwarder reads on every request (the core's options object). */
+export interface ForwardLimits {
   upstreamTimeoutMs: number;
   upstreamConcurrencyPerRoute: number;
 }
@@ -60,36 +52,50 @@ export class ProxyLoopError extends ApiError {
   }
 }
 
-function weightedPick<T extends { weight: number }>(items: T[]): T | undefined {
-  const total = items.reduce((n, t) => n + t.weight, 0);
-  let roll = Math.random() * total;
-  for (const item of items) {
-    roll -= item.weight;
-    if (roll < 0) return item;
-  }
-  return items.at(-1);
+/**
+ * What a forwarded request cost, filled in as it goes (the pipeline turns it into the
+ * request's usage row): the status sent back, the model the upstream was asked for, the
+ * token usage the upstream reported and the bytes each way.
+ */
+export interface ForwardMeter {
+  status: number;
+  model: string;
+  promptTokens: number;
+  completionTokens: number;
+  bytesIn?: number;
+  bytesOut?: number;
+}
+
+/** What to forward: the route, the path under its targets' base, and the body. */
+export interface ForwardRequest {
+  route: Route;
+  path: string;
+  /** An inference request, re-sent with `model` rewritten for each target (so it can fall back). */
+  jsonBody?: Record<string, unknown>;
+  /** A raw body: a buffer can be sent again to a fallback target, a stream only once. */
+  rawBody?: Buffer | Readable | null;
+  /** Headers added to the answer (the deprecated proxy form says so). */
+  extraHeaders?: Record<string, string>;
 }
 
 /**
- * Resolves the `model` of inference requests through routes and forwards requests
- * for upstream targets, streaming both ways, with fallback targets on failure and
- * one usage record per request.
+ * Forwards requests for model routes with upstream targets (servers or managed
+ * processes), streaming both ways, with a per-route concurrency limit and fallback
+ * targets on failure.
  */
-export class Router {
-  private limits: RouterLimits = { upstreamTimeoutMs: DEFAULT_HEADERS_TIMEOUT_MS, upstreamConcurrencyPerRoute: 64 };
+export class UpstreamForwarder {
+  private limits: ForwardLimits = { upstreamTimeoutMs: DEFAULT_HEADERS_TIMEOUT_MS, upstreamConcurrencyPerRoute: 64 };
   private readonly active = new Map<number, number>();
   /** This server's hop in `Via` (see isProxyLoop). */
   readonly viaToken = newViaToken();
 
   constructor(
     private readonly routes: RouteService,
-    private readonly models: (id: string) => ModelInfo | undefined,
-    private readonly processes: ProcessSupervisor,
-    private readonly usage: UsageService,
+    private readonly processes: ManagedProcesses,
   ) {}
 
   /** Reads timeouts and limits from `limits` on each request (so a changed setting applies at once). */
-  applyLimits(limits: RouterLimits): void {
+  applyLimits(limits: ForwardLimits): void {
     this.limits = limits;
   }
 
@@ -107,34 +113,6 @@ export class Router {
       if (left <= 0) this.active.delete(route.id);
       else this.active.set(route.id, left);
     };
-  }
-
-  resolve(name: string): Resolution {
-    const route = this.routes.byName(name) ?? (this.models(name) ? undefined : this.routes.byGlob(name));
-    if (!route) {
-      if (this.models(name)) return { kind: "local", routeName: name, modelId: name };
-      throw new ModelNotFoundError(name);
-    }
-    if (!route.enabled) throw new NotFoundError(`The route '${name}' is disabled.`, "model", "route_disabled");
-    const primary = weightedPick(route.targets.filter((t) => !t.fallback));
-    if (primary?.kind === "model" && primary.modelId) return { kind: "local", routeName: name, modelId: primary.modelId };
-    return { kind: "upstream", routeName: name, route };
-  }
-
-  /** A request refused before it reached a model or an upstream still gets its usage row. */
-  recordRefusal(request: FastifyRequest, name: string, operation: Operation, error: unknown): void {
-    this.usage.record({
-      requestId: request.id,
-      apiKeyId: request.apiKey?.id ?? null,
-      route: name,
-      model: name,
-      operation,
-      promptTokens: 0,
-      completionTokens: 0,
-      ttftMs: null,
-      durationMs: 0,
-      status: toApiError(error).status,
-    });
   }
 
   /** Upstream candidates of a route: a weighted pick of the primary targets, then the fallbacks in order. */
@@ -165,57 +143,42 @@ export class Router {
   }
 
   /**
-   * Forwards one request for an upstream route and streams the answer back.
-   * `jsonBody` (an inference request) is re-sent with `model` rewritten for the
-   * upstream and can be retried on a fallback target; a raw stream is sent once.
+   * Forwards one request to the route's targets and streams the answer back, filling
+   * `meter` as it goes. A client that goes away ends the upstream request and the reply
+   * (status 499); other failures before the answer started are thrown.
    */
-  async forward(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    options: {
-      resolution: Extract<Resolution, { kind: "upstream" }>;
-      operation: Operation;
-      path: string;
-      jsonBody?: Record<string, unknown>;
-      rawBody?: Buffer | Readable | null;
-      /** Headers added to the answer (the deprecated proxy form says so). */
-      extraHeaders?: Record<string, string>;
-    },
-  ): Promise<FastifyReply> {
-    const started = performance.now();
+  async forward(request: FastifyRequest, reply: FastifyReply, what: ForwardRequest, meter: ForwardMeter): Promise<FastifyReply> {
     const controller = new AbortController();
     reply.raw.on("close", () => {
       if (!reply.raw.writableFinished) controller.abort();
     });
-    request.logInfo.model = options.resolution.routeName;
-    let status = 502;
-    let bytesIn = 0;
+    meter.status = 502;
+    const asked = meter.model;
     let tap: UsageTap | null = null;
-    let upstreamModel: string | null = null;
     let release = () => {};
     try {
       if (isProxyLoop(request.headers, this.viaToken)) throw new ProxyLoopError();
-      release = this.takeSlot(options.resolution.route);
+      release = this.takeSlot(what.route);
       reply.raw.once("close", release);
-      const candidates = await this.candidates(options.resolution.route);
-      const replayable = options.jsonBody !== undefined || options.rawBody === null || Buffer.isBuffer(options.rawBody);
+      const candidates = await this.candidates(what.route);
+      const replayable = what.jsonBody !== undefined || what.rawBody === null || Buffer.isBuffer(what.rawBody);
       let lastError: unknown = null;
       for (const [i, candidate] of candidates.entries()) {
         if (i > 0 && !replayable) break;
-        upstreamModel = candidate.upstreamModel;
+        meter.model = candidate.upstreamModel ?? asked;
         const body =
-          options.jsonBody !== undefined
-            ? Buffer.from(JSON.stringify({ ...options.jsonBody, model: candidate.upstreamModel ?? options.jsonBody.model }))
-            : (options.rawBody ?? null);
-        bytesIn = Buffer.isBuffer(body) ? body.length : Number(request.headers["content-length"] ?? 0);
+          what.jsonBody !== undefined
+            ? Buffer.from(JSON.stringify({ ...what.jsonBody, model: candidate.upstreamModel ?? what.jsonBody.model }))
+            : (what.rawBody ?? null);
+        meter.bytesIn = Buffer.isBuffer(body) ? body.length : Number(request.headers["content-length"] ?? 0);
         const headers = upstreamRequestHeaders(request.headers, {
           key: candidate.key,
           requestId: request.id,
           viaToken: this.viaToken,
           ...(Buffer.isBuffer(body) ? { bodyLength: body.length } : body === null ? { bodyLength: null } : {}),
         });
-        if (options.jsonBody !== undefined) headers["content-type"] = "application/json";
-        const url = joinUpstream(candidate.base, options.path);
+        if (what.jsonBody !== undefined) headers["content-type"] = "application/json";
+        const url = joinUpstream(candidate.base, what.path);
         // The last check before anything is sent: the path stays under the target's base.
         if (!underBase(url, candidate.base)) {
           throw new InvalidRequestError("The proxied path leaves the route's base path.", null, "invalid_proxy_path");
@@ -235,13 +198,13 @@ export class Router {
             lastError = new UpstreamError(502, `The upstream answered ${upstream.statusCode}.`);
             continue;
           }
-          status = upstream.statusCode ?? 502;
+          meter.status = upstream.statusCode ?? 502;
           tap = new UsageTap(upstream.headers["content-type"]);
           reply.hijack();
-          reply.raw.writeHead(status, {
+          reply.raw.writeHead(meter.status, {
             ...(reply.getHeaders() as Record<string, string>),
             ...callerResponseHeaders(upstream.headers),
-            ...options.extraHeaders,
+            ...what.extraHeaders,
             "x-request-id": request.id,
           });
           await new Promise<void>((resolve) => {
@@ -263,7 +226,7 @@ export class Router {
             });
             upstream.on("close", () => resolve());
           });
-          if (controller.signal.aborted) status = 499;
+          if (controller.signal.aborted) meter.status = 499;
           return reply;
         } catch (error) {
           if (controller.signal.aborted) throw error;
@@ -272,8 +235,8 @@ export class Router {
       }
       throw lastError ?? new UpstreamError(502, "No upstream answered.");
     } catch (error) {
-      status = isAbortError(error, controller.signal) ? 499 : toApiError(error).status;
-      if (status === 499) {
+      meter.status = isAbortError(error, controller.signal) ? 499 : toApiError(error).status;
+      if (meter.status === 499) {
         if (!reply.sent) reply.hijack();
         reply.raw.destroy();
         return reply;
@@ -281,87 +244,9 @@ export class Router {
       throw error;
     } finally {
       release();
-      request.logInfo.status = status;
-      this.usage.record({
-        requestId: request.id,
-        apiKeyId: request.apiKey?.id ?? null,
-        route: options.resolution.routeName,
-        model: upstreamModel ?? options.resolution.routeName,
-        operation: options.operation,
-        promptTokens: tap?.promptTokens ?? 0,
-        completionTokens: tap?.completionTokens ?? 0,
-        ttftMs: null,
-        durationMs: Math.round(performance.now() - started),
-        status,
-        bytesIn,
-        bytesOut: tap?.bytes ?? 0,
-      });
-      if (status === 499) logRequestLine(request, status, performance.now() - started);
+      meter.promptTokens = tap?.promptTokens ?? 0;
+      meter.completionTokens = tap?.completionTokens ?? 0;
+      meter.bytesOut = tap?.bytes ?? 0;
     }
   }
-}
-
-/** For a local model, the OpenAI surface the engine does not serve. */
-export function notServedLocally(what: string, model: string): ApiError {
-  return new InvalidRequestError(
-    `'${model}' is a local model; the local engine serves chat, completions, embeddings, messages, responses and rerank, not ${what}. ` +
-      "Route this name to an upstream server that does.",
-    "model",
-    "unsupported_for_local_model",
-  );
-}
-
-/**
- * The first step of every inference endpoint: resolve `model` through routes. An
- * upstream route is forwarded here and the reply is returned; a local one gives
- * the model id to run.
- */
-async function routeModel(
-  deps: { router: Router },
-  request: FastifyRequest,
-  reply: FastifyReply,
-  name: string,
-  operation: Operation,
-): Promise<{ modelId: string; routeName: string } | { forwarded: FastifyReply }> {
-  let resolution: Resolution;
-  try {
-    resolution = deps.router.resolve(name);
-    if (resolution.kind === "upstream") assertRouteAllowed(request, name);
-  } catch (error) {
-    deps.router.recordRefusal(request, name, operation, error);
-    throw error;
-  }
-  if (resolution.kind === "local") return { modelId: resolution.modelId, routeName: resolution.routeName };
-  return {
-    forwarded: await deps.router.forward(request, reply, {
-      resolution,
-      operation,
-      path: request.url,
-      jsonBody: request.body as Record<string, unknown>,
-    }),
-  };
-}
-
-/**
- * Routes a JSON body's `model`, then parses the body. Routing comes first so an upstream
- * gets the body as sent, not only what the local engine accepts; a body without a string
- * `model` goes straight to `parse`, whose 400 names the field.
- */
-export async function routeThenParse<T>(
-  deps: { router: Router },
-  request: FastifyRequest,
-  reply: FastifyReply,
-  operation: Operation,
-  parse: (body: unknown) => T,
-  modelOf: (parsed: T) => string,
-): Promise<{ forwarded: FastifyReply } | { parsed: T; modelId: string; routeName: string }> {
-  const body = request.body as { model?: unknown } | null;
-  const name = body && typeof body === "object" && typeof body.model === "string" && body.model ? body.model : null;
-  if (name === null) {
-    const parsed = parse(request.body);
-    return { parsed, modelId: modelOf(parsed), routeName: modelOf(parsed) };
-  }
-  const routed = await routeModel(deps, request, reply, name, operation);
-  if ("forwarded" in routed) return routed;
-  return { parsed: parse(request.body), ...routed };
 }
