@@ -19,10 +19,10 @@ import { appRoutes } from "./routes/app.js";
 import { healthRoutes } from "./routes/health.js";
 import { libraryRoutes } from "./routes/library.js";
 import { metricsRoutes } from "./routes/metrics.js";
+import { modelRouteAdminRoutes } from "./routes/modelRouteAdmin.js";
 import { chatCompletions, completions, embeddings, openaiRoutes } from "./routes/openai.js";
 import { cohereRerank, jinaRerank, TRUNCATED_HEADER } from "./routes/rerank.js";
 import { createResponse, responsesRoutes } from "./routes/responses.js";
-import { routeAdminRoutes } from "./routes/routes.js";
 
 const LOOPBACK_NAMES = ["localhost", "127.0.0.1", "[::1]", "::1"];
 const MAX_HEADER_BYTES = 16 * 1024;
@@ -214,7 +214,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => adminRoutes(scope, deps));
   await app.register(async (scope) => metricsRoutes(scope, deps));
   await app.register(async (scope) => libraryRoutes(scope, deps));
-  await app.register(async (scope) => routeAdminRoutes(scope, deps));
+  await app.register(async (scope) => modelRouteAdminRoutes(scope, deps));
   await app.register(async (scope) => appRoutes(scope, deps));
   return app;
 }
