@@ -2,11 +2,13 @@
 // Import rules the type checker cannot see (run by `npm run lint` and a unit test):
 //   1. no import circle among the core's files (type-only imports count: a circle of
 //      types is still two files that cannot be understood one without the other);
-//   2. the renderer imports nothing from the engine layer (src-main/core/engine/);
+//   2. the renderer imports nothing from the engine layer (src-main/core/engine/), and no
+//      Node built-in module (it runs in a browser page);
 //   3. the core never imports the desktop shell, Electron or the renderer.
 // Imports are read with TypeScript's own pre-processor (imports, `import type`,
 // `export … from`, dynamic `import()`), so no bundler or extra package is needed.
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { builtinModules } from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
@@ -93,9 +95,13 @@ export function importProblems() {
     problems.push(`import circle in the core: ${circle.map(rel).join(" → ")} → ${rel(circle[0])}`);
   }
   const engine = `${join(ROOT, "src-main/core/engine")}/`;
-  for (const [file, { files }] of importGraph(["src-renderer"])) {
+  const builtins = new Set(builtinModules);
+  for (const [file, { files, packages }] of importGraph(["src-renderer"])) {
     for (const target of files) {
       if (target.startsWith(engine)) problems.push(`the renderer imports the engine layer: ${rel(file)} → ${rel(target)}`);
+    }
+    for (const name of packages) {
+      if (name.startsWith("node:") || builtins.has(name)) problems.push(`the renderer imports Node's ${name}: ${rel(file)}`);
     }
   }
   const shell = [`${join(ROOT, "src-main/electron")}/`, `${join(ROOT, "src-main/preload")}/`, `${join(ROOT, "src-renderer")}/`];

@@ -1,18 +1,33 @@
 import { resolve } from "node:path";
 import pino from "pino";
-import { databasePath, resolveOptions } from "../config.js";
-import { openDatabase } from "../db/database.js";
+import { type CoreOptions, databasePath, resolveOptions } from "../config.js";
+import { type Db, openDatabase } from "../db/database.js";
 import { FileSecretBox, secretKeyPath } from "../db/secretBox.js";
-import { SettingsStore } from "../domain/appState.js";
+import { type SavedSettings, SettingsStore } from "../domain/appState.js";
 import { ModelService } from "../domain/models.js";
 import { RouteService } from "../domain/routes.js";
+
+/** A data folder's database, model library and model routes, opened by a CLI command. */
+export interface Library {
+  db: Db;
+  options: CoreOptions;
+  saved: SavedSettings;
+  models: ModelService;
+  routes: RouteService;
+  /** Scans the models folder once (it registers what it finds) and gives every model its route. */
+  scan(): Promise<void>;
+  /** Scans when `id` is not registered yet. */
+  ensureModel(id: string): Promise<void>;
+  /** Waits for background work on the library, then closes the database. */
+  close(): Promise<void>;
+}
 
 /**
  * The model library and routes of a data folder, for CLI commands that run without
  * the server. `ensureModel` scans the models folder when a model is not registered
  * yet, so `routes create --model X` and `connect` work before the first `serve`.
  */
-export function openLibrary(opts: { dataDir: string; modelsDir?: string | undefined }) {
+export function openLibrary(opts: { dataDir: string; modelsDir?: string | undefined }): Library {
   const dataDir = resolve(opts.dataDir);
   const db = openDatabase(databasePath(dataDir));
   const saved = new SettingsStore(db).get();
@@ -27,7 +42,6 @@ export function openLibrary(opts: { dataDir: string; modelsDir?: string | undefi
     saved,
     models,
     routes,
-    /** Scans the models folder once (it registers what it finds) and gives every model its route. */
     async scan(): Promise<void> {
       if (scanned) return;
       scanned = true;
