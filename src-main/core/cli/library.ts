@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import pino from "pino";
+import pino, { type Logger } from "pino";
 import { type CoreOptions, databasePath, resolveOptions } from "../config.js";
 import { type Db, openDatabase } from "../db/database.js";
 import { FileSecretBox, secretKeyPath } from "../db/secretBox.js";
@@ -13,7 +13,9 @@ export interface Library {
   options: CoreOptions;
   saved: SavedSettings;
   models: ModelService;
-  routes: RouteService;
+  /** The model routes (opened on first use: their sealed keys need the data folder's key file). */
+  readonly routes: RouteService;
+  logger: Logger;
   /** Scans the models folder once (it registers what it finds) and gives every model its route. */
   scan(): Promise<void>;
   /** Scans when `id` is not registered yet. */
@@ -33,20 +35,25 @@ export function openLibrary(opts: { dataDir: string; modelsDir?: string | undefi
   const saved = new SettingsStore(db).get();
   const modelsDir = opts.modelsDir ?? saved.modelsDir;
   const options = resolveOptions({ dataDir, ...(modelsDir ? { modelsDir: resolve(modelsDir) } : {}) });
-  const models = new ModelService(db, pino({ level: "silent" }));
-  const routes = new RouteService(db, (id) => models.get(id), new FileSecretBox(secretKeyPath(dataDir)));
+  const logger = pino({ level: "silent" });
+  const models = new ModelService(db, logger);
+  let routes: RouteService | null = null;
   let scanned = false;
   return {
     db,
     options,
     saved,
     models,
-    routes,
+    get routes() {
+      routes ??= new RouteService(db, (id) => models.get(id), new FileSecretBox(secretKeyPath(dataDir)));
+      return routes;
+    },
+    logger,
     async scan(): Promise<void> {
       if (scanned) return;
       scanned = true;
       await models.scan(options.modelsDir);
-      routes.syncModels(models.list());
+      this.routes.syncModels(models.list());
     },
     async ensureModel(id: string): Promise<void> {
       if (!models.get(id)) await this.scan();
@@ -56,4 +63,20 @@ export function openLibrary(opts: { dataDir: string; modelsDir?: string | undefi
       db.close();
     },
   };
+}
+
+/**
+ * The one way a CLI command opens a data folder: the library for the length of `fn`,
+ * closed after it (background work on the library finished first), whatever `fn` does.
+ */
+export async function withLibrary<T>(
+  opts: { dataDir: string; modelsDir?: string | undefined },
+  fn: (library: Library) => T | Promise<T>,
+): Promise<T> {
+  const library = openLibrary(opts);
+  try {
+    return await fn(library);
+  } finally {
+    await library.close();
+  }
 }
