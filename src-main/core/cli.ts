@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { connectCommand } from "./cli/connect.js";
+import { registerEngineCommand } from "./cli/engine.js";
 import { registerFixtures } from "./cli/fixtures.js";
 import { registerGpus } from "./cli/gpus.js";
 import { registerKeys } from "./cli/keys.js";
@@ -7,7 +8,6 @@ import { registerModels } from "./cli/models.js";
 import { registerRoutes } from "./cli/routes.js";
 import { registerServe } from "./cli/serve.js";
 import { registerUsage } from "./cli/usage.js";
-import { registerEngineCommand } from "./engineCommand.js";
 
 export { engineAutoBuildWanted } from "./cli/serve.js";
 
