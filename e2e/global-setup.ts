@@ -1,4 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -15,9 +16,13 @@ export interface E2eState {
   pids: number[];
 }
 
-export const STATE_FILE = join(tmpdir(), "maas-base-e2e-state.json");
-
 const root = resolve(import.meta.dirname, "..");
+
+/** One state file per checkout, so e2e runs in two checkouts at once do not read or delete each other's. */
+export const STATE_FILE = join(
+  tmpdir(),
+  `maas-base-e2e-state-${createHash("sha256").update(root).digest("hex").slice(0, 12)}.json`,
+);
 const bin = join(root, "bin", "maas-base.mjs");
 
 function firstLine(child: ChildProcess, stream: "stdout" | "stderr", pattern: RegExp, what: string): Promise<string> {

@@ -268,16 +268,18 @@ describe("chat completions", () => {
     } catch {
       // Depending on timing the SDK ends the loop quietly or throws an abort error.
     }
-    expect(chunks).toBe(3);
+    // Chunks that arrived in the same read as the third may still be handed out after the abort.
+    expect(chunks).toBeGreaterThanOrEqual(3);
+    expect(chunks).toBeLessThan(50);
     const freed = await waitFor(async () => {
       const stats = await engineStats(server);
       return stats.models.find((m) => m.id === "tiny-chat")?.activeSequences === 0;
-    }, 3000);
+    }, 10_000);
     expect(freed).toBe(true);
     // The usage row is written once the aborted stream has wound down.
     const recorded = await waitFor(
       () => server.core.usage.requests({ operation: "chat", limit: 1 }).data[0]?.status === 499,
-      3000,
+      10_000,
     );
     expect(recorded).toBe(true);
     expect(server.core.usage.requests({ operation: "chat", limit: 1 }).data[0]?.completionTokens).toBeLessThan(900);
