@@ -31,6 +31,8 @@ export interface CoreOptions {
   contextSize: number;
   /** Largest accepted request body, in bytes (larger → 413). */
   bodyLimit: number;
+  /** Most items in one JSON array of a request body; 10× as many values in all (larger → 413). */
+  maxJsonItems: number;
   /** Extra `Host` header names accepted besides the loopback names (DNS-rebinding defence). */
   allowedHosts: string[];
   logLevel: Settings["logLevel"];

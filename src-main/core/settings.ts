@@ -104,6 +104,14 @@ export const SETTINGS = {
     description: "largest accepted request body, in bytes (larger → 413)",
     saved: false,
   }),
+  maxJsonItems: setting({
+    schema: z.number().int().min(1000).max(10_000_000),
+    default: 100_000,
+    description:
+      "most items one JSON array in a request body may hold (a messages, tools, input or enum array); a body may hold 10× as many values in all (larger → 413)",
+    flag: { flags: "--max-json-items <n>", kind: "integer" },
+    saved: true,
+  }),
   allowedHosts: setting({
     schema: z.array(hostSchema),
     default: [],

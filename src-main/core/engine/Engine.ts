@@ -31,7 +31,7 @@ import type {
 import { requireCapability } from "./capability.js";
 import { contextExceededMessage } from "./contextSize.js";
 import { EventChannel } from "./EventChannel.js";
-import { anyJsonObjectGrammar, compileSchema, SchemaCompileError } from "./grammar/index.js";
+import { anyJsonObjectGrammar, type CompiledSchema, compileSchema, SchemaCompileError } from "./grammar/index.js";
 import { compileForcedCall, ForcedCallParser } from "./grammar/toolCall.js";
 import { toChatHistory } from "./history.js";
 import { toGrammarSchema } from "./jsonSchema.js";
@@ -43,6 +43,8 @@ export interface EngineOptions extends PoolOptions {
   logger: Logger;
   /** Looks a model id up in the library; `undefined` means unknown. */
   resolveModel: (id: string) => ModelInfo | undefined;
+  /** Compiles a JSON schema for a grammar (an engine process passes one that moves large schemas off its event loop). Defaults to the compiler, inline. */
+  compileSchema?: (schema: unknown, strict: boolean) => Promise<CompiledSchema>;
 }
 
 /** llama-server's defaults, used when a request leaves a sampling field out. */
@@ -112,16 +114,17 @@ export class Engine {
     return grammar;
   }
 
-  /** The grammar of a JSON schema, compiled by our own compiler (the server process checked it already). */
+  /** The grammar of a JSON schema, compiled by our own compiler. */
   private async grammarForSchema(
     schema: unknown,
     param: string,
     strict: boolean,
-    compile = () => compileSchema(schema, { strict }).gbnf,
+    compile: () => string | Promise<string> = async () =>
+      (this.options.compileSchema ? await this.options.compileSchema(schema, strict) : compileSchema(schema, { strict })).gbnf,
   ) {
     let gbnf: string;
     try {
-      gbnf = compile();
+      gbnf = await compile();
     } catch (error) {
       if (error instanceof SchemaCompileError) throw new InvalidRequestError(error.message, param);
       throw error;

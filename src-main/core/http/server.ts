@@ -4,9 +4,10 @@ import cors from "@fastify/cors";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, LogController } from "fastify";
 import { anthropicStatus, toAnthropicError } from "../dialects/anthropic/errors.js";
 import { toOpenAIError } from "../dialects/openai/errors.js";
-import { ApiError, InvalidRequestError, PermissionError } from "../errors.js";
+import { ApiError, PermissionError } from "../errors.js";
 import { ProxyLoopError } from "../proxy/forwarder.js";
 import { isProxyLoop } from "../proxy/upstream.js";
+import { checkJsonShape, jsonShapeLimits } from "./bodyShape.js";
 import type { ServerDeps } from "./context.js";
 import { registerCrossSiteGuard } from "./crossSite.js";
 import { speaksAnthropic } from "./dialect.js";
@@ -26,26 +27,6 @@ import { createResponse, responsesRoutes } from "./routes/responses.js";
 
 const LOOPBACK_NAMES = ["localhost", "127.0.0.1", "[::1]", "::1"];
 const MAX_HEADER_BYTES = 16 * 1024;
-const MAX_JSON_DEPTH = 64;
-
-/** How deeply arrays and objects nest in JSON text (strings skipped), without parsing it. */
-export function jsonDepth(text: string): number {
-  let depth = 0;
-  let max = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 92)
-        i++; // backslash: skip the escaped character
-      else if (c === 34) inString = false;
-    } else if (c === 34) inString = true;
-    else if (c === 123 || c === 91) max = Math.max(max, ++depth);
-    else if (c === 125 || c === 93) depth--;
-  }
-  return max;
-}
-
 function newRequestId(request: { headers: Record<string, unknown> }): string {
   const incoming = request.headers["x-request-id"];
   if (typeof incoming === "string" && /^[\w.:-]{1,128}$/.test(incoming)) return incoming;
@@ -106,18 +87,15 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     routerOptions: { maxParamLength: 512 },
   });
 
-  // JSON bodies: Fastify's parser (with its prototype-poisoning guard) after a nesting-depth check.
+  // JSON bodies: Fastify's parser (with its prototype-poisoning guard) after a check of the
+  // text's nesting depth, longest array and value count (bodyShape.ts): before any parsing.
   const parseJson = app.getDefaultJsonParser("error", "error");
+  const shapeLimits = jsonShapeLimits(deps.options.maxJsonItems);
   app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
-    const depth = jsonDepth(body as string);
-    if (depth > MAX_JSON_DEPTH) {
-      done(
-        new InvalidRequestError(
-          `The JSON body nests ${depth} levels deep; at most ${MAX_JSON_DEPTH} are allowed.`,
-          null,
-          "json_too_deep",
-        ),
-      );
+    try {
+      checkJsonShape(body as string, shapeLimits);
+    } catch (error) {
+      done(error as Error);
       return;
     }
     parseJson(request, body as string, done);

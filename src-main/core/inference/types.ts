@@ -121,6 +121,8 @@ export type GenerationEvent =
 /** A running generation: its events, and the prompt's length known before the first one. */
 export interface GenerationStream extends AsyncIterable<GenerationEvent> {
   promptTokens: number;
+  /** Keywords of the request's JSON schemas the grammar leaves out (not strict), for `x-maas-schema-ignored`. */
+  schemaIgnored?: ReadonlyArray<{ keyword: string; path: string; reason: string }>;
 }
 
 /** The result of folding a whole event stream. */

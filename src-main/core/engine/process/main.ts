@@ -7,10 +7,14 @@
  */
 import { Writable } from "node:stream";
 import pino, { type Logger } from "pino";
-import type { GenerationEvent, ModelInfo } from "../../inference/types.js";
+import { InvalidRequestError } from "../../errors.js";
+import type { ChatRequest, GenerationEvent, ModelInfo } from "../../inference/types.js";
 import type { Engine } from "../Engine.js";
+import { SchemaCompileError } from "../grammar/index.js";
 import { parentChannel } from "./channel.js";
-import { type EngineProcessOptions, type FromEngine, serializeError, type ToEngine } from "./protocol.js";
+import { type EngineProcessOptions, type FromEngine, type SchemaIssueWire, serializeError, type ToEngine } from "./protocol.js";
+import { heldSchemas, SCHEMA_REFUSED } from "./requestSchemas.js";
+import { SchemaCompiler } from "./schemaCompiler.js";
 
 const role = process.argv[2] === "inspector" ? "inspector" : "engine";
 // node-llama-cpp tests its binary in a forked process that inherits these flags: it needs
@@ -42,6 +46,7 @@ let logger: Logger = pino({ level: "silent" });
 let engine: Promise<Engine> | null = null;
 const model = new Map<string, ModelInfo>();
 const aborts = new Map<number, AbortController>();
+const schemas = new SchemaCompiler();
 
 async function getEngine(): Promise<Engine> {
   if (!options) throw new Error("the engine process was not initialised");
@@ -58,9 +63,24 @@ async function getEngine(): Promise<Engine> {
       idleUnload: false,
       logger,
       resolveModel: (id) => model.get(id),
+      compileSchema: (schema, strict) => schemas.compile(schema, strict),
     }),
   );
   return engine;
+}
+
+/** The longest token's UTF-8 bytes and the training context: the server bounds prompts with them (promptBound.ts). */
+function promptLimits(llamaModel: import("node-llama-cpp").LlamaModel) {
+  const ggml = llamaModel.fileInfo.metadata?.tokenizer?.ggml as { model?: string; tokens?: readonly string[] } | undefined;
+  const tokens = ggml?.tokens;
+  // Only tokenizers that keep every byte of the text (WordPiece drops whitespace).
+  if (!tokens?.length || (ggml?.model !== "gpt2" && ggml?.model !== "llama")) return null;
+  let maxTokenBytes = 1;
+  for (const token of tokens) {
+    // UTF-16 length × 3 bounds UTF-8 bytes; measure exactly only where it could matter.
+    if (token.length * 3 > maxTokenBytes) maxTokenBytes = Math.max(maxTokenBytes, Buffer.byteLength(token, "utf8"));
+  }
+  return { maxTokenBytes, trainContextSize: llamaModel.trainContextSize };
 }
 
 /** Inspector state: the llama binding, loaded on the first job that needs it. */
@@ -72,45 +92,68 @@ async function llamaForInspector() {
   return inspectorLlama;
 }
 
-/** Sends a stream's events in batches: everything that became ready in one tick goes in one message. */
-function eventBatcher(id: number) {
-  let pending: GenerationEvent[] = [];
-  let scheduled = false;
-  const flush = () => {
-    scheduled = false;
-    if (pending.length === 0) return;
-    const events = pending;
-    pending = [];
-    send({ type: "events", id, events });
-  };
-  return {
-    push(event: GenerationEvent) {
-      pending.push(event);
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(flush);
-      }
-    },
-    flush,
-  };
+/**
+ * Sends the streams' events in batches: everything that became ready in one tick, for
+ * every stream, goes in one message. A decode step yields one token per active
+ * sequence in the same tick, so 8 streams cost the server one IPC read per step, not 8.
+ */
+const outbox = new Map<number, GenerationEvent[]>();
+let flushScheduled = false;
+function flushEvents(): void {
+  flushScheduled = false;
+  if (outbox.size === 0) return;
+  const batches = [...outbox].map(([id, events]) => ({ id, events }));
+  outbox.clear();
+  send({ type: "events", batches });
+}
+function pushEvent(id: number, event: GenerationEvent): void {
+  const events = outbox.get(id);
+  if (events) events.push(event);
+  else outbox.set(id, [event]);
+  if (!flushScheduled) {
+    flushScheduled = true;
+    setImmediate(flushEvents);
+  }
+}
+
+/**
+ * Compiles the schemas the request will be held to (off this event loop when large) before
+ * any generation: one the grammar cannot enforce under `strict` is a 400 naming where it is
+ * (the server turns the place into its dialect's param); the keywords left out otherwise
+ * go back with `stream-start` for the `x-maas-schema-ignored` header.
+ */
+async function checkSchemas(request: ChatRequest): Promise<SchemaIssueWire[]> {
+  const ignored: SchemaIssueWire[] = [];
+  for (const held of heldSchemas(request)) {
+    try {
+      const compiled = await schemas.compile(held.schema, held.strict);
+      for (const issue of compiled.ignored) ignored.push({ ...issue, path: held.prefix + issue.path });
+    } catch (error) {
+      if (!(error instanceof SchemaCompileError)) throw error;
+      const where = held.where === "response_format" ? "response_format" : `tools[${held.where}]`;
+      throw new InvalidRequestError((error as Error).message, where, SCHEMA_REFUSED);
+    }
+  }
+  return ignored;
 }
 
 async function runStream(id: number, method: "chat" | "complete", request: unknown) {
   const controller = new AbortController();
   aborts.set(id, controller);
-  const batch = eventBatcher(id);
   try {
     const current = await getEngine();
+    const schemaIgnored = method === "chat" ? await checkSchemas(request as ChatRequest) : [];
     const stream =
       method === "chat"
         ? await current.chat(request as never, controller.signal)
         : await current.complete(request as never, controller.signal);
-    send({ type: "stream-start", id, promptTokens: stream.promptTokens });
-    for await (const event of stream) batch.push(event);
-    batch.flush();
+    send({ type: "stream-start", id, promptTokens: stream.promptTokens, ...(schemaIgnored.length ? { schemaIgnored } : {}) });
+    for await (const event of stream) pushEvent(id, event);
+    // Its events go before its end.
+    flushEvents();
     send({ type: "stream-end", id });
   } catch (error) {
-    batch.flush();
+    flushEvents();
     send({ type: "error", id, error: serializeError(error) });
   } finally {
     aborts.delete(id);
@@ -147,8 +190,8 @@ async function runCall(id: number, method: string, args: unknown[]): Promise<unk
       case "load": {
         const info = args[0] as ModelInfo;
         model.set(info.id, info);
-        await current.pool.get(info);
-        return current.pool.stats();
+        const loaded = await current.pool.get(info);
+        return { stats: current.pool.stats(), promptLimits: promptLimits(loaded.model) };
       }
       case "embed":
         return await current.embed(args[0] as never, controller.signal);
@@ -171,6 +214,7 @@ async function shutdown(code: number) {
   try {
     const running = engine ? await engine.catch(() => null) : null;
     await running?.dispose();
+    await schemas.dispose();
     await (inspectorLlama ? await inspectorLlama.catch(() => null) : null)?.dispose();
   } finally {
     process.exit(code);

@@ -41,6 +41,13 @@ export type ToEngine =
   | { type: "abort"; id: number }
   | { type: "shutdown" };
 
+/** A schema keyword the grammar does not enforce, and where (the compiler's SchemaIssue). */
+export interface SchemaIssueWire {
+  keyword: string;
+  path: string;
+  reason: string;
+}
+
 export interface SerializedError {
   name: string;
   message: string;
@@ -53,9 +60,10 @@ export type FromEngine =
   | { type: "heartbeat"; stats?: unknown; rss: number }
   | { type: "result"; id: number; value: unknown }
   | { type: "error"; id: number; error: SerializedError }
-  | { type: "stream-start"; id: number; promptTokens: number }
-  /** Events of one stream, several at once when several were ready in the same tick. */
-  | { type: "events"; id: number; events: GenerationEvent[] }
+  /** `schemaIgnored`: keywords of the request's schemas the grammar leaves out (not strict). */
+  | { type: "stream-start"; id: number; promptTokens: number; schemaIgnored?: SchemaIssueWire[] }
+  /** Events of the streams, everything that was ready in the same tick (one decode step: a token per stream). */
+  | { type: "events"; batches: Array<{ id: number; events: GenerationEvent[] }> }
   | { type: "stream-end"; id: number }
   | { type: "log"; level: string; line: string };
 

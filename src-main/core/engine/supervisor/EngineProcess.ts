@@ -13,6 +13,7 @@ import {
   type EngineMethod,
   type EngineProcessOptions,
   type FromEngine,
+  type SchemaIssueWire,
   type ToEngine,
 } from "../process/protocol.js";
 
@@ -47,7 +48,7 @@ interface Pending {
   reject: (error: Error) => void;
   /** Stream calls: events arrive here after `stream-start`. */
   channel?: EventChannel<GenerationEvent>;
-  onStart?: (promptTokens: number) => void;
+  onStart?: (promptTokens: number, schemaIgnored: SchemaIssueWire[] | undefined) => void;
 }
 
 const OUTPUT_LINES = 20;
@@ -238,11 +239,13 @@ export class EngineProcess {
         return;
       }
       case "stream-start":
-        this.pending.get(message.id)?.onStart?.(message.promptTokens);
+        this.pending.get(message.id)?.onStart?.(message.promptTokens, message.schemaIgnored);
         return;
       case "events": {
-        const channel = this.pending.get(message.id)?.channel;
-        if (channel) for (const event of message.events) channel.push(event);
+        for (const batch of message.batches) {
+          const channel = this.pending.get(batch.id)?.channel;
+          if (channel) for (const event of batch.events) channel.push(event);
+        }
         return;
       }
       case "stream-end": {
@@ -326,11 +329,12 @@ export class EngineProcess {
             reject(error);
           }
         },
-        onStart: (promptTokens) => {
+        onStart: (promptTokens, schemaIgnored) => {
           started = true;
           const owner = this;
           resolve({
             promptTokens,
+            ...(schemaIgnored ? { schemaIgnored } : {}),
             async *[Symbol.asyncIterator]() {
               let finished = false;
               try {

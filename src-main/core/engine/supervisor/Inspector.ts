@@ -98,7 +98,7 @@ export class Inspector {
       },
       logger: this.logger,
       watchdogMs: 0,
-      execArgv: [`--max-old-space-size=${this.options.maxHeapMb ?? 512}`],
+      execArgv: [`--max-old-space-size=${this.options.maxHeapMb ?? 512}`, "--max-semi-space-size=1"],
     });
     proc.crashError = (report: ExitReport) =>
       new UnreadableFileError(`reading it crashed the inspector process (${EngineProcess.describe(report)})`, true);

@@ -19,13 +19,13 @@ export const messages = (deps: ServerDeps) =>
       return {
         generate: {
           stream: parsed.stream,
-          start: (signal) => {
-            checkChatSchemas(parsed.request, reply, {
-              responseFormat: "output_format.schema",
-              tool: (i) => `tools[${i}].input_schema`,
-            });
-            return deps.engine.chat({ ...parsed.request, model: modelId }, signal);
-          },
+          start: (signal) =>
+            checkChatSchemas(
+              parsed.request,
+              reply,
+              { responseFormat: "output_format.schema", tool: (i) => `tools[${i}].input_schema` },
+              () => deps.engine.chat({ ...parsed.request, model: modelId }, signal),
+            ),
           opening: (stream) => encoder.start(stream.promptTokens),
           encode: (event) => encoder.encode(event),
           fold: (result) => toAnthropicMessage(result, meta),

@@ -83,13 +83,13 @@ export const chatCompletions = (deps: ServerDeps) =>
       return {
         generate: {
           stream: parsed.stream,
-          start: (signal) => {
-            checkChatSchemas(parsed.request, reply, {
-              responseFormat: "response_format.json_schema.schema",
-              tool: (i) => `tools[${i}].function.parameters`,
-            });
-            return deps.engine.chat({ ...parsed.request, model: modelId }, signal);
-          },
+          start: (signal) =>
+            checkChatSchemas(
+              parsed.request,
+              reply,
+              { responseFormat: "response_format.json_schema.schema", tool: (i) => `tools[${i}].function.parameters` },
+              () => deps.engine.chat({ ...parsed.request, model: modelId }, signal),
+            ),
           opening: () => [encoder.start()],
           encode: (event) => encoder.encode(event),
           fold: (result) => toChatCompletion(result, meta),

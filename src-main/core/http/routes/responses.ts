@@ -100,8 +100,12 @@ export const createResponse = (deps: ServerDeps) =>
               sampling: parsed.sampling,
               ...(parsed.cacheKey ? { cacheKey: `responses:${parsed.cacheKey}` } : {}),
             };
-            checkChatSchemas(chat, reply, { responseFormat: "text.format.schema", tool: (i) => `tools[${i}].parameters` });
-            return deps.engine.chat(chat, signal);
+            return checkChatSchemas(
+              chat,
+              reply,
+              { responseFormat: "text.format.schema", tool: (i) => `tools[${i}].parameters` },
+              () => deps.engine.chat(chat, signal),
+            );
           },
           opening: () => encoder.start(),
           encode: (event) => encoder.encode(event),
