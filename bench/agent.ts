@@ -18,7 +18,7 @@ import { appendFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "nod
 import { cpus, tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { freePort } from "../src-main/core/domain/processes.js";
+import { freePort } from "../src-main/core/proxy/managedProcesses.js";
 import { benchModel, median, percentile, sseData } from "./common.js";
 
 const { values } = parseArgs({

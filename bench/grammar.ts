@@ -22,9 +22,9 @@ import { cpus, loadavg, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { getLlama, LlamaChat, type LlamaGrammar, resolveChatWrapper } from "node-llama-cpp";
-import { freePort } from "../src-main/core/domain/processes.js";
 import { describeEngine, tunedBuildOptions } from "../src-main/core/engine/engineInfo.js";
 import { compileSchema } from "../src-main/core/engine/grammar/index.js";
+import { freePort } from "../src-main/core/proxy/managedProcesses.js";
 import { benchModel, median } from "./common.js";
 
 const { values } = parseArgs({

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
-import { freePort } from "../src-main/core/domain/processes.js";
+import { freePort } from "../src-main/core/proxy/managedProcesses.js";
 
 export interface ProxyBenchRow {
   target: "direct" | "proxy";

@@ -24,7 +24,7 @@ import { cpus, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
-import { freePort } from "../src-main/core/domain/processes.js";
+import { freePort } from "../src-main/core/proxy/managedProcesses.js";
 import {
   benchEncoders,
   benchModel,

@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { freePort } from "../src-main/core/domain/processes.js";
+import { freePort } from "../src-main/core/proxy/managedProcesses.js";
 
 export interface StartupSample {
   healthMs: number;

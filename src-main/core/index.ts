@@ -10,7 +10,6 @@ import { DownloadManager } from "./domain/downloads.js";
 import { HuggingFace } from "./domain/huggingface.js";
 import { RequestRateLimiter } from "./domain/limits.js";
 import { ModelService } from "./domain/models.js";
-import { ProcessSupervisor } from "./domain/processes.js";
 import { ResponseStore } from "./domain/responses.js";
 import { pointsAtServer, RouteService } from "./domain/routes.js";
 import { UsageService } from "./domain/usage.js";
@@ -19,10 +18,12 @@ import { nodeLauncher } from "./engine/process/launcher.js";
 import { Inspector } from "./engine/supervisor/Inspector.js";
 import { Supervisor } from "./engine/supervisor/Supervisor.js";
 import { Metrics } from "./http/metrics.js";
-import { Router } from "./http/router.js";
 import { buildServer } from "./http/server.js";
-import { allowPrivateUpstreams } from "./http/upstream.js";
 import { createLogger } from "./logger.js";
+import { UpstreamForwarder } from "./proxy/forwarder.js";
+import { ManagedProcesses } from "./proxy/managedProcesses.js";
+import { ModelRouteResolver } from "./proxy/modelRoutes.js";
+import { allowPrivateUpstreams } from "./proxy/upstream.js";
 
 export type { CoreOptions } from "./config.js";
 export type { SecretBox } from "./db/secretBox.js";
@@ -38,7 +39,7 @@ export interface Core {
   readonly usage: UsageService;
   readonly downloads: DownloadManager;
   readonly routes: RouteService;
-  readonly processes: ProcessSupervisor;
+  readonly processes: ManagedProcesses;
   readonly settings: SettingsStore;
   /** A one-time sign-in link for the web app (`/#signin=<code>`), once started. */
   signInLink(): string;
@@ -80,9 +81,10 @@ export function createCore(partial: Partial<CoreOptions> = {}): Core {
   const routes = new RouteService(db, (id) => models.get(id), secrets);
   const conversations = new ConversationStore(db);
   const signIn = new SignInCodes();
-  const processes = new ProcessSupervisor(logger);
-  const router = new Router(routes, (id) => models.get(id), processes, usage);
-  router.applyLimits(options);
+  const processes = new ManagedProcesses(logger);
+  const modelRoutes = new ModelRouteResolver(routes, (id) => models.get(id));
+  const upstreams = new UpstreamForwarder(routes, processes);
+  upstreams.applyLimits(options);
   allowPrivateUpstreams(options.allowPrivateUpstreams);
   const syncProcesses = () =>
     processes.sync(
@@ -190,7 +192,8 @@ export function createCore(partial: Partial<CoreOptions> = {}): Core {
         downloads,
         hf,
         routes,
-        router,
+        modelRoutes,
+        upstreams,
         processes,
         conversations,
         settings,

@@ -9,11 +9,10 @@ export type { SavedSettings } from "../../src-main/core/domain/appState.js";
 export type { DownloadInfo as Download } from "../../src-main/core/domain/downloads.js";
 export type { Route } from "../../src-main/core/domain/routes.js";
 export type { UsageRecord as UsageRow, UsageSummaryRow } from "../../src-main/core/domain/usage.js";
-export type { EngineDescription as System } from "../../src-main/core/engine/engineInfo.js";
-export type { FitEstimate as Fit } from "../../src-main/core/engine/fit.js";
+export type { EngineDescription as System, FitEstimate as Fit } from "../../src-main/core/inference/engineReport.js";
 export type { ModelSettings } from "../../src-main/core/inference/types.js";
 
-import type { FitEstimate } from "../../src-main/core/engine/fit.js";
+import type { FitEstimate } from "../../src-main/core/inference/engineReport.js";
 
 /** A library entry as `GET /api/admin/library` gives it: the model, its effective settings, state and fit. */
 export interface Model extends ModelInfo {

@@ -7,25 +7,11 @@ import { basename, delimiter, dirname, join } from "node:path";
 import { stripVTControlCharacters } from "node:util";
 import type { Llama } from "node-llama-cpp";
 
-const require = createRequire(import.meta.url);
+import type { EngineDescription } from "../inference/engineReport.js";
 
-/** What `maas-base gpus --json` and `GET /api/admin/engine` report about the engine in use. */
-export interface EngineDescription {
-  backend: "cpu" | "cuda" | "vulkan" | "metal";
-  /** `localBuild`: compiled on this machine by `maas-base engine build`; `prebuilt`: shipped with node-llama-cpp. */
-  build: "localBuild" | "prebuilt";
-  /** The llama.cpp release the binary was built from. */
-  source: string;
-  /**
-   * Which CPU backend library llama.cpp loaded: a prebuilt variant picked for this CPU
-   * (`haswell`, `zen4`, `icelake`, …), `native` for a local build tuned to this machine,
-   * or null where it cannot be told (not Linux).
-   */
-  cpuVariant: string | null;
-  cpuMathCores: number;
-  devices: Array<{ name: string; vramTotal: number; vramFree: number }>;
-  ram: { total: number; free: number };
-}
+export type { EngineDescription } from "../inference/engineReport.js";
+
+const require = createRequire(import.meta.url);
 
 export async function describeEngine(llama: Llama): Promise<EngineDescription> {
   const gpu = llama.gpu;

@@ -1,29 +1,10 @@
 // Types only at the top: the server process imports ModelPool (and so this file) for its
 // settings helpers, and must not load node-llama-cpp; the estimate runs in engine processes.
 import type { GgufInsights, Llama } from "node-llama-cpp";
+import type { FitEstimate, FitSettings } from "../inference/engineReport.js";
 import type { ModelInfo } from "../inference/types.js";
 
-export interface FitEstimate {
-  /** Layers the estimate puts on the GPU (0 on the CPU backend). */
-  gpuLayers: number;
-  contextSize: number;
-  sequences: number;
-  /** Bytes of RAM and VRAM the model plus its context would take. */
-  ram: number;
-  vram: number;
-  /** Free memory now, for comparison. */
-  freeRam: number;
-  freeVram: number;
-  fits: boolean;
-}
-
-/** The settings an estimate depends on (a model's effective settings have them). */
-export interface FitSettings {
-  contextSize: number;
-  /** Parallel sequences of a chat model (encoder models use one). */
-  parallel: number;
-  gpuLayers: "auto" | "max" | number;
-}
+export type { FitEstimate, FitSettings } from "../inference/engineReport.js";
 
 const insightsCache = new Map<string, Promise<GgufInsights>>();
 

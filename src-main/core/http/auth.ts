@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { type KeyScope, routeAllowed, SESSION_KEY_ID } from "../domain/apiKeys.js";
+import { type ApiKeyPublic, type KeyScope, routeAllowed, SESSION_KEY_ID } from "../domain/apiKeys.js";
 import { secondsUntilUtcMidnight } from "../domain/limits.js";
 import { AuthenticationError, PermissionError, RateLimitError } from "../errors.js";
 import type { ServerDeps } from "./context.js";
@@ -105,10 +105,19 @@ export function requireKey(deps: ServerDeps, scope: KeyScope) {
   };
 }
 
-/** A key limited to some routes may only name those (as `model`). */
+/**
+ * Whether a key may use the model route `route` (the name a client puts in `model`):
+ * the one rule, used by the inference pipeline's check and by the model lists.
+ */
+export function keyMayUseRoute(key: ApiKeyPublic | null, route: string): boolean {
+  // Entries may be globs (`claude-*`), matched as glob aliases are (domain/apiKeys.ts).
+  return routeAllowed(key?.allowedRoutes, route);
+}
+
+/** A key limited to some routes may only name those (as `model`): 403 otherwise. */
 export function assertRouteAllowed(request: FastifyRequest, route: string): void {
-  const allowed = request.apiKey?.allowedRoutes;
-  if (!routeAllowed(allowed, route)) {
-    throw new PermissionError(`This key may not use '${route}'; it may use: ${allowed?.join(", ")}.`);
+  if (!keyMayUseRoute(request.apiKey, route)) {
+    const allowed = request.apiKey?.allowedRoutes ?? [];
+    throw new PermissionError(`This key may not use '${route}'; it may use: ${allowed.join(", ")}.`);
   }
 }

@@ -6,14 +6,15 @@ import type { DownloadManager } from "../domain/downloads.js";
 import type { HuggingFace } from "../domain/huggingface.js";
 import type { RequestRateLimiter } from "../domain/limits.js";
 import type { ModelService } from "../domain/models.js";
-import type { ProcessSupervisor } from "../domain/processes.js";
 import type { ResponseStore } from "../domain/responses.js";
 import type { RouteService } from "../domain/routes.js";
 import type { UsageService } from "../domain/usage.js";
 import type { EngineAutoBuild } from "../engine/autoBuild.js";
 import type { Supervisor } from "../engine/supervisor/Supervisor.js";
+import type { UpstreamForwarder } from "../proxy/forwarder.js";
+import type { ManagedProcesses } from "../proxy/managedProcesses.js";
+import type { ModelRouteResolver } from "../proxy/modelRoutes.js";
 import type { Metrics } from "./metrics.js";
-import type { Router } from "./router.js";
 
 /** What the route modules need from the core. */
 export interface ServerDeps {
@@ -28,8 +29,11 @@ export interface ServerDeps {
   metrics: Metrics;
   downloads: DownloadManager;
   routes: RouteService;
-  router: Router;
-  processes: ProcessSupervisor;
+  /** Where a `model` name leads (a local model or an upstream route). */
+  modelRoutes: ModelRouteResolver;
+  /** Forwards requests for upstream routes. */
+  upstreams: UpstreamForwarder;
+  processes: ManagedProcesses;
   conversations: ConversationStore;
   settings: SettingsStore;
   signIn: SignInCodes;

@@ -5,27 +5,27 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequ
 import { anthropicStatus, toAnthropicError } from "../dialects/anthropic/errors.js";
 import { toOpenAIError } from "../dialects/openai/errors.js";
 import { ApiError, PermissionError } from "../errors.js";
+import { ProxyLoopError } from "../proxy/forwarder.js";
+import { isProxyLoop } from "../proxy/upstream.js";
 import { checkJsonShape, jsonShapeLimits } from "./bodyShape.js";
 import type { ServerDeps } from "./context.js";
 import { registerCrossSiteGuard } from "./crossSite.js";
 import { speaksAnthropic } from "./dialect.js";
 import { toApiError } from "./errors.js";
 import { recordFailedRequest } from "./failedRequests.js";
+import { acceptRawBodies, genericProxy, InferencePipeline, upstreamOnly } from "./pipeline.js";
 import { logRequestLine } from "./requestLog.js";
-import { ProxyLoopError } from "./router.js";
 import { adminRoutes } from "./routes/admin.js";
-import { anthropicRoutes } from "./routes/anthropic.js";
+import { countTokens, messages } from "./routes/anthropic.js";
 import { appRoutes } from "./routes/app.js";
 import { connectRoutes } from "./routes/connect.js";
 import { healthRoutes } from "./routes/health.js";
 import { libraryRoutes } from "./routes/library.js";
 import { metricsRoutes } from "./routes/metrics.js";
-import { openaiRoutes } from "./routes/openai.js";
-import { proxyRoutes } from "./routes/proxy.js";
-import { rerankRoutes, TRUNCATED_HEADER } from "./routes/rerank.js";
-import { responsesRoutes } from "./routes/responses.js";
-import { routeAdminRoutes } from "./routes/routes.js";
-import { isProxyLoop } from "./upstream.js";
+import { modelRouteAdminRoutes } from "./routes/modelRouteAdmin.js";
+import { chatCompletions, completions, embeddings, openaiRoutes } from "./routes/openai.js";
+import { cohereRerank, jinaRerank, TRUNCATED_HEADER } from "./routes/rerank.js";
+import { createResponse, responsesRoutes } from "./routes/responses.js";
 
 const LOOPBACK_NAMES = ["localhost", "127.0.0.1", "[::1]", "::1"];
 const MAX_HEADER_BYTES = 16 * 1024;
@@ -134,7 +134,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
 
   // A request that already passed through this server's proxy is a loop: refused before any work.
   app.addHook("onRequest", async (request) => {
-    if (isProxyLoop(request.headers, deps.router.viaToken)) throw new ProxyLoopError();
+    if (isProxyLoop(request.headers, deps.upstreams.viaToken)) throw new ProxyLoopError();
   });
   registerCrossSiteGuard(app, deps.options.corsOrigins);
   // JSON endpoints take JSON: Fastify's text/plain parser would let a cross-site form-less POST through.
@@ -164,16 +164,38 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     return reply.status(status).send(body);
   });
 
+  // The inference endpoints, each one line: every one runs the same pipeline (http/pipeline.ts):
+  // key and scope → model route → allowed for the key → dialect parse → local engine or upstream
+  // → one usage row and one log line. A route module only declares the translator it wires in.
+  const inference = new InferencePipeline(deps);
+  await app.register(async (json) => {
+    inference.route(json, "POST", "/v1/chat/completions", chatCompletions(deps));
+    inference.route(json, "POST", "/v1/completions", completions(deps));
+    inference.route(json, "POST", "/v1/embeddings", embeddings(deps));
+    inference.route(json, "POST", "/v1/messages", messages(deps));
+    inference.route(json, "POST", "/v1/messages/count_tokens", countTokens(deps));
+    inference.route(json, "POST", "/v1/responses", createResponse(deps));
+    inference.route(json, "POST", "/v1/rerank", jinaRerank(deps));
+    inference.route(json, "POST", "/rerank", jinaRerank(deps));
+    inference.route(json, "POST", "/v2/rerank", cohereRerank(deps));
+  });
+  await app.register(async (raw) => {
+    acceptRawBodies(raw);
+    inference.route(raw, "ALL", "/model/proxy/*", genericProxy);
+    inference.route(raw, "POST", "/v1/images/generations", upstreamOnly("image generation", "json"));
+    inference.route(raw, "POST", "/v1/images/edits", upstreamOnly("image edits", "multipart"));
+    inference.route(raw, "POST", "/v1/audio/speech", upstreamOnly("speech synthesis", "json"));
+    inference.route(raw, "POST", "/v1/audio/transcriptions", upstreamOnly("audio transcription", "multipart"));
+    inference.route(raw, "POST", "/v1/audio/translations", upstreamOnly("audio translation", "multipart"));
+  });
+
   await app.register(healthRoutes);
   await app.register(async (scope) => openaiRoutes(scope, deps));
-  await app.register(async (scope) => anthropicRoutes(scope, deps));
-  await app.register(async (scope) => rerankRoutes(scope, deps));
   await app.register(async (scope) => responsesRoutes(scope, deps));
   await app.register(async (scope) => adminRoutes(scope, deps));
   await app.register(async (scope) => metricsRoutes(scope, deps));
   await app.register(async (scope) => libraryRoutes(scope, deps));
-  await app.register(async (scope) => proxyRoutes(scope, deps));
-  await app.register(async (scope) => routeAdminRoutes(scope, deps));
+  await app.register(async (scope) => modelRouteAdminRoutes(scope, deps));
   await app.register(async (scope) => connectRoutes(scope, deps));
   await app.register(async (scope) => appRoutes(scope, deps));
   return app;

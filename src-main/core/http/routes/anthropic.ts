@@ -1,56 +1,51 @@
-import type { FastifyInstance } from "fastify";
 import { toAnthropicError } from "../../dialects/anthropic/errors.js";
 import { parseCountTokens, parseMessages, toAnthropicMessage } from "../../dialects/anthropic/messages.js";
 import { AnthropicStreamEncoder } from "../../dialects/anthropic/stream.js";
 import { sseEvent } from "../../dialects/sse.js";
-import { requireKey } from "../auth.js";
 import type { ServerDeps } from "../context.js";
-import { runGeneration } from "../generation.js";
-import { metered } from "../metered.js";
-import { routeThenParse } from "../router.js";
+import { type LocalTarget, modelEndpoint } from "../pipeline.js";
 import { checkChatSchemas } from "../schemaCheck.js";
 
 const PING = sseEvent("ping", { type: "ping" });
 
-/** The Anthropic-compatible surface: `/v1/messages` and `/v1/messages/count_tokens` (any query, e.g. `?beta=true`). */
-export async function anthropicRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
-  app.addHook("preHandler", requireKey(deps, "inference"));
-
-  app.post("/v1/messages", async (request, reply) => {
-    const routed = await routeThenParse(deps, request, reply, "messages", parseMessages, (p) => p.request.model);
-    if ("forwarded" in routed) return routed.forwarded;
-    const { parsed, modelId, routeName } = routed;
-    const meta = { id: `msg_${request.id.replace(/^req_/, "")}`, model: routeName };
-    const encoder = new AnthropicStreamEncoder(meta);
-    return runGeneration(deps, request, reply, {
-      operation: "messages",
-      model: modelId,
-      route: routeName,
-      stream: parsed.stream,
-      start: (signal) =>
-        checkChatSchemas(
-          parsed.request,
-          reply,
-          { responseFormat: "output_format.schema", tool: (i) => `tools[${i}].input_schema` },
-          () => deps.engine.chat({ ...parsed.request, model: modelId }, signal),
-        ),
-      opening: (stream) => encoder.start(stream.promptTokens),
-      encode: (event) => encoder.encode(event),
-      fold: (result) => toAnthropicMessage(result, meta),
-      frame: (payload) => sseEvent((payload as { type: string }).type, payload),
-      keepAlive: PING,
-      streamError: (error) => toAnthropicError(error, request.id),
-    });
+/** `POST /v1/messages` (any query, e.g. `?beta=true`). */
+export const messages = (deps: ServerDeps) =>
+  modelEndpoint({
+    operation: "messages",
+    parse: parseMessages,
+    local: (parsed, { modelId, routeName }: LocalTarget, request, reply) => {
+      const meta = { id: `msg_${request.id.replace(/^req_/, "")}`, model: routeName };
+      const encoder = new AnthropicStreamEncoder(meta);
+      return {
+        generate: {
+          stream: parsed.stream,
+          start: (signal) =>
+            checkChatSchemas(
+              parsed.request,
+              reply,
+              { responseFormat: "output_format.schema", tool: (i) => `tools[${i}].input_schema` },
+              () => deps.engine.chat({ ...parsed.request, model: modelId }, signal),
+            ),
+          opening: (stream) => encoder.start(stream.promptTokens),
+          encode: (event) => encoder.encode(event),
+          fold: (result) => toAnthropicMessage(result, meta),
+          frame: (payload) => sseEvent((payload as { type: string }).type, payload),
+          keepAlive: PING,
+          streamError: (error) => toAnthropicError(error, request.id),
+        },
+      };
+    },
   });
 
-  app.post("/v1/messages/count_tokens", async (request, reply) => {
-    const routed = await routeThenParse(deps, request, reply, "count_tokens", parseCountTokens, (c) => c.model);
-    if ("forwarded" in routed) return routed.forwarded;
-    const { parsed: chat, modelId } = routed;
-    // Counted like any other request: a usage row (with the tokens counted as its prompt) and a log line.
-    return metered(deps, request, reply, { operation: "count_tokens", model: modelId, route: chat.model }, async () => {
-      const inputTokens = await deps.engine.countChatTokens({ ...chat, model: modelId });
-      return { body: { input_tokens: inputTokens }, promptTokens: 0 };
-    });
+/** `POST /v1/messages/count_tokens`: free, but logged like any request (a usage row with no tokens). */
+export const countTokens = (deps: ServerDeps) =>
+  modelEndpoint({
+    operation: "count_tokens",
+    parse: parseCountTokens,
+    local: (chat, { modelId }: LocalTarget) => ({
+      call: async () => ({
+        body: { input_tokens: await deps.engine.countChatTokens({ ...chat, model: modelId }) },
+        promptTokens: 0,
+      }),
+    }),
   });
-}

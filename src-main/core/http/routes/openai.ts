@@ -6,15 +6,12 @@ import { parseEmbedding, toEmbeddingResponse } from "../../dialects/openai/embed
 import { toOpenAIError } from "../../dialects/openai/errors.js";
 import { type ModelAlias, toOpenAIAlias, toOpenAIModel, toOpenAIModelList } from "../../dialects/openai/models.js";
 import { SSE_KEEPALIVE, sseData } from "../../dialects/sse.js";
-import { routeAllowed } from "../../domain/apiKeys.js";
 import type { Route } from "../../domain/routes.js";
 import { ModelNotFoundError } from "../../errors.js";
-import { assertRouteAllowed, requireKey } from "../auth.js";
+import { assertRouteAllowed, keyMayUseRoute, requireKey } from "../auth.js";
 import type { ServerDeps } from "../context.js";
 import { speaksAnthropic } from "../dialect.js";
-import { runGeneration } from "../generation.js";
-import { metered } from "../metered.js";
-import { routeThenParse } from "../router.js";
+import { type LocalTarget, modelEndpoint } from "../pipeline.js";
 import { checkChatSchemas } from "../schemaCheck.js";
 
 function responseMeta(prefix: string, requestId: string, model: string) {
@@ -44,14 +41,13 @@ function aliasNamed(deps: ServerDeps, name: string): ModelAlias | undefined {
   return glob?.enabled ? aliasOf(deps, glob, name) : undefined;
 }
 
-/** The OpenAI-compatible surface: models, chat completions, completions, embeddings. */
+/** The OpenAI-compatible model list (the inference endpoints are declared below and run by the pipeline). */
 export async function openaiRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
   app.addHook("preHandler", requireKey(deps, "inference"));
 
   // The Anthropic SDK lists models on the same path; it says so with `anthropic-version`.
   app.get("/v1/models", async (request) => {
-    const allowed = request.apiKey?.allowedRoutes;
-    const visible = (name: string) => routeAllowed(allowed, name);
+    const visible = (name: string) => keyMayUseRoute(request.apiKey, name);
     const aliases = listAliases(deps).filter((a) => visible(a.name));
     const named = new Set(aliases.map((a) => a.name));
     const models = deps.models.list().filter((m) => visible(m.id) && !named.has(m.id));
@@ -74,63 +70,70 @@ export async function openaiRoutes(app: FastifyInstance, deps: ServerDeps): Prom
     if (!model) throw new ModelNotFoundError(name);
     return speaksAnthropic(request) ? toAnthropicModel(model) : toOpenAIModel(model);
   });
-
-  app.post("/v1/chat/completions", async (request, reply) => {
-    const routed = await routeThenParse(deps, request, reply, "chat", parseChatCompletion, (p) => p.request.model);
-    if ("forwarded" in routed) return routed.forwarded;
-    const { parsed, modelId, routeName } = routed;
-    const meta = responseMeta("chatcmpl", request.id, routeName);
-    const encoder = new ChatChunkEncoder(meta, parsed.includeUsage);
-    return runGeneration(deps, request, reply, {
-      operation: "chat",
-      model: modelId,
-      route: routeName,
-      stream: parsed.stream,
-      start: (signal) =>
-        checkChatSchemas(
-          parsed.request,
-          reply,
-          { responseFormat: "response_format.json_schema.schema", tool: (i) => `tools[${i}].function.parameters` },
-          () => deps.engine.chat({ ...parsed.request, model: modelId }, signal),
-        ),
-      opening: () => [encoder.start()],
-      encode: (event) => encoder.encode(event),
-      fold: (result) => toChatCompletion(result, meta),
-      streamError: toOpenAIError,
-      keepAlive: SSE_KEEPALIVE,
-      closing: sseData("[DONE]"),
-    });
-  });
-
-  app.post("/v1/completions", async (request, reply) => {
-    const routed = await routeThenParse(deps, request, reply, "completion", parseCompletion, (p) => p.request.model);
-    if ("forwarded" in routed) return routed.forwarded;
-    const { parsed, modelId, routeName } = routed;
-    const meta = responseMeta("cmpl", request.id, routeName);
-    const encoder = new CompletionChunkEncoder(meta, parsed.includeUsage);
-    const prefix = parsed.echo ? parsed.request.prompt : "";
-    return runGeneration(deps, request, reply, {
-      operation: "completion",
-      model: modelId,
-      route: routeName,
-      stream: parsed.stream,
-      start: (signal) => deps.engine.complete({ ...parsed.request, model: modelId }, signal),
-      opening: () => (prefix ? [encoder.chunk(prefix)] : []),
-      encode: (event) => encoder.encode(event),
-      fold: (result) => toTextCompletion(result, meta, prefix),
-      streamError: toOpenAIError,
-      keepAlive: SSE_KEEPALIVE,
-      closing: sseData("[DONE]"),
-    });
-  });
-
-  app.post("/v1/embeddings", async (request, reply) => {
-    const routed = await routeThenParse(deps, request, reply, "embedding", parseEmbedding, (p) => p.request.model);
-    if ("forwarded" in routed) return routed.forwarded;
-    const { parsed, modelId, routeName } = routed;
-    return metered(deps, request, reply, { operation: "embedding", model: modelId, route: routeName }, async (signal) => {
-      const result = await deps.engine.embed({ ...parsed.request, model: modelId }, signal);
-      return { body: toEmbeddingResponse(result, parsed, routeName), promptTokens: result.promptTokens };
-    });
-  });
 }
+
+/** `POST /v1/chat/completions`. */
+export const chatCompletions = (deps: ServerDeps) =>
+  modelEndpoint({
+    operation: "chat",
+    parse: parseChatCompletion,
+    local: (parsed, { modelId, routeName }: LocalTarget, request, reply) => {
+      const meta = responseMeta("chatcmpl", request.id, routeName);
+      const encoder = new ChatChunkEncoder(meta, parsed.includeUsage);
+      return {
+        generate: {
+          stream: parsed.stream,
+          start: (signal) =>
+            checkChatSchemas(
+              parsed.request,
+              reply,
+              { responseFormat: "response_format.json_schema.schema", tool: (i) => `tools[${i}].function.parameters` },
+              () => deps.engine.chat({ ...parsed.request, model: modelId }, signal),
+            ),
+          opening: () => [encoder.start()],
+          encode: (event) => encoder.encode(event),
+          fold: (result) => toChatCompletion(result, meta),
+          streamError: toOpenAIError,
+          keepAlive: SSE_KEEPALIVE,
+          closing: sseData("[DONE]"),
+        },
+      };
+    },
+  });
+
+/** `POST /v1/completions`. */
+export const completions = (deps: ServerDeps) =>
+  modelEndpoint({
+    operation: "completion",
+    parse: parseCompletion,
+    local: (parsed, { modelId, routeName }: LocalTarget, request) => {
+      const meta = responseMeta("cmpl", request.id, routeName);
+      const encoder = new CompletionChunkEncoder(meta, parsed.includeUsage);
+      const prefix = parsed.echo ? parsed.request.prompt : "";
+      return {
+        generate: {
+          stream: parsed.stream,
+          start: (signal) => deps.engine.complete({ ...parsed.request, model: modelId }, signal),
+          opening: () => (prefix ? [encoder.chunk(prefix)] : []),
+          encode: (event) => encoder.encode(event),
+          fold: (result) => toTextCompletion(result, meta, prefix),
+          streamError: toOpenAIError,
+          keepAlive: SSE_KEEPALIVE,
+          closing: sseData("[DONE]"),
+        },
+      };
+    },
+  });
+
+/** `POST /v1/embeddings`. */
+export const embeddings = (deps: ServerDeps) =>
+  modelEndpoint({
+    operation: "embedding",
+    parse: parseEmbedding,
+    local: (parsed, { modelId, routeName }: LocalTarget) => ({
+      call: async (signal) => {
+        const result = await deps.engine.embed({ ...parsed.request, model: modelId }, signal);
+        return { body: toEmbeddingResponse(result, parsed, routeName), promptTokens: result.promptTokens };
+      },
+    }),
+  });

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import pino from "pino";
-import { buildEngine, describeEngine, missingBuildTools } from "./engine/engineInfo.js";
+import { buildEngine, describeEngine, missingBuildTools } from "../engine/engineInfo.js";
 
 /**
  * `maas-base engine …`: the llama.cpp engine binary. node-llama-cpp is imported only
@@ -24,7 +24,7 @@ export function registerEngineCommand(program: Command): void {
         process.stderr.write(`engine build failed (exit ${code}); the prebuilt engine stays in use.\n`);
         process.exit(1);
       }
-      const { loadLlama } = await import("./engine/llama.js");
+      const { loadLlama } = await import("../engine/llama.js");
       const llama = await loadLlama({ gpu: opts.cpu ? false : "auto", logger: pino({ level: "silent" }) });
       const info = await describeEngine(llama);
       await llama.dispose();

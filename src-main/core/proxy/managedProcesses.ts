@@ -143,7 +143,7 @@ class ManagedProcess {
 }
 
 /** The managed processes of route targets, kept in step with the routes. */
-export class ProcessSupervisor {
+export class ManagedProcesses {
   private readonly processes = new Map<number, ManagedProcess>();
 
   constructor(

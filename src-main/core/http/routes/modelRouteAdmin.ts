@@ -50,8 +50,8 @@ function toInput(body: z.infer<typeof RouteSchema>): RouteInput {
   };
 }
 
-/** Routes and their managed processes under `/api/admin` (management key). Upstream keys are never returned. */
-export async function routeAdminRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
+/** The admin API for model routes and their managed processes under `/api/admin` (management key). Upstream keys are never returned. */
+export async function modelRouteAdminRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
   app.addHook("preHandler", requireKey(deps, "management"));
 
   app.get("/api/admin/routes", async () => {
