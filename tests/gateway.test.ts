@@ -229,7 +229,8 @@ describe("proxy confinement", () => {
     expect(res.status).toBe(508);
     expect(JSON.parse(res.body).error.code).toBe("proxy_loop");
     expect(relayed).toBe(1);
-    expect(server.core.usage.requests({ limit: 1 }).total - rowsBefore).toBe(1);
+    // Two requests reached this server, each logged once: the client's, and the relayed one refused with 508.
+    expect(server.core.usage.requests({ limit: 1 }).total - rowsBefore).toBe(2);
   });
 
   it("refuses link-local and metadata upstreams at creation, in every spelling (nothing is sent)", async () => {
