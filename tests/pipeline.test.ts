@@ -29,22 +29,22 @@ const form: Body = (model) => {
 };
 
 const chat = { messages: [{ role: "user", content: "hi" }], max_tokens: 1 };
-/** Every inference endpoint a client can name a model at, and whether it is metered. */
-const ENDPOINTS: Array<{ path: string; body: Body; anthropic?: boolean; metered: boolean }> = [
-  { path: "/v1/chat/completions", body: json(chat), metered: true },
-  { path: "/v1/completions", body: json({ prompt: "hi", max_tokens: 1 }), metered: true },
-  { path: "/v1/embeddings", body: json({ input: "hi" }), metered: true },
-  { path: "/v1/messages", body: json(chat), anthropic: true, metered: true },
-  { path: "/v1/messages/count_tokens", body: json({ messages: chat.messages }), anthropic: true, metered: false },
-  { path: "/v1/responses", body: json({ input: "hi" }), metered: true },
-  { path: "/v1/rerank", body: json({ query: "q", documents: ["d"] }), metered: true },
-  { path: "/rerank", body: json({ query: "q", documents: ["d"] }), metered: true },
-  { path: "/v2/rerank", body: json({ query: "q", documents: ["d"] }), metered: true },
-  { path: "/v1/images/generations", body: json({ prompt: "a cat" }), metered: true },
-  { path: "/v1/images/edits", body: form, metered: true },
-  { path: "/v1/audio/speech", body: json({ input: "hi" }), metered: true },
-  { path: "/v1/audio/transcriptions", body: form, metered: true },
-  { path: "/v1/audio/translations", body: form, metered: true },
+/** Every inference endpoint a client can name a model at (each request gets one usage row). */
+const ENDPOINTS: Array<{ path: string; body: Body; anthropic?: boolean }> = [
+  { path: "/v1/chat/completions", body: json(chat) },
+  { path: "/v1/completions", body: json({ prompt: "hi", max_tokens: 1 }) },
+  { path: "/v1/embeddings", body: json({ input: "hi" }) },
+  { path: "/v1/messages", body: json(chat), anthropic: true },
+  { path: "/v1/messages/count_tokens", body: json({ messages: chat.messages }), anthropic: true },
+  { path: "/v1/responses", body: json({ input: "hi" }) },
+  { path: "/v1/rerank", body: json({ query: "q", documents: ["d"] }) },
+  { path: "/rerank", body: json({ query: "q", documents: ["d"] }) },
+  { path: "/v2/rerank", body: json({ query: "q", documents: ["d"] }) },
+  { path: "/v1/images/generations", body: json({ prompt: "a cat" }) },
+  { path: "/v1/images/edits", body: form },
+  { path: "/v1/audio/speech", body: json({ input: "hi" }) },
+  { path: "/v1/audio/transcriptions", body: form },
+  { path: "/v1/audio/translations", body: form },
 ];
 
 function post(path: string, body: Body, model: string, key: string | null) {
@@ -77,8 +77,8 @@ describe("the inference pipeline, endpoint by endpoint", () => {
       expect([endpoint.path, res.status]).toEqual([endpoint.path, 403]);
       expectDialect(endpoint.anthropic, await res.json(), "permission_error");
       const rows = server.core.usage.requests({ apiKeyId: limited.id, limit: 1000 });
-      expect([endpoint.path, rows.total - before]).toEqual([endpoint.path, endpoint.metered ? 1 : 0]);
-      if (endpoint.metered) expect(rows.data[0]).toMatchObject({ route: "tiny-embed", status: 403, promptTokens: 0 });
+      expect([endpoint.path, rows.total - before]).toEqual([endpoint.path, 1]);
+      expect(rows.data[0]).toMatchObject({ route: "tiny-embed", status: 403, promptTokens: 0 });
     }
   });
 
@@ -89,7 +89,7 @@ describe("the inference pipeline, endpoint by endpoint", () => {
       expectDialect(endpoint.anthropic, await res.json(), "not_found_error");
     }
     const rows = server.core.usage.requests({ model: "no-such-model", limit: 1000 });
-    expect(rows.total).toBe(ENDPOINTS.filter((e) => e.metered).length);
+    expect(rows.total).toBe(ENDPOINTS.length);
   });
 
   it("records a request its dialect's parser refuses (400) like any other", async () => {

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestServer, type TestServer } from "./helpers/server.js";
+import { startTestServer, type TestServer, waitFor } from "./helpers/server.js";
 
 let server: TestServer;
 
@@ -165,9 +165,15 @@ describe("usage", () => {
     expect((await call("/metrics", server.key)).status).toBe(403);
     const before = await (await call("/metrics", server.adminKey)).text();
     await call("/v1/chat/completions", server.key, { method: "POST", body: chat() });
-    const res = await call("/metrics", server.adminKey);
+    // The engine process reports the sequence free a moment after the answer went out.
+    let res = await call("/metrics", server.adminKey);
+    let after = await res.text();
+    await waitFor(async () => {
+      res = await call("/metrics", server.adminKey);
+      after = await res.text();
+      return /^maas_active_sequences\{model="tiny-chat"\} 0$/m.test(after);
+    }, 10_000);
     expect(res.headers.get("content-type")).toMatch(/text\/plain/);
-    const after = await res.text();
     const count = (text: string) =>
       Number(/maas_requests_total\{operation="chat",model="tiny-chat",status="200"\} (\d+)/.exec(text)?.[1] ?? 0);
     expect(count(after)).toBe(count(before) + 1);

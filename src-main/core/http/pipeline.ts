@@ -54,8 +54,6 @@ export type LocalRun =
 export interface ModelEndpoint<P> {
   kind: "model";
   operation: Operation;
-  /** Whether the request gets a usage row. Defaults to true; counting tokens is free. */
-  metered?: boolean;
   /** The dialect's parser: the internal request, or a 400 naming the field. */
   parse(body: unknown): P;
   /** What the local model does with the parsed request (set response headers on `reply` here). */
@@ -302,7 +300,7 @@ export class InferencePipeline {
     await this.toUpstream(admitted, request, reply, { path, rawBody: body, extraHeaders }, meter);
   }
 
-  /** Step 6: one usage row (when the request named a model and the endpoint is metered), and the log fields. */
+  /** Step 6: one usage row (when the request named a model), and the log fields. */
   private account(endpoint: InferenceEndpoint, request: FastifyRequest, meter: Meter): void {
     const durationMs = performance.now() - meter.started;
     request.logInfo.status = meter.status;
@@ -311,23 +309,21 @@ export class InferencePipeline {
       request.logInfo.promptTokens = meter.promptTokens;
       request.logInfo.completionTokens = meter.completionTokens;
       request.logInfo.cachedTokens = meter.cachedTokens;
-      if (endpoint.kind !== "model" || endpoint.metered !== false) {
-        this.deps.usage.record({
-          requestId: request.id,
-          apiKeyId: request.apiKey?.id ?? null,
-          route: meter.route,
-          model: meter.model,
-          operation: endpoint.operation,
-          promptTokens: meter.promptTokens,
-          completionTokens: meter.completionTokens,
-          cachedTokens: meter.cachedTokens,
-          ttftMs: meter.ttftMs,
-          durationMs: Math.round(durationMs),
-          status: meter.status,
-          ...(meter.bytesIn !== undefined ? { bytesIn: meter.bytesIn } : {}),
-          ...(meter.bytesOut !== undefined ? { bytesOut: meter.bytesOut } : {}),
-        });
-      }
+      this.deps.usage.record({
+        requestId: request.id,
+        apiKeyId: request.apiKey?.id ?? null,
+        route: meter.route,
+        model: meter.model,
+        operation: endpoint.operation,
+        promptTokens: meter.promptTokens,
+        completionTokens: meter.completionTokens,
+        cachedTokens: meter.cachedTokens,
+        ttftMs: meter.ttftMs,
+        durationMs: Math.round(durationMs),
+        status: meter.status,
+        ...(meter.bytesIn !== undefined ? { bytesIn: meter.bytesIn } : {}),
+        ...(meter.bytesOut !== undefined ? { bytesOut: meter.bytesOut } : {}),
+      });
     }
     // A client that went away never lets the response finish, so Fastify writes no line for it.
     if (meter.status === 499) logRequestLine(request, meter.status, durationMs);
