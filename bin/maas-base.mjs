@@ -17,7 +17,7 @@ try {
 }
 let main;
 if (built) {
-  ({ main } = await import(pathToFileURL(join(built, "cli.js")).href));
+  ({ main } = await import(pathToFileURL(join(built, "cli.bundle.js")).href));
 } else {
   const { register } = await import("tsx/esm/api");
   register();

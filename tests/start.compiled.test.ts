@@ -18,7 +18,9 @@ describe("compiled CLI", () => {
     const { stdout } = await run("npm", ["run", "--silent", "build:core"], { cwd: root });
     const dir: string = coreBuildDir();
     expect(stdout).toContain(`core built in dist/${dir.split("/").pop()}`);
-    expect(existsSync(join(dir, "cli.js"))).toBe(true);
+    // The server's start path as one bundle; engine processes run the per-file output.
+    expect(existsSync(join(dir, "cli.bundle.js"))).toBe(true);
+    expect(existsSync(join(dir, "engine", "process", "main.js"))).toBe(true);
     expect(existsSync(join(dir, "engine", "engineInfo.js"))).toBe(true);
     expect(existsSync(join(dir, "cli.test.js"))).toBe(false);
   });
@@ -33,7 +35,7 @@ describe("compiled CLI", () => {
       expect(after).not.toBe(before);
       const { stdout } = await run(process.execPath, [BIN, "--help"], { cwd: root });
       expect(stdout).toContain("Usage: maas-base");
-      expect(existsSync(join(after, "cli.js"))).toBe(true);
+      expect(existsSync(join(after, "cli.bundle.js"))).toBe(true);
     } finally {
       utimesSync(source, atime, mtime);
     }

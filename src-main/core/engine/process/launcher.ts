@@ -35,6 +35,9 @@ export interface EngineLauncher {
   start(options: { name: string; args: string[]; env: Record<string, string>; execArgv?: string[] }): EngineChild;
 }
 
+/** Set by bin/build-core.mjs in the bundled server build, whose chunks sit at the build's root: the engine entry from there. */
+declare const __MAAS_ENGINE_ENTRY__: string | undefined;
+
 /**
  * The engine entry next to this file: `main.ts` when running from sources (tsx,
  * vitest), `main.js` when running compiled JavaScript.
@@ -42,7 +45,8 @@ export interface EngineLauncher {
 export function engineEntry(): { path: string; execArgv: string[] } {
   const here = fileURLToPath(import.meta.url);
   const fromSources = here.endsWith(".ts");
-  const path = fileURLToPath(new URL(fromSources ? "./main.ts" : "./main.js", import.meta.url));
+  const bundled = typeof __MAAS_ENGINE_ENTRY__ === "string" ? __MAAS_ENGINE_ENTRY__ : undefined;
+  const path = fileURLToPath(new URL(bundled ?? (fromSources ? "./main.ts" : "./main.js"), import.meta.url));
   if (!existsSync(path)) throw new Error(`the engine process entry is missing: ${path}`);
   // tsx's loader by file URL: `--import tsx` would be resolved from the working directory.
   return { path, execArgv: fromSources ? ["--import", tsxLoader()] : [] };
