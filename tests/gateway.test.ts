@@ -75,8 +75,8 @@ async function createRoute(body: object): Promise<Response> {
 async function proxyRoute(name: string, upstream = `${recorder}/base/v1`, key = UPSTREAM_KEY): Promise<number> {
   const res = await createRoute({
     name,
-    generic_proxy: true,
-    targets: [{ kind: "upstream", upstream, upstream_key: key }],
+    genericProxy: true,
+    targets: [{ kind: "upstream", upstreamUrl: upstream, upstreamKey: key }],
   });
   const json = await res.json();
   if (res.status !== 201) throw new Error(JSON.stringify(json));
@@ -251,7 +251,7 @@ describe("proxy confinement", () => {
     }
     // LAN and loopback upstreams (a local llama-server) stay allowed.
     expect(
-      (await createRoute({ name: "lan", targets: [{ kind: "upstream", upstream: "http://192.168.1.20:8080/v1" }] })).status,
+      (await createRoute({ name: "lan", targets: [{ kind: "upstream", upstreamUrl: "http://192.168.1.20:8080/v1" }] })).status,
     ).toBe(201);
   });
 
@@ -307,7 +307,7 @@ describe("cross-site requests", () => {
     const id = await proxyRoute("paid");
     await createRoute({
       name: "paid-images",
-      targets: [{ kind: "upstream", upstream: `${recorder}/v1`, upstream_key: UPSTREAM_KEY }],
+      targets: [{ kind: "upstream", upstreamUrl: `${recorder}/v1`, upstreamKey: UPSTREAM_KEY }],
     });
     const before = seen.length;
     for (const headers of <Array<Record<string, string>>>[

@@ -127,7 +127,7 @@ describe("routes", () => {
   });
 
   it("serves an alias of a local model (Claude Code's model names) in every dialect", async () => {
-    await createRoute({ name: "claude-sonnet-4", targets: [{ kind: "model", model: "tiny-chat" }] });
+    await createRoute({ name: "claude-sonnet-4", targets: [{ kind: "model", modelId: "tiny-chat" }] });
     const anthropic = new Anthropic({ apiKey: server.key, baseURL: server.url, maxRetries: 0 });
     const message = await anthropic.messages.create({
       model: "claude-sonnet-4",
@@ -154,7 +154,7 @@ describe("routes", () => {
     });
     await createRoute({
       name: "remote-chat",
-      targets: [{ kind: "upstream", upstream: `${remote.url}/v1`, upstream_key: remote.key, upstream_model: "tiny-chat" }],
+      targets: [{ kind: "upstream", upstreamUrl: `${remote.url}/v1`, upstreamKey: remote.key, upstreamModel: "tiny-chat" }],
     });
     const openai = new OpenAI({ apiKey: server.key, baseURL: server.baseURL, maxRetries: 0 });
     const answer = await openai.chat.completions.create({
@@ -182,8 +182,8 @@ describe("routes", () => {
     await createRoute({
       name: "with-fallback",
       targets: [
-        { kind: "upstream", upstream: failing },
-        { kind: "upstream", upstream: echo, fallback: true },
+        { kind: "upstream", upstreamUrl: failing },
+        { kind: "upstream", upstreamUrl: echo, fallback: true },
       ],
     });
     const res = await call("/v1/chat/completions", {
@@ -196,8 +196,8 @@ describe("routes", () => {
   });
 
   it("answers 502 for a refused upstream and 504 for one that hangs", async () => {
-    await createRoute({ name: "refused", targets: [{ kind: "upstream", upstream: refused }] });
-    await createRoute({ name: "hangs", targets: [{ kind: "upstream", upstream: hanging }] });
+    await createRoute({ name: "refused", targets: [{ kind: "upstream", upstreamUrl: refused }] });
+    await createRoute({ name: "hangs", targets: [{ kind: "upstream", upstreamUrl: hanging }] });
     const body = (model: string) => JSON.stringify({ model, messages: [{ role: "user", content: "x" }] });
     const bad = await call("/v1/chat/completions", {
       method: "POST",
@@ -225,7 +225,7 @@ describe("routes", () => {
   });
 
   it("forwards a multipart transcription to an upstream route", async () => {
-    await createRoute({ name: "whisper", targets: [{ kind: "upstream", upstream: echo }] });
+    await createRoute({ name: "whisper", targets: [{ kind: "upstream", upstreamUrl: echo }] });
     const form = new FormData();
     form.append("model", "whisper");
     form.append("file", new Blob([Buffer.from("RIFF fake audio")]), "a.wav");
@@ -243,8 +243,8 @@ describe("generic proxy", () => {
   beforeAll(async () => {
     echoRoute = await createRoute({
       name: "echo",
-      generic_proxy: true,
-      targets: [{ kind: "upstream", upstream: echo, upstream_key: "up-secret" }],
+      genericProxy: true,
+      targets: [{ kind: "upstream", upstreamUrl: echo, upstreamKey: "up-secret" }],
     });
   });
 
@@ -272,7 +272,7 @@ describe("generic proxy", () => {
   });
 
   it("serves the deprecated header form (header beats body, GET without a body works) with a Deprecation header", async () => {
-    await createRoute({ name: "other", generic_proxy: true, targets: [{ kind: "upstream", upstream: large }] });
+    await createRoute({ name: "other", genericProxy: true, targets: [{ kind: "upstream", upstreamUrl: large }] });
     const viaHeader = await call("/model/proxy/v1/things?z=9", { headers: { "x-gpustack-model": "echo" } });
     expect(viaHeader.status).toBe(200);
     expect(viaHeader.headers.get("deprecation")).toBe("true");
@@ -292,7 +292,7 @@ describe("generic proxy", () => {
   });
 
   it("streams SSE through without buffering and closes the upstream when the client leaves", async () => {
-    const route = await createRoute({ name: "sse", generic_proxy: true, targets: [{ kind: "upstream", upstream: sse }] });
+    const route = await createRoute({ name: "sse", genericProxy: true, targets: [{ kind: "upstream", upstreamUrl: sse }] });
     const started = performance.now();
     const res = await call(`/model/proxy/${route.id}/events`);
     const reader = (res.body as ReadableStream<Uint8Array>).getReader();
@@ -304,14 +304,14 @@ describe("generic proxy", () => {
   });
 
   it("passes a large body through intact", async () => {
-    const route = await createRoute({ name: "large", generic_proxy: true, targets: [{ kind: "upstream", upstream: large }] });
+    const route = await createRoute({ name: "large", genericProxy: true, targets: [{ kind: "upstream", upstreamUrl: large }] });
     const res = await call(`/model/proxy/${route.id}/file.bin`);
     const body = Buffer.from(await res.arrayBuffer());
     expect(createHash("sha256").update(body).digest("hex")).toBe(createHash("sha256").update(largeBody).digest("hex"));
   });
 
   it("is no open relay: only generic-proxy routes, unknown ids 404, keys still needed", async () => {
-    const plain = await createRoute({ name: "plain", targets: [{ kind: "upstream", upstream: echo }] });
+    const plain = await createRoute({ name: "plain", targets: [{ kind: "upstream", upstreamUrl: echo }] });
     expect((await call(`/model/proxy/${plain.id}/x`)).status).toBe(404);
     expect((await call("/model/proxy/999999/x")).status).toBe(404);
     expect((await fetch(`${server.url}/model/proxy/${echoRoute.id}/x`)).status).toBe(401);
@@ -342,7 +342,7 @@ describe("managed processes", () => {
     const script = `require('http').createServer((q,s)=>s.end(JSON.stringify({pid:process.pid,url:q.url}))).listen(Number(process.argv[1]),'127.0.0.1')`;
     const route = await createRoute({
       name: "managed",
-      generic_proxy: true,
+      genericProxy: true,
       targets: [{ kind: "process", command: `${JSON.stringify(process.execPath)} -e ${JSON.stringify(script)} {port}` }],
     });
     const first = await (await call(`/model/proxy/${route.id}/hello`)).json();

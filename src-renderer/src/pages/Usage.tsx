@@ -35,7 +35,7 @@ function OverTime({ from, to, keyLabel }: { from: string; to: string; keyLabel: 
     queryKey: ["usage-series", by, from, to],
     queryFn: () =>
       api<{ data: Array<{ day: string; group: string; tokens: number; requests: number }> }>(
-        `/api/admin/usage/series?group_by=${by}&from=${from}&to=${to}`,
+        `/api/admin/usage/series?groupBy=${by}&from=${from}&to=${to}`,
       ),
     refetchInterval: 10_000,
   });
@@ -88,12 +88,12 @@ export function Usage() {
   const to = day(0);
   const byDay = useQuery({
     queryKey: ["usage", "day", from, to],
-    queryFn: () => api<{ data: UsageSummaryRow[] }>(`/api/admin/usage?group_by=day&from=${from}&to=${to}`),
+    queryFn: () => api<{ data: UsageSummaryRow[] }>(`/api/admin/usage?groupBy=day&from=${from}&to=${to}`),
     refetchInterval: 10_000,
   });
   const grouped = useQuery({
     queryKey: ["usage", groupBy, from, to],
-    queryFn: () => api<{ data: UsageSummaryRow[] }>(`/api/admin/usage?group_by=${groupBy}&from=${from}&to=${to}`),
+    queryFn: () => api<{ data: UsageSummaryRow[] }>(`/api/admin/usage?groupBy=${groupBy}&from=${from}&to=${to}`),
     refetchInterval: 10_000,
   });
   return (
@@ -151,7 +151,7 @@ export function Usage() {
           <Button
             variant="light"
             onClick={() =>
-              void download(`/api/admin/usage?group_by=${groupBy}&from=${from}&to=${to}&format=csv`, `usage-${groupBy}.csv`)
+              void download(`/api/admin/usage?groupBy=${groupBy}&from=${from}&to=${to}&format=csv`, `usage-${groupBy}.csv`)
             }
           >
             Export CSV
