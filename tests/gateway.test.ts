@@ -202,7 +202,7 @@ describe("proxy confinement", () => {
       `http://[::1]:${port}`,
       `http://127.0.0.2:${port}`,
     ]) {
-      const res = await createRoute({ name: `self-${seen.length}`, targets: [{ kind: "upstream", upstream }] });
+      const res = await createRoute({ name: `self-${seen.length}`, targets: [{ kind: "upstream", upstreamUrl: upstream }] });
       expect(res.status, upstream).toBe(400);
       expect((await res.json()).error.code).toBe("upstream_is_self");
     }
@@ -245,7 +245,7 @@ describe("proxy confinement", () => {
       "http://0xa9.0xfe.0xa9.0xfe/",
       "http://metadata.google.internal/computeMetadata/v1",
     ]) {
-      const res = await createRoute({ name: "metadata", targets: [{ kind: "upstream", upstream }] });
+      const res = await createRoute({ name: "metadata", targets: [{ kind: "upstream", upstreamUrl: upstream }] });
       expect(res.status, upstream).toBe(400);
       expect((await res.json()).error.code, upstream).toBe("upstream_not_allowed");
     }

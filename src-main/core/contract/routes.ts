@@ -8,6 +8,8 @@ const WEIGHT = "A target's weight is 1 to 1000.";
 
 /** One target of a route in a create or update body (a public target's fields, plus `upstreamKey`). */
 export const RouteTargetCreate = z.object({
+  /** On update, the id of the stored target this one is (as GET gave it): its upstream key stays when `upstreamKey` is left out. */
+  id: z.number().int().optional(),
   kind: z.enum(TARGET_KINDS, { error: "A target is a local model, an upstream server or a process." }),
   /** kind `model`: a model id in the library. */
   modelId: z.string().nullish(),

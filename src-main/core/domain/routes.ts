@@ -8,6 +8,8 @@ import { isMetadataHostName, isMetadataOrLinkLocal } from "./upstreamAddress.js"
 export type { TargetKind } from "../contract/routes.js";
 
 export interface RouteTargetInput {
+  /** On update: the stored target this one is (its upstream key stays when `upstreamKey` is left out). */
+  id?: number;
   kind: TargetKind;
   /** kind `model`: a model id in the library. */
   modelId?: string | null;
@@ -334,9 +336,13 @@ export class RouteService {
     const other = this.byName(input.name);
     if (other && other.id !== id) throw new InvalidRequestError(`A route named '${input.name}' exists.`, "name", "route_exists");
     const secrets = this.secretTargets(id);
+    // A target left without `upstreamKey` keeps its stored one: the target it names by `id`, else the one at its place.
     const targets = input.targets.map((t, i) => ({
       ...t,
-      upstreamKey: t.upstreamKey === undefined ? (secrets[i]?.upstream_key ?? null) : t.upstreamKey,
+      upstreamKey:
+        t.upstreamKey === undefined
+          ? ((t.id !== undefined ? secrets.find((s) => s.id === t.id) : secrets[i])?.upstream_key ?? null)
+          : t.upstreamKey,
     }));
     this.db.transaction(() => {
       prep(this.db, "UPDATE routes SET name = ?, generic_proxy = ?, enabled = ?, auto = 0, updated_at = ? WHERE id = ?").run(

@@ -13,6 +13,7 @@ function toInput(body: RouteCreate): RouteInput {
     genericProxy: body.genericProxy ?? false,
     enabled: body.enabled ?? true,
     targets: body.targets.map((t) => ({
+      ...(t.id !== undefined ? { id: t.id } : {}),
       kind: t.kind,
       modelId: t.modelId ?? null,
       upstreamUrl: t.upstreamUrl ?? null,
