@@ -30,7 +30,7 @@ test("Routes: a route with two targets and a fallback is made in the form, store
   await target(page, 2).getByText("Upstream", { exact: true }).click();
   await target(page, 2).getByRole("textbox", { name: "Target 2: upstream base URL" }).fill(upstream);
   await target(page, 2).getByLabel("Target 2: upstream key (optional)").fill("up-secret-e2e");
-  await target(page, 2).getByText("Target 2: fallback only").click();
+  await target(page, 2).getByRole("switch", { name: "Target 2: fallback only" }).check();
   await expectAccessible(page, "routes (new route, two targets)");
   await shot(page, "routes-two-targets");
   await dialog.getByRole("button", { name: "Save" }).click();

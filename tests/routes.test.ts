@@ -126,6 +126,55 @@ describe("routes", () => {
     expect(again.data.find((r: { name: string }) => r.name === "tiny-chat").id).toBe(chat?.id);
   });
 
+  it("round-trips a route of three targets: a GET's route sent back as the PUT body changes nothing and keeps the key", async () => {
+    const admin = (path: string, init: RequestInit = {}) =>
+      fetch(`${server.url}${path}`, {
+        ...init,
+        headers: { authorization: `Bearer ${server.adminKey}`, "content-type": "application/json" },
+      });
+    const created = await createRoute({
+      name: "three-ways",
+      targets: [
+        { kind: "model", modelId: "tiny-chat", weight: 5 },
+        { kind: "upstream", upstreamUrl: echo, upstreamKey: "three-secret", upstreamModel: "far", fallback: true },
+        { kind: "process", command: "llama-server --port {port}", weight: 2 },
+      ],
+    });
+    const got = await (await admin(`/api/admin/routes`)).json();
+    const route = got.data.find((r: { id: number }) => r.id === created.id);
+    // The public shape: camelCase, the key only as `hasUpstreamKey`.
+    expect(JSON.stringify(got)).not.toContain("three-secret");
+    expect(route.targets.map((t: { hasUpstreamKey: boolean }) => t.hasUpstreamKey)).toEqual([false, true, false]);
+    const put = await admin(`/api/admin/routes/${created.id}`, { method: "PUT", body: JSON.stringify(route) });
+    expect(put.status).toBe(200);
+    const after = await put.json();
+    const strip = (r: { targets: Array<{ id: number }>; updatedAt: number }) => ({
+      ...r,
+      updatedAt: 0,
+      targets: r.targets.map(({ id: _id, ...t }) => t),
+    });
+    expect(strip(after)).toEqual(strip(route));
+    // The key is still the stored one: the fallback upstream gets it.
+    const secrets = server.core.routes.secretTargets(created.id);
+    expect(secrets.map((t) => t.upstream_key !== null)).toEqual([false, true, false]);
+    // Errors name the camelCase field.
+    const bad = await admin("/api/admin/routes", {
+      method: "POST",
+      body: JSON.stringify({ name: "bad", targets: [{ kind: "model", modelId: "no-such-model" }] }),
+    });
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).error).toMatchObject({ param: "targets[0].modelId" });
+    const weight = await admin("/api/admin/routes", {
+      method: "POST",
+      body: JSON.stringify({ name: "bad", targets: [{ kind: "model", modelId: "tiny-chat", weight: 0 }] }),
+    });
+    expect((await weight.json()).error).toMatchObject({
+      param: "targets[0].weight",
+      message: expect.stringContaining("1 to 1000"),
+    });
+    expect((await admin(`/api/admin/routes/${created.id}`, { method: "DELETE" })).status).toBe(200);
+  });
+
   it("serves an alias of a local model (Claude Code's model names) in every dialect", async () => {
     await createRoute({ name: "claude-sonnet-4", targets: [{ kind: "model", modelId: "tiny-chat" }] });
     const anthropic = new Anthropic({ apiKey: server.key, baseURL: server.url, maxRetries: 0 });

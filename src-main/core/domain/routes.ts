@@ -80,7 +80,10 @@ function validateTarget(t: RouteTargetInput, i: number, models: (id: string) => 
       throw new InvalidRequestError("An upstream URL must be http or https.", `${param}.upstreamUrl`);
     }
     if (url.search || url.hash || url.username) {
-      throw new InvalidRequestError("An upstream URL is a base URL without query, fragment or credentials.", `${param}.upstreamUrl`);
+      throw new InvalidRequestError(
+        "An upstream URL is a base URL without query, fragment or credentials.",
+        `${param}.upstreamUrl`,
+      );
     }
   } else if (t.kind === "process") {
     if (!t.command?.includes("{port}")) {

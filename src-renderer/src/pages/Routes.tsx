@@ -171,6 +171,7 @@ function TargetFields({
         {target.kind !== "model" && (
           <>
             <PasswordInput
+              visibilityToggleButtonProps={{ "aria-label": `Show target ${n}'s upstream key` }}
               label={
                 editing && target.hasUpstreamKey
                   ? `Target ${n}: upstream key (leave empty to keep)`
@@ -300,7 +301,13 @@ export function Routes() {
           </Table.Tbody>
         </Table>
       </Card>
-      <Modal opened={draft !== null} onClose={() => setDraft(null)} title={draft?.id ? "Edit route" : "New route"} size="lg">
+      <Modal
+        opened={draft !== null}
+        onClose={() => setDraft(null)}
+        title={draft?.id ? "Edit route" : "New route"}
+        size="lg"
+        closeButtonProps={{ "aria-label": "Close" }}
+      >
         {draft && (
           <Stack>
             <TextInput

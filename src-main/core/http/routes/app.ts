@@ -16,7 +16,7 @@ import {
 } from "../../contract/index.js";
 import { parseBody } from "../../dialects/validation.js";
 import type { ApiKeyPublic } from "../../domain/apiKeys.js";
-import type { SignInCodeResult } from "../../domain/appState.js";
+import type { SignInCodeResult } from "../../domain/signInCodes.js";
 import { AuthenticationError, PermissionError } from "../../errors.js";
 import { describeSettings, SETTING_KEYS } from "../../settings.js";
 import { cookieKey, headerKey, presentedKey, requireKey, SESSION_COOKIE, SESSION_DAYS, sameOriginRequest } from "../auth.js";
