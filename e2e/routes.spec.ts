@@ -57,7 +57,9 @@ test("Routes: a route with two targets and a fallback is made in the form, store
   await expect(target(page, 2).getByLabel("Target 2: upstream key (leave empty to keep)")).toHaveValue("");
   await edit.getByRole("button", { name: "Add target" }).click();
   await target(page, 3).getByText("Process", { exact: true }).click();
-  await target(page, 3).getByRole("textbox", { name: "Target 3: command ({port} is replaced)" }).fill("llama-server --port {port}");
+  await target(page, 3)
+    .getByRole("textbox", { name: "Target 3: command ({port} is replaced)" })
+    .fill("llama-server --port {port}");
   await target(page, 3).getByRole("textbox", { name: "Target 3: weight" }).fill("2");
   await expectAccessible(page, "routes (edit route, three targets)");
   await edit.getByRole("button", { name: "Save" }).click();

@@ -7,7 +7,7 @@
 import { Alert, Badge, Button, Card, Code, CopyButton, Group, List, Select, Stack, Table, Text, Title } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
-import type { ClientName, ConnectCreate, ConnectOptionsPublic, ConnectPublic } from "../../../src-main/core/contract/index.js";
+import type { ConnectOptionsPublic, ConnectPublic } from "../../../src-main/core/contract/index.js";
 import { api } from "../api.js";
 
 const CLIENT_LABELS: Record<string, string> = {
