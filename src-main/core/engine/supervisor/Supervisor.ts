@@ -145,28 +145,29 @@ export class Supervisor {
 
   // ---- the request surface -------------------------------------------------------------
 
-  async chat(request: ChatRequest, signal?: AbortSignal): Promise<GenerationStream> {
-    const info = requireCapability(request.model, this.options.resolveModel(request.model), "chat");
+  // `model`: the record the pipeline resolved `request.model` to (no second lookup by name); looked up when left out.
+  async chat(request: ChatRequest, signal?: AbortSignal, model?: ModelInfo): Promise<GenerationStream> {
+    const info = requireCapability(request.model, model ?? this.options.resolveModel(request.model), "chat");
     return this.streamOn(info, "chat", request, signal);
   }
 
-  async complete(request: CompletionRequest, signal?: AbortSignal): Promise<GenerationStream> {
-    const info = requireCapability(request.model, this.options.resolveModel(request.model), "chat");
+  async complete(request: CompletionRequest, signal?: AbortSignal, model?: ModelInfo): Promise<GenerationStream> {
+    const info = requireCapability(request.model, model ?? this.options.resolveModel(request.model), "chat");
     return this.streamOn(info, "complete", request, signal);
   }
 
-  async embed(request: EmbeddingRequest, signal?: AbortSignal): Promise<EmbeddingResult> {
-    const info = requireCapability(request.model, this.options.resolveModel(request.model), "embedding");
+  async embed(request: EmbeddingRequest, signal?: AbortSignal, model?: ModelInfo): Promise<EmbeddingResult> {
+    const info = requireCapability(request.model, model ?? this.options.resolveModel(request.model), "embedding");
     return this.callOn(info, "embed", [request], signal);
   }
 
-  async rerank(request: RerankRequest, signal?: AbortSignal): Promise<RerankResult> {
-    const info = requireCapability(request.model, this.options.resolveModel(request.model), "rerank");
+  async rerank(request: RerankRequest, signal?: AbortSignal, model?: ModelInfo): Promise<RerankResult> {
+    const info = requireCapability(request.model, model ?? this.options.resolveModel(request.model), "rerank");
     return this.callOn(info, "rerank", [request], signal);
   }
 
-  async countChatTokens(request: ChatRequest): Promise<number> {
-    const info = requireCapability(request.model, this.options.resolveModel(request.model), "chat");
+  async countChatTokens(request: ChatRequest, model?: ModelInfo): Promise<number> {
+    const info = requireCapability(request.model, model ?? this.options.resolveModel(request.model), "chat");
     return this.callOn(info, "countChatTokens", [request]);
   }
 
