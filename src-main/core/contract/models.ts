@@ -1,6 +1,6 @@
 /** The model library: `/api/admin/library`, `/api/admin/models/*`. */
 import { z } from "zod";
-import type { FitEstimate } from "../inference/engineReport.js";
+import type { FitEstimate, ModelLoadReport, ModelLoadState } from "../inference/engineReport.js";
 import type { ModelInfo } from "../inference/types.js";
 
 export type { FitEstimate, FitSettings } from "../inference/engineReport.js";
@@ -69,46 +69,13 @@ export interface EffectiveSettings {
   ttlMinutes: number;
 }
 
-/** `unloaded` when the engine holds nothing for it; `crashed`/`failed` after its engine process died (once / too often). */
-export type ModelState = "unloaded" | "loading" | "ready" | "crashed" | "failed" | "error";
-
-/** A model the engine holds, with its numbers (from its engine process's last heartbeat). */
-export interface ModelLoadPublic {
-  id: string;
-  state: ModelState;
-  progress: number;
-  error: string | null;
-  /** Why it is not ready (a load error, a crash). */
-  reason: string | null;
-  pid: number | null;
-  /** Resident memory of the model's engine process, in bytes (0 when it has none). */
-  processRss: number;
-  crashes: number;
-  restarts: number;
-  activeSequences: number;
-  queued: number;
-  activeEncoders: number;
-  parallel: number;
-  /** The chat context it has now (0 before its first chat request). */
-  contextSize: number;
-  decodeBatches?: number;
-  batchedTokens?: number;
-  shortBatches?: number;
-  unknownSequences?: number;
-  ttlMinutes?: number;
-  lastUsed?: number;
-  estimatedRam?: number | null;
-  estimatedVram?: number | null;
-  /** The last reload with a larger context (a prompt did not fit the one it had). */
-  lastReload: { at: number; from: number; to: number; reason: string } | null;
-  contextReloads: number;
-}
+export type { ModelLoadReport as ModelLoadPublic, ModelLoadState as ModelState } from "../inference/engineReport.js";
 
 /** A library entry (`GET /api/admin/library`, `GET /api/admin/models/:id`): the model, its effective settings, state and fit. */
 export interface ModelPublic extends ModelInfo {
   effectiveSettings: EffectiveSettings;
-  state: ModelState;
-  load: ModelLoadPublic | null;
+  state: ModelLoadState;
+  load: ModelLoadReport | null;
   fit: FitEstimate | null;
 }
 

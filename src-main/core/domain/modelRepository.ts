@@ -44,23 +44,8 @@ function toInfo(row: ModelRow): ModelInfo {
   };
 }
 
-/** What registering a model writes: the file's place and what its header says. */
-export interface ModelRecord {
-  id: string;
-  path: string;
-  sizeBytes: number;
-  architecture: string | null;
-  contextLength: number | null;
-  capabilities: ModelCapability[];
-  source: string;
-  sha256: string | null;
-  quantization: string | null;
-  parameterCount: number | null;
-  hasChatTemplate: boolean;
-  parts: number;
-  hfRepo: string | null;
-  hfFile: string | null;
-}
+/** What registering a model writes: the file's place and what its header says (its settings and creation time stay). */
+export type ModelRecord = Required<Omit<ModelInfo, "createdAt" | "settings">>;
 
 /** A model file the inspector could not read, kept so the next scan skips it until it changes. */
 export interface UnreadableFile {

@@ -20,23 +20,15 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import type { RouteCreate, RouteTargetCreate } from "../../../src-main/core/contract/index.js";
 import { api, serverUrl } from "../api.js";
-import type { Model, Route } from "../types.js";
+import type { Model, Route, RouteTarget } from "../types.js";
 
 type Kind = RouteTargetCreate["kind"];
 
 /** One target in the form; `id` and `hasUpstreamKey` come from the stored route when editing. */
-interface TargetDraft {
+interface TargetDraft extends Omit<RouteTarget, "id"> {
   id?: number;
-  kind: Kind;
-  modelId: string;
-  upstreamUrl: string;
   /** Typed here only: left empty, a stored key stays. */
   upstreamKey: string;
-  upstreamModel: string;
-  command: string;
-  weight: number;
-  fallback: boolean;
-  hasUpstreamKey: boolean;
 }
 
 interface Draft {
@@ -49,11 +41,11 @@ interface Draft {
 
 const emptyTarget = (): TargetDraft => ({
   kind: "model",
-  modelId: "",
-  upstreamUrl: "",
+  modelId: null,
+  upstreamUrl: null,
   upstreamKey: "",
-  upstreamModel: "",
-  command: "",
+  upstreamModel: null,
+  command: null,
   weight: 1,
   fallback: false,
   hasUpstreamKey: false,
@@ -61,26 +53,8 @@ const emptyTarget = (): TargetDraft => ({
 
 const empty = (): Draft => ({ name: "", genericProxy: false, enabled: true, targets: [emptyTarget()] });
 
-function fromRoute(r: Route): Draft {
-  return {
-    id: r.id,
-    name: r.name,
-    genericProxy: r.genericProxy,
-    enabled: r.enabled,
-    targets: r.targets.map((t) => ({
-      id: t.id,
-      kind: t.kind,
-      modelId: t.modelId ?? "",
-      upstreamUrl: t.upstreamUrl ?? "",
-      upstreamKey: "",
-      upstreamModel: t.upstreamModel ?? "",
-      command: t.command ?? "",
-      weight: t.weight,
-      fallback: t.fallback,
-      hasUpstreamKey: t.hasUpstreamKey,
-    })),
-  };
-}
+/** A stored route in the form: as GET gave it (the body `toBody` makes from it is a valid update), with empty key fields. */
+const fromRoute = (r: Route): Draft => ({ ...r, targets: r.targets.map((t) => ({ ...t, upstreamKey: "" })) });
 
 /** The create/update body: each target with the fields of its kind (an empty key field keeps the stored key). */
 function toBody(d: Draft): RouteCreate {
@@ -148,7 +122,7 @@ function TargetFields({
             label={`Target ${n}: local model`}
             data={models}
             value={target.modelId || null}
-            onChange={(v) => onChange({ modelId: v ?? "" })}
+            onChange={(v) => onChange({ modelId: v })}
             searchable
           />
         )}
@@ -156,7 +130,7 @@ function TargetFields({
           <TextInput
             label={`Target ${n}: upstream base URL`}
             placeholder="https://api.example.com/v1"
-            value={target.upstreamUrl}
+            value={target.upstreamUrl ?? ""}
             onChange={(e) => onChange({ upstreamUrl: e.currentTarget.value })}
           />
         )}
@@ -164,7 +138,7 @@ function TargetFields({
           <TextInput
             label={`Target ${n}: command ({port} is replaced)`}
             placeholder="llama-server -m model.gguf --port {port}"
-            value={target.command}
+            value={target.command ?? ""}
             onChange={(e) => onChange({ command: e.currentTarget.value })}
           />
         )}
@@ -182,7 +156,7 @@ function TargetFields({
             />
             <TextInput
               label={`Target ${n}: model name sent upstream (optional)`}
-              value={target.upstreamModel}
+              value={target.upstreamModel ?? ""}
               onChange={(e) => onChange({ upstreamModel: e.currentTarget.value })}
             />
           </>

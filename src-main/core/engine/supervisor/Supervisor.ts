@@ -9,6 +9,7 @@
  */
 import type { Logger } from "pino";
 import { ApiError, ModelLoadError } from "../../errors.js";
+import type { ModelLoadReport } from "../../inference/engineReport.js";
 import type {
   ChatRequest,
   CompletionRequest,
@@ -674,33 +675,7 @@ export class Supervisor {
       ...(entry.estimate ? { estimatedRam: entry.estimate.ram, estimatedVram: entry.estimate.vram } : {}),
       lastReload: entry.lastReload,
       contextReloads: entry.contextReloads,
-    } as {
-      id: string;
-      state: ModelState;
-      progress: number;
-      error: string | null;
-      reason: string | null;
-      pid: number | null;
-      processRss: number;
-      crashes: number;
-      restarts: number;
-      activeSequences: number;
-      queued: number;
-      activeEncoders: number;
-      parallel: number;
-      contextSize: number;
-      decodeBatches?: number;
-      batchedTokens?: number;
-      shortBatches?: number;
-      unknownSequences?: number;
-      ttlMinutes?: number;
-      lastUsed?: number;
-      estimatedRam?: number | null;
-      estimatedVram?: number | null;
-      /** The last reload with a larger context (a prompt did not fit), if any. */
-      lastReload: ContextReload | null;
-      contextReloads: number;
-    };
+    } as ModelLoadReport;
   }
 
   /** Every model with an engine or a state worth showing, from the engines' last heartbeats. */
