@@ -79,9 +79,24 @@ export interface ModelPublic extends ModelInfo {
   fit: FitEstimate | null;
 }
 
+/** A model file the inspector could not read, kept so the next scan skips it until it changes. */
+export interface UnreadableFilePublic {
+  file: string;
+  path: string;
+  sizeBytes: number;
+  reason: string;
+  since: number;
+}
+
 /** `GET /api/admin/library`. */
 export interface LibraryPublic {
   data: ModelPublic[];
   /** Files in the models folder that could not be read, and why (skipped until they change). */
-  unreadable: Array<{ file: string; reason: string }>;
+  unreadable: UnreadableFilePublic[];
+}
+
+/** The answer to `POST /api/admin/models/scan`. */
+export interface ModelScanPublic {
+  registered: string[];
+  skipped: Array<{ file: string; reason: string }>;
 }

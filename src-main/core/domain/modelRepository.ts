@@ -1,6 +1,7 @@
 /** The model library's SQLite tables: `models` (one row per registered model) and `unreadable_files`. */
 import { statSync } from "node:fs";
 import { basename } from "node:path";
+import type { UnreadableFilePublic } from "../contract/models.js";
 import { type Db, prep } from "../db/database.js";
 import type { ModelCapability, ModelInfo, ModelSettings } from "../inference/types.js";
 
@@ -48,13 +49,7 @@ function toInfo(row: ModelRow): ModelInfo {
 export type ModelRecord = Required<Omit<ModelInfo, "createdAt" | "settings">>;
 
 /** A model file the inspector could not read, kept so the next scan skips it until it changes. */
-export interface UnreadableFile {
-  file: string;
-  path: string;
-  sizeBytes: number;
-  reason: string;
-  since: number;
-}
+export type UnreadableFile = UnreadableFilePublic;
 
 export class ModelRepository {
   constructor(private readonly db: Db) {}

@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import type { Logger } from "pino";
+import type { ModelScanPublic } from "../contract/models.js";
 import type { Db } from "../db/database.js";
 import { InvalidRequestError, NotFoundError } from "../errors.js";
 import type { ModelInfo, ModelSettings } from "../inference/types.js";
@@ -113,7 +114,7 @@ export class ModelService {
    * and drops records of files in `dir` that are gone. Unreadable files are
    * logged and skipped.
    */
-  async scan(dir: string): Promise<{ registered: string[]; skipped: Array<{ file: string; reason: string }> }> {
+  async scan(dir: string): Promise<ModelScanPublic> {
     const registered: string[] = [];
     const skipped: Array<{ file: string; reason: string }> = [];
     let files: string[] = [];

@@ -20,6 +20,7 @@ import {
 import { useDebouncedValue } from "@mantine/hooks";
 import { useQuery } from "@tanstack/react-query";
 import { type ReactNode, useEffect, useMemo, useState } from "react";
+import type { UsageRequestListPublic, UsageSeriesPublic } from "../../../src-main/core/contract/index.js";
 import { api, download, readSse } from "../api.js";
 import type { ApiKey, UsageRow, UsageSummaryRow } from "../types.js";
 
@@ -33,10 +34,7 @@ function OverTime({ from, to, keyLabel }: { from: string; to: string; keyLabel: 
   const label = (group: string) => (by === "key" ? keyLabel(group) : group);
   const series = useQuery({
     queryKey: ["usage-series", by, from, to],
-    queryFn: () =>
-      api<{ data: Array<{ day: string; group: string; tokens: number; requests: number }> }>(
-        `/api/admin/usage/series?groupBy=${by}&from=${from}&to=${to}`,
-      ),
+    queryFn: () => api<UsageSeriesPublic>(`/api/admin/usage/series?groupBy=${by}&from=${from}&to=${to}`),
     refetchInterval: 10_000,
   });
   const { rows, groups } = useMemo(() => {
@@ -253,7 +251,7 @@ export function Logs() {
   if (status) params.set("status", status);
   const rows = useQuery({
     queryKey: ["logs", params.toString()],
-    queryFn: () => api<{ data: UsageRow[]; total: number }>(`/api/admin/usage/requests?${params}`),
+    queryFn: () => api<UsageRequestListPublic>(`/api/admin/usage/requests?${params}`),
   });
   // Keys by name, not by their numeric ids.
   const keys = useQuery({ queryKey: ["keys"], queryFn: () => api<{ data: ApiKey[] }>("/api/admin/keys") });
