@@ -28,6 +28,13 @@ test("Routes: a route with two targets and a fallback is made in the form, store
   // Target 2: an upstream with its own key, used only when the model fails.
   await dialog.getByRole("button", { name: "Add target" }).click();
   await target(page, 2).getByText("Upstream", { exact: true }).click();
+  // Saved without its URL: the error names the target in the form's words, not a parameter path.
+  await dialog.getByRole("button", { name: "Save" }).click();
+  const problem = page.getByRole("alert").filter({ hasText: "Route not saved" });
+  await expect(problem).toContainText("Target 2: An upstream target needs an http(s) base URL.");
+  await expect(dialog).toBeVisible();
+  await problem.getByRole("button", { name: "Close" }).click();
+  await expect(problem).toHaveCount(0);
   await target(page, 2).getByRole("textbox", { name: "Target 2: upstream base URL" }).fill(upstream);
   await target(page, 2).getByLabel("Target 2: upstream key (optional)").fill("up-secret-e2e");
   await target(page, 2).getByRole("switch", { name: "Target 2: fallback only" }).check();

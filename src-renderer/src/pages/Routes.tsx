@@ -19,7 +19,7 @@ import { notifications } from "@mantine/notifications";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import type { RouteCreate, RouteTargetCreate } from "../../../src-main/core/contract/index.js";
-import { api, serverUrl } from "../api.js";
+import { ApiFailure, api, serverUrl } from "../api.js";
 import type { Model, Route, RouteTarget } from "../types.js";
 
 type Kind = RouteTargetCreate["kind"];
@@ -74,6 +74,14 @@ function toBody(d: Draft): RouteCreate {
       fallback: t.fallback,
     })),
   };
+}
+
+/** A save error in the form's words: "Target 2: …" for a target's field, without the raw parameter path. */
+function problemText(error: Error): string {
+  const param = error instanceof ApiFailure ? error.param : null;
+  const message = error.message.replace(/^Invalid '[^']*': /, "");
+  const target = param ? /^targets\[(\d+)\]/.exec(param) : null;
+  return target ? `Target ${Number(target[1]) + 1}: ${message}` : message;
 }
 
 function TargetFields({
@@ -195,7 +203,13 @@ export function Routes() {
       setDraft(null);
       void queryClient.invalidateQueries({ queryKey: ["routes"] });
     },
-    onError: (e) => notifications.show({ color: "red", title: "Route not saved", message: e.message }),
+    onError: (e) =>
+      notifications.show({
+        color: "red",
+        title: "Route not saved",
+        message: problemText(e),
+        closeButtonProps: { "aria-label": "Close" },
+      }),
   });
   const remove = useMutation({
     mutationFn: (id: number) => api(`/api/admin/routes/${id}`, { method: "DELETE" }),
