@@ -64,21 +64,19 @@ test("Routes: a route with two targets and a fallback is made in the form, store
   await expect(target(page, 2).getByLabel("Target 2: upstream key (leave empty to keep)")).toHaveValue("");
   await edit.getByRole("button", { name: "Add target" }).click();
   await target(page, 3).getByText("Process", { exact: true }).click();
-  await target(page, 3)
-    .getByRole("textbox", { name: "Target 3: command ({port} is replaced)" })
-    .fill("llama-server --port {port}");
+  await target(page, 3).getByRole("textbox", { name: "Target 3: command ({port} is replaced)" }).fill("node -e 0 {port}");
   await target(page, 3).getByRole("textbox", { name: "Target 3: weight" }).fill("2");
   await expectAccessible(page, "routes (edit route, three targets)");
   await edit.getByRole("button", { name: "Save" }).click();
   await expect(edit).toBeHidden();
-  await expect(row).toContainText("process llama-server --port {port} · weight 2");
+  await expect(row).toContainText("process node -e 0 {port} · weight 2");
 
   const edited = await storedRoute("e2e-two-targets");
   expect(edited?.id).toBe(created?.id);
   expect(edited?.targets).toMatchObject([
     { kind: "model", modelId: "tiny-chat", weight: 3, fallback: false },
     { kind: "upstream", upstreamUrl: upstream, fallback: true, hasUpstreamKey: true },
-    { kind: "process", command: "llama-server --port {port}", weight: 2, fallback: false, hasUpstreamKey: false },
+    { kind: "process", command: "node -e 0 {port}", weight: 2, fallback: false, hasUpstreamKey: false },
   ]);
 
   // Removing target 1 in the form keeps target 2's key (matched by its id, not its place).

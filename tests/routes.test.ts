@@ -130,7 +130,10 @@ describe("routes", () => {
     const admin = (path: string, init: RequestInit = {}) =>
       fetch(`${server.url}${path}`, {
         ...init,
-        headers: { authorization: `Bearer ${server.adminKey}`, "content-type": "application/json" },
+        headers: {
+          authorization: `Bearer ${server.adminKey}`,
+          ...(init.body !== undefined ? { "content-type": "application/json" } : {}),
+        },
       });
     const created = await createRoute({
       name: "three-ways",
@@ -172,7 +175,9 @@ describe("routes", () => {
       param: "targets[0].weight",
       message: expect.stringContaining("1 to 1000"),
     });
+    // Gone with its process target (which the app started when the route was made).
     expect((await admin(`/api/admin/routes/${created.id}`, { method: "DELETE" })).status).toBe(200);
+    await waitFor(async () => server.core.processes.status().length === 0, 10_000);
   });
 
   it("serves an alias of a local model (Claude Code's model names) in every dialect", async () => {
