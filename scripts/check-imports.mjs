@@ -2,8 +2,10 @@
 // Import rules the type checker cannot see (run by `npm run lint` and a unit test):
 //   1. no import circle among the core's files (type-only imports count: a circle of
 //      types is still two files that cannot be understood one without the other);
-//   2. the renderer imports nothing from the engine layer (src-main/core/engine/), and no
-//      Node built-in module (it runs in a browser page);
+//   2. the renderer imports nothing of the core but the admin contract (src-main/core/contract/),
+//      nothing of the main process, and no Node built-in module (it runs in a browser page);
+//   2b. the contract is pure: it imports zod, its own files and, for types only, the plain
+//      shapes in src-main/core/inference/ (so the renderer bundles nothing else through it);
 //   3. the core never imports the desktop shell, Electron or the renderer.
 // Imports are read with TypeScript's own pre-processor (imports, `import type`,
 // `export … from`, dynamic `import()`), so no bundler or extra package is needed.
@@ -52,6 +54,24 @@ export function importGraph(dirs) {
   return graph;
 }
 
+/** The relative imports of a file that are not type-only (`import type`, `export type … from`). */
+export function valueImports(file) {
+  const source = ts.createSourceFile(file, readFileSync(file, "utf8"), ts.ScriptTarget.Latest, false);
+  const out = [];
+  for (const node of source.statements) {
+    const specifier =
+      (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) &&
+      node.moduleSpecifier &&
+      ts.isStringLiteral(node.moduleSpecifier)
+        ? node.moduleSpecifier.text
+        : null;
+    if (!specifier) continue;
+    const typeOnly = ts.isImportDeclaration(node) ? node.importClause?.isTypeOnly === true : node.isTypeOnly;
+    if (!typeOnly) out.push(specifier);
+  }
+  return out;
+}
+
 /** The import circles among `files` (strongly connected components of two or more files, or a self-import). */
 export function importCircles(graph) {
   let index = 0;
@@ -94,14 +114,30 @@ export function importProblems() {
   for (const circle of importCircles(core)) {
     problems.push(`import circle in the core: ${circle.map(rel).join(" → ")} → ${rel(circle[0])}`);
   }
-  const engine = `${join(ROOT, "src-main/core/engine")}/`;
+  const srcMain = `${join(ROOT, "src-main")}/`;
+  const contract = `${join(ROOT, "src-main/core/contract")}/`;
+  const inference = `${join(ROOT, "src-main/core/inference")}/`;
   const builtins = new Set(builtinModules);
   for (const [file, { files, packages }] of importGraph(["src-renderer"])) {
     for (const target of files) {
-      if (target.startsWith(engine)) problems.push(`the renderer imports the engine layer: ${rel(file)} → ${rel(target)}`);
+      if (target.startsWith(srcMain) && !target.startsWith(contract)) {
+        problems.push(`the renderer imports the core outside its contract: ${rel(file)} → ${rel(target)}`);
+      }
     }
     for (const name of packages) {
       if (name.startsWith("node:") || builtins.has(name)) problems.push(`the renderer imports Node's ${name}: ${rel(file)}`);
+    }
+  }
+  for (const [file, { files, packages }] of importGraph(["src-main/core/contract"])) {
+    const values = new Set(valueImports(file).map((s) => resolveSpecifier(file, s)));
+    for (const target of files) {
+      if (target.startsWith(contract)) continue;
+      if (!target.startsWith(inference) || values.has(target)) {
+        problems.push(`the contract imports more than zod, itself and inference types: ${rel(file)} → ${rel(target)}`);
+      }
+    }
+    for (const name of packages) {
+      if (name !== "zod") problems.push(`the contract imports ${name}: ${rel(file)}`);
     }
   }
   const shell = [`${join(ROOT, "src-main/electron")}/`, `${join(ROOT, "src-main/preload")}/`, `${join(ROOT, "src-renderer")}/`];
@@ -120,5 +156,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const problems = importProblems();
   for (const line of problems) console.error(line);
   if (problems.length > 0) process.exit(1);
-  console.log("imports: no circle in the core, no engine import in the renderer, no shell import in the core");
+  console.log(
+    "imports: no circle in the core, the renderer reaches the core through its contract only, no shell import in the core",
+  );
 }

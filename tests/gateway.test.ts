@@ -75,8 +75,8 @@ async function createRoute(body: object): Promise<Response> {
 async function proxyRoute(name: string, upstream = `${recorder}/base/v1`, key = UPSTREAM_KEY): Promise<number> {
   const res = await createRoute({
     name,
-    generic_proxy: true,
-    targets: [{ kind: "upstream", upstream, upstream_key: key }],
+    genericProxy: true,
+    targets: [{ kind: "upstream", upstreamUrl: upstream, upstreamKey: key }],
   });
   const json = await res.json();
   if (res.status !== 201) throw new Error(JSON.stringify(json));
@@ -202,7 +202,7 @@ describe("proxy confinement", () => {
       `http://[::1]:${port}`,
       `http://127.0.0.2:${port}`,
     ]) {
-      const res = await createRoute({ name: `self-${seen.length}`, targets: [{ kind: "upstream", upstream }] });
+      const res = await createRoute({ name: `self-${seen.length}`, targets: [{ kind: "upstream", upstreamUrl: upstream }] });
       expect(res.status, upstream).toBe(400);
       expect((await res.json()).error.code).toBe("upstream_is_self");
     }
@@ -245,13 +245,13 @@ describe("proxy confinement", () => {
       "http://0xa9.0xfe.0xa9.0xfe/",
       "http://metadata.google.internal/computeMetadata/v1",
     ]) {
-      const res = await createRoute({ name: "metadata", targets: [{ kind: "upstream", upstream }] });
+      const res = await createRoute({ name: "metadata", targets: [{ kind: "upstream", upstreamUrl: upstream }] });
       expect(res.status, upstream).toBe(400);
       expect((await res.json()).error.code, upstream).toBe("upstream_not_allowed");
     }
     // LAN and loopback upstreams (a local llama-server) stay allowed.
     expect(
-      (await createRoute({ name: "lan", targets: [{ kind: "upstream", upstream: "http://192.168.1.20:8080/v1" }] })).status,
+      (await createRoute({ name: "lan", targets: [{ kind: "upstream", upstreamUrl: "http://192.168.1.20:8080/v1" }] })).status,
     ).toBe(201);
   });
 
@@ -307,7 +307,7 @@ describe("cross-site requests", () => {
     const id = await proxyRoute("paid");
     await createRoute({
       name: "paid-images",
-      targets: [{ kind: "upstream", upstream: `${recorder}/v1`, upstream_key: UPSTREAM_KEY }],
+      targets: [{ kind: "upstream", upstreamUrl: `${recorder}/v1`, upstreamKey: UPSTREAM_KEY }],
     });
     const before = seen.length;
     for (const headers of <Array<Record<string, string>>>[

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from "vitest";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 // Every inference endpoint runs the one pipeline (http/pipeline.ts): whichever endpoint a
@@ -117,5 +117,26 @@ describe("the inference pipeline, endpoint by endpoint", () => {
     expect(res.status).toBe(403);
     const rows = server.core.usage.requests({ apiKeyId: limited.id, operation: "proxy", limit: 1 });
     expect(rows.data[0]).toMatchObject({ route: "proxied", status: 403 });
+  });
+
+  it("looks the model up by name once per request: the resolver hands the record to the engine", async () => {
+    server.core.routes.create({ name: "alias-of-chat", targets: [{ kind: "model", modelId: "tiny-chat" }] });
+    const lookups = vi.spyOn(server.core.models, "get");
+    onTestFinished(() => lookups.mockRestore());
+    for (const [path, model, body] of [
+      ["/v1/chat/completions", "tiny-chat", json(chat)],
+      ["/v1/chat/completions", "alias-of-chat", json(chat)],
+      ["/v1/embeddings", "tiny-embed", json({ input: "hi" })],
+      ["/v1/messages/count_tokens", "tiny-chat", json({ messages: chat.messages })],
+    ] as const) {
+      lookups.mockClear();
+      const res = await post(path, body, model, server.key);
+      expect(res.status, `${path} ${model}`).toBe(200);
+      // One lookup of the model (for an alias: of its target), none by the engine.
+      expect(
+        lookups.mock.calls.map((c) => c[0]),
+        `${path} ${model}`,
+      ).toEqual([model === "alias-of-chat" ? "tiny-chat" : model]);
+    }
   });
 });

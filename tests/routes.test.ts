@@ -126,8 +126,62 @@ describe("routes", () => {
     expect(again.data.find((r: { name: string }) => r.name === "tiny-chat").id).toBe(chat?.id);
   });
 
+  it("round-trips a route of three targets: a GET's route sent back as the PUT body changes nothing and keeps the key", async () => {
+    const admin = (path: string, init: RequestInit = {}) =>
+      fetch(`${server.url}${path}`, {
+        ...init,
+        headers: {
+          authorization: `Bearer ${server.adminKey}`,
+          ...(init.body !== undefined ? { "content-type": "application/json" } : {}),
+        },
+      });
+    const created = await createRoute({
+      name: "three-ways",
+      targets: [
+        { kind: "model", modelId: "tiny-chat", weight: 5 },
+        { kind: "upstream", upstreamUrl: echo, upstreamKey: "three-secret", upstreamModel: "far", fallback: true },
+        { kind: "process", command: "llama-server --port {port}", weight: 2 },
+      ],
+    });
+    const got = await (await admin(`/api/admin/routes`)).json();
+    const route = got.data.find((r: { id: number }) => r.id === created.id);
+    // The public shape: camelCase, the key only as `hasUpstreamKey`.
+    expect(JSON.stringify(got)).not.toContain("three-secret");
+    expect(route.targets.map((t: { hasUpstreamKey: boolean }) => t.hasUpstreamKey)).toEqual([false, true, false]);
+    const put = await admin(`/api/admin/routes/${created.id}`, { method: "PUT", body: JSON.stringify(route) });
+    expect(put.status).toBe(200);
+    const after = await put.json();
+    const strip = (r: { targets: Array<{ id: number }>; updatedAt: number }) => ({
+      ...r,
+      updatedAt: 0,
+      targets: r.targets.map(({ id: _id, ...t }) => t),
+    });
+    expect(strip(after)).toEqual(strip(route));
+    // The key is still the stored one: the fallback upstream gets it.
+    const secrets = server.core.routes.secretTargets(created.id);
+    expect(secrets.map((t) => t.upstream_key !== null)).toEqual([false, true, false]);
+    // Errors name the camelCase field.
+    const bad = await admin("/api/admin/routes", {
+      method: "POST",
+      body: JSON.stringify({ name: "bad", targets: [{ kind: "model", modelId: "no-such-model" }] }),
+    });
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).error).toMatchObject({ param: "targets[0].modelId" });
+    const weight = await admin("/api/admin/routes", {
+      method: "POST",
+      body: JSON.stringify({ name: "bad", targets: [{ kind: "model", modelId: "tiny-chat", weight: 0 }] }),
+    });
+    expect((await weight.json()).error).toMatchObject({
+      param: "targets[0].weight",
+      message: expect.stringContaining("1 to 1000"),
+    });
+    // Gone with its process target (which the app started when the route was made).
+    expect((await admin(`/api/admin/routes/${created.id}`, { method: "DELETE" })).status).toBe(200);
+    await waitFor(async () => server.core.processes.status().length === 0, 10_000);
+  });
+
   it("serves an alias of a local model (Claude Code's model names) in every dialect", async () => {
-    await createRoute({ name: "claude-sonnet-4", targets: [{ kind: "model", model: "tiny-chat" }] });
+    await createRoute({ name: "claude-sonnet-4", targets: [{ kind: "model", modelId: "tiny-chat" }] });
     const anthropic = new Anthropic({ apiKey: server.key, baseURL: server.url, maxRetries: 0 });
     const message = await anthropic.messages.create({
       model: "claude-sonnet-4",
@@ -154,7 +208,7 @@ describe("routes", () => {
     });
     await createRoute({
       name: "remote-chat",
-      targets: [{ kind: "upstream", upstream: `${remote.url}/v1`, upstream_key: remote.key, upstream_model: "tiny-chat" }],
+      targets: [{ kind: "upstream", upstreamUrl: `${remote.url}/v1`, upstreamKey: remote.key, upstreamModel: "tiny-chat" }],
     });
     const openai = new OpenAI({ apiKey: server.key, baseURL: server.baseURL, maxRetries: 0 });
     const answer = await openai.chat.completions.create({
@@ -182,8 +236,8 @@ describe("routes", () => {
     await createRoute({
       name: "with-fallback",
       targets: [
-        { kind: "upstream", upstream: failing },
-        { kind: "upstream", upstream: echo, fallback: true },
+        { kind: "upstream", upstreamUrl: failing },
+        { kind: "upstream", upstreamUrl: echo, fallback: true },
       ],
     });
     const res = await call("/v1/chat/completions", {
@@ -196,8 +250,8 @@ describe("routes", () => {
   });
 
   it("answers 502 for a refused upstream and 504 for one that hangs", async () => {
-    await createRoute({ name: "refused", targets: [{ kind: "upstream", upstream: refused }] });
-    await createRoute({ name: "hangs", targets: [{ kind: "upstream", upstream: hanging }] });
+    await createRoute({ name: "refused", targets: [{ kind: "upstream", upstreamUrl: refused }] });
+    await createRoute({ name: "hangs", targets: [{ kind: "upstream", upstreamUrl: hanging }] });
     const body = (model: string) => JSON.stringify({ model, messages: [{ role: "user", content: "x" }] });
     const bad = await call("/v1/chat/completions", {
       method: "POST",
@@ -225,7 +279,7 @@ describe("routes", () => {
   });
 
   it("forwards a multipart transcription to an upstream route", async () => {
-    await createRoute({ name: "whisper", targets: [{ kind: "upstream", upstream: echo }] });
+    await createRoute({ name: "whisper", targets: [{ kind: "upstream", upstreamUrl: echo }] });
     const form = new FormData();
     form.append("model", "whisper");
     form.append("file", new Blob([Buffer.from("RIFF fake audio")]), "a.wav");
@@ -243,8 +297,8 @@ describe("generic proxy", () => {
   beforeAll(async () => {
     echoRoute = await createRoute({
       name: "echo",
-      generic_proxy: true,
-      targets: [{ kind: "upstream", upstream: echo, upstream_key: "up-secret" }],
+      genericProxy: true,
+      targets: [{ kind: "upstream", upstreamUrl: echo, upstreamKey: "up-secret" }],
     });
   });
 
@@ -272,7 +326,7 @@ describe("generic proxy", () => {
   });
 
   it("serves the deprecated header form (header beats body, GET without a body works) with a Deprecation header", async () => {
-    await createRoute({ name: "other", generic_proxy: true, targets: [{ kind: "upstream", upstream: large }] });
+    await createRoute({ name: "other", genericProxy: true, targets: [{ kind: "upstream", upstreamUrl: large }] });
     const viaHeader = await call("/model/proxy/v1/things?z=9", { headers: { "x-gpustack-model": "echo" } });
     expect(viaHeader.status).toBe(200);
     expect(viaHeader.headers.get("deprecation")).toBe("true");
@@ -292,7 +346,7 @@ describe("generic proxy", () => {
   });
 
   it("streams SSE through without buffering and closes the upstream when the client leaves", async () => {
-    const route = await createRoute({ name: "sse", generic_proxy: true, targets: [{ kind: "upstream", upstream: sse }] });
+    const route = await createRoute({ name: "sse", genericProxy: true, targets: [{ kind: "upstream", upstreamUrl: sse }] });
     const started = performance.now();
     const res = await call(`/model/proxy/${route.id}/events`);
     const reader = (res.body as ReadableStream<Uint8Array>).getReader();
@@ -304,14 +358,14 @@ describe("generic proxy", () => {
   });
 
   it("passes a large body through intact", async () => {
-    const route = await createRoute({ name: "large", generic_proxy: true, targets: [{ kind: "upstream", upstream: large }] });
+    const route = await createRoute({ name: "large", genericProxy: true, targets: [{ kind: "upstream", upstreamUrl: large }] });
     const res = await call(`/model/proxy/${route.id}/file.bin`);
     const body = Buffer.from(await res.arrayBuffer());
     expect(createHash("sha256").update(body).digest("hex")).toBe(createHash("sha256").update(largeBody).digest("hex"));
   });
 
   it("is no open relay: only generic-proxy routes, unknown ids 404, keys still needed", async () => {
-    const plain = await createRoute({ name: "plain", targets: [{ kind: "upstream", upstream: echo }] });
+    const plain = await createRoute({ name: "plain", targets: [{ kind: "upstream", upstreamUrl: echo }] });
     expect((await call(`/model/proxy/${plain.id}/x`)).status).toBe(404);
     expect((await call("/model/proxy/999999/x")).status).toBe(404);
     expect((await fetch(`${server.url}/model/proxy/${echoRoute.id}/x`)).status).toBe(401);
@@ -342,7 +396,7 @@ describe("managed processes", () => {
     const script = `require('http').createServer((q,s)=>s.end(JSON.stringify({pid:process.pid,url:q.url}))).listen(Number(process.argv[1]),'127.0.0.1')`;
     const route = await createRoute({
       name: "managed",
-      generic_proxy: true,
+      genericProxy: true,
       targets: [{ kind: "process", command: `${JSON.stringify(process.execPath)} -e ${JSON.stringify(script)} {port}` }],
     });
     const first = await (await call(`/model/proxy/${route.id}/hello`)).json();

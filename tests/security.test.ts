@@ -62,12 +62,12 @@ describe("API keys", () => {
     const revoked = await call(`/api/admin/keys/${created.id}`, server.adminKey, { method: "DELETE" });
     expect(revoked.status).toBe(200);
     expect((await call("/v1/models", created.key)).status).toBe(401);
-    const expired = await adminCreate({ name: "expired", scopes: ["inference"], expires_at: Date.now() - 1000 });
+    const expired = await adminCreate({ name: "expired", scopes: ["inference"], expiresAt: Date.now() - 1000 });
     expect((await call("/v1/models", expired.key)).status).toBe(401);
   });
 
   it("limits a key to its routes: 403 on another model, in each dialect", async () => {
-    const limited = await adminCreate({ name: "only-chat", scopes: ["inference"], allowed_routes: ["tiny-chat"] });
+    const limited = await adminCreate({ name: "only-chat", scopes: ["inference"], allowedRoutes: ["tiny-chat"] });
     expect((await call("/v1/chat/completions", limited.key, { method: "POST", body: chat() })).status).toBe(200);
     const other = await call("/v1/embeddings", limited.key, {
       method: "POST",
@@ -85,7 +85,7 @@ describe("API keys", () => {
   });
 
   it("enforces requests per minute with 429 and Retry-After, in the caller's dialect", async () => {
-    const slow = await adminCreate({ name: "rpm", scopes: ["inference"], rpm_limit: 2 });
+    const slow = await adminCreate({ name: "rpm", scopes: ["inference"], rpmLimit: 2 });
     expect((await call("/v1/models", slow.key)).status).toBe(200);
     expect((await call("/v1/models", slow.key)).status).toBe(200);
     const third = await call("/v1/models", slow.key);
@@ -101,7 +101,7 @@ describe("API keys", () => {
   });
 
   it("enforces tokens per day from recorded usage", async () => {
-    const small = await adminCreate({ name: "tpd", scopes: ["inference"], tokens_per_day: 5 });
+    const small = await adminCreate({ name: "tpd", scopes: ["inference"], tokensPerDay: 5 });
     const first = await call("/v1/chat/completions", small.key, { method: "POST", body: chat() });
     expect(first.status).toBe(200);
     const second = await call("/v1/chat/completions", small.key, { method: "POST", body: chat() });
@@ -137,10 +137,10 @@ describe("usage", () => {
     const anthropic = new Anthropic({ apiKey: key.key, baseURL: server.url, maxRetries: 0 });
     const c = await anthropic.messages.create({ model: "tiny-chat", max_tokens: 2, messages: [{ role: "user", content: "c" }] });
 
-    const rows = await (await call(`/api/admin/usage/requests?key_id=${key.id}`, server.adminKey)).json();
+    const rows = await (await call(`/api/admin/usage/requests?keyId=${key.id}`, server.adminKey)).json();
     expect(rows.total).toBe(3);
     expect(rows.data.map((r: { operation: string }) => r.operation).sort()).toEqual(["chat", "embedding", "messages"]);
-    const byOp = await (await call("/api/admin/usage?group_by=key", server.adminKey)).json();
+    const byOp = await (await call("/api/admin/usage?groupBy=key", server.adminKey)).json();
     const mine = byOp.data.find((r: { group: string }) => r.group === String(key.id));
     expect(mine.requests).toBe(3);
     // Anthropic's input_tokens leave out the prompt tokens read from the cache (cache_read_input_tokens).
@@ -148,14 +148,14 @@ describe("usage", () => {
     expect(mine.promptTokens).toBe((a.usage?.prompt_tokens ?? 0) + b.usage.prompt_tokens + cPrompt);
     expect(mine.completionTokens).toBe((a.usage?.completion_tokens ?? 0) + c.usage.output_tokens);
 
-    const csv = await call(`/api/admin/usage/requests?key_id=${key.id}&format=csv`, server.adminKey);
+    const csv = await call(`/api/admin/usage/requests?keyId=${key.id}&format=csv`, server.adminKey);
     expect(csv.headers.get("content-type")).toMatch(/text\/csv/);
     const lines = (await csv.text()).trim().split("\r\n");
     expect(lines[0]).toMatch(/^createdAt,requestId,apiKeyId,route,model,operation/);
     expect(lines).toHaveLength(4);
-    const bad = await call("/api/admin/usage?group_by=colour", server.adminKey);
+    const bad = await call("/api/admin/usage?groupBy=colour", server.adminKey);
     expect(bad.status).toBe(400);
-    const series = await (await call("/api/admin/usage/series?group_by=operation", server.adminKey)).json();
+    const series = await (await call("/api/admin/usage/series?groupBy=operation", server.adminKey)).json();
     const today = new Date().toISOString().slice(0, 10);
     const chat = series.data.find((r: { day: string; group: string }) => r.day === today && r.group === "chat");
     expect(chat.tokens).toBeGreaterThanOrEqual((a.usage?.prompt_tokens ?? 0) + (a.usage?.completion_tokens ?? 0));

@@ -5,13 +5,15 @@ import { DatabaseOpenError, type Db, isCorrupt, openDatabase } from "./db/databa
 import { FileSecretBox, secretKeyPath } from "./db/secretBox.js";
 import { ServerLock } from "./db/serverLock.js";
 import { ApiKeyService } from "./domain/apiKeys.js";
-import { ConversationStore, SettingsStore, SignInCodes } from "./domain/appState.js";
+import { ConversationStore } from "./domain/conversations.js";
 import { DownloadManager } from "./domain/downloads.js";
 import { HuggingFace } from "./domain/huggingface.js";
 import { RequestRateLimiter } from "./domain/limits.js";
 import { ModelService } from "./domain/models.js";
 import { ResponseStore } from "./domain/responses.js";
 import { pointsAtServer, RouteService } from "./domain/routes.js";
+import { SettingsStore } from "./domain/settingsStore.js";
+import { SignInCodes } from "./domain/signInCodes.js";
 import { UsageService } from "./domain/usage.js";
 import { EngineAutoBuild } from "./engine/autoBuild.js";
 import { nodeLauncher } from "./engine/process/launcher.js";

@@ -19,6 +19,7 @@ import {
 import { useDisclosure } from "@mantine/hooks";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { type ComponentType, lazy, Suspense, useCallback, useEffect, useState } from "react";
+import type { EnginePublic } from "../../src-main/core/contract/index.js";
 import { ApiFailure, api, connect, desktop, exchangeCode, onSignedOut, signInCode, signInWithKey, signOut } from "./api.js";
 import { Icon, Logo } from "./icons.js";
 import { isPage, PAGE_IDS, PAGE_LABELS, type PageId, pageHref } from "./nav.js";
@@ -138,7 +139,7 @@ function SignIn({ problem, onDone }: { problem: string | null; onDone: () => voi
 function ServerBadge() {
   const engine = useQuery({
     queryKey: ["engine"],
-    queryFn: () => api<{ backend: string }>("/api/admin/engine"),
+    queryFn: () => api<EnginePublic>("/api/admin/engine"),
     refetchInterval: 5000,
     retry: false,
   });
@@ -152,7 +153,7 @@ function ServerBadge() {
 
 /** While the server cannot be reached every action is disabled (one fieldset), with a banner saying why. */
 function useServerReachable(): boolean {
-  const engine = useQuery({ queryKey: ["engine"], queryFn: () => api<{ backend: string }>("/api/admin/engine"), retry: false });
+  const engine = useQuery({ queryKey: ["engine"], queryFn: () => api<EnginePublic>("/api/admin/engine"), retry: false });
   return !(engine.error instanceof ApiFailure && engine.error.status === 0);
 }
 

@@ -1,4 +1,5 @@
 /** How the app reaches the core: same origin on the web, the URL the preload gives inside Electron. */
+import type { SessionCreate, SessionPublic, SessionStatus, SignInExchange } from "../../src-main/core/contract/index.js";
 
 export interface DesktopApi {
   connection: () => Promise<{ url: string; managementKey: string } | null>;
@@ -24,12 +25,7 @@ export function serverUrl(): string {
 }
 
 /** What the app knows about its own sign-in (the session key itself stays in the cookie). */
-export interface Session {
-  id: number;
-  name: string;
-  scopes: string[];
-  expiresAt: number | null;
-}
+export type Session = SessionPublic;
 
 let signedOutListener: ((reason: string) => void) | null = null;
 
@@ -50,12 +46,12 @@ export const signInCode = (hash: string): string | null => /signin=([\w-]+)/.exe
 /** Exchanges a one-time sign-in code for a session cookie; throws with the server's reason. */
 export async function exchangeCode(code: string): Promise<void> {
   history.replaceState(null, "", `${window.location.pathname}#/dashboard`);
-  await send("/api/auth/exchange", { method: "POST", json: { code }, quiet: true });
+  await send("/api/auth/exchange", { method: "POST", json: { code } satisfies SignInExchange, quiet: true });
 }
 
 /** Signs in with a pasted management key: the server answers with a session cookie of its own. */
 export async function signInWithKey(value: string): Promise<void> {
-  await send("/api/auth/session", { method: "POST", json: { key: value.trim() }, quiet: true });
+  await send("/api/auth/session", { method: "POST", json: { key: value.trim() } satisfies SessionCreate, quiet: true });
 }
 
 /**
@@ -82,7 +78,7 @@ export async function connect(): Promise<{ session: Session } | { problem: strin
     }
   }
   try {
-    const { session } = await api<{ session: Session | null }>("/api/auth/session", { quiet: true });
+    const { session } = await api<SessionStatus>("/api/auth/session", { quiet: true });
     return session ? { session } : { problem };
   } catch (e) {
     return { problem: problem ?? (e instanceof Error ? e.message : String(e)) };

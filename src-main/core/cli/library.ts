@@ -3,9 +3,9 @@ import pino, { type Logger } from "pino";
 import { type CoreOptions, databasePath, resolveOptions } from "../config.js";
 import { type Db, openDatabase } from "../db/database.js";
 import { FileSecretBox, secretKeyPath } from "../db/secretBox.js";
-import { type SavedSettings, SettingsStore } from "../domain/appState.js";
 import { ModelService } from "../domain/models.js";
 import { RouteService } from "../domain/routes.js";
+import { type SavedSettings, SettingsStore } from "../domain/settingsStore.js";
 
 /** A data folder's database, model library and model routes, opened by a CLI command. */
 export interface Library {

@@ -4,8 +4,9 @@
  * admin API do the reading, writing, key and alias creation.
  */
 
-export const CLIENTS = ["claude-code", "codex", "opencode", "continue", "openai-sdk", "anthropic-sdk"] as const;
-export type ClientName = (typeof CLIENTS)[number];
+import type { ClientName } from "../contract/connect.js";
+
+export { CLIENTS, type ClientName } from "../contract/connect.js";
 
 /** How large a client's first request is (measured from the real clients, late 2026). */
 export const FIRST_PROMPT_TOKENS: Partial<Record<ClientName, number>> = {

@@ -1,31 +1,13 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { KEY_SCOPES, type KeyPublic, type KeyScope } from "../contract/keys.js";
 import { type Db, isBusy, prep } from "../db/database.js";
 import { InvalidRequestError } from "../errors.js";
 import { globMatches } from "./routes.js";
 
-export type KeyScope = "inference" | "management";
-export const KEY_SCOPES: readonly KeyScope[] = ["inference", "management"];
+export { KEY_SCOPES, type KeyScope } from "../contract/keys.js";
 
-/** What may be shown about a key after creation: never the secret or its hash. */
-export interface ApiKeyPublic {
-  id: number;
-  name: string;
-  scopes: KeyScope[];
-  /** The scopes joined by commas (what `keys list` has always printed). */
-  scope: string;
-  maskedValue: string;
-  /** Model or route names the key may use; `null` means all. */
-  allowedRoutes: string[] | null;
-  /** Requests per minute; `null` means unlimited. */
-  rpmLimit: number | null;
-  /** Prompt plus completion tokens per UTC day; `null` means unlimited. */
-  tokensPerDay: number | null;
-  custom: boolean;
-  createdAt: number;
-  lastUsedAt: number | null;
-  expiresAt: number | null;
-  revokedAt: number | null;
-}
+/** What may be shown about a key after creation: never the secret or its hash (the contract's `KeyPublic`). */
+export type ApiKeyPublic = KeyPublic;
 
 export interface CreateKeyInput {
   name: string;

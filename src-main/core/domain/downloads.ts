@@ -3,35 +3,19 @@ import { existsSync, mkdirSync, renameSync, rmSync, statfsSync, statSync } from 
 import { basename, join } from "node:path";
 import type { ModelDownloader } from "node-llama-cpp";
 import type { Logger } from "pino";
+import type { DownloadPublic, DownloadStatus } from "../contract/downloads.js";
 import { type Db, prep } from "../db/database.js";
 import { ApiError, InvalidRequestError, NotFoundError } from "../errors.js";
 import { type HfFile, type HuggingFace, parseHfRef } from "./huggingface.js";
 import { type ModelService, modelIdFor, sha256File } from "./models.js";
 
-export type DownloadStatus = "queued" | "downloading" | "paused" | "verifying" | "done" | "failed" | "cancelled";
+export type { DownloadStatus } from "../contract/downloads.js";
 
 /** Speed is measured over this much recent time; no speed or time left is given before that much has passed. */
 export const SPEED_WINDOW_MS = 3000;
 const MIN_SPEED_SPAN_MS = 1000;
 
-export interface DownloadInfo {
-  id: string;
-  uri: string;
-  hfRepo: string | null;
-  hfFile: string | null;
-  fileName: string;
-  status: DownloadStatus;
-  totalBytes: number;
-  downloadedBytes: number;
-  /** Bytes per second over the last few seconds (0 when not running or not measured yet). */
-  speed: number;
-  /** Seconds left at that speed (null until a second or more of progress was measured). */
-  etaSeconds: number | null;
-  modelId: string | null;
-  error: string | null;
-  createdAt: number;
-  updatedAt: number;
-}
+export type DownloadInfo = DownloadPublic;
 
 interface Row {
   id: string;

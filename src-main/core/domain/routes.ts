@@ -1,12 +1,15 @@
+import type { RoutePublic, RouteTargetPublic, TargetKind } from "../contract/routes.js";
 import { type Db, prep } from "../db/database.js";
 import { isSealed, type SecretBox } from "../db/secretBox.js";
 import { InvalidRequestError, NotFoundError } from "../errors.js";
 import type { ModelInfo } from "../inference/types.js";
 import { isMetadataHostName, isMetadataOrLinkLocal } from "./upstreamAddress.js";
 
-export type TargetKind = "model" | "upstream" | "process";
+export type { TargetKind } from "../contract/routes.js";
 
 export interface RouteTargetInput {
+  /** On update: the stored target this one is (its upstream key stays when `upstreamKey` is left out). */
+  id?: number;
   kind: TargetKind;
   /** kind `model`: a model id in the library. */
   modelId?: string | null;
@@ -24,29 +27,8 @@ export interface RouteTargetInput {
 }
 
 /** A target as the API shows it: the upstream key is never returned, only whether one is set. */
-export interface RouteTarget {
-  id: number;
-  kind: TargetKind;
-  modelId: string | null;
-  upstreamUrl: string | null;
-  upstreamModel: string | null;
-  command: string | null;
-  hasUpstreamKey: boolean;
-  weight: number;
-  fallback: boolean;
-}
-
-export interface Route {
-  id: number;
-  name: string;
-  genericProxy: boolean;
-  enabled: boolean;
-  /** Made by the app for a local model (named after it). */
-  auto: boolean;
-  targets: RouteTarget[];
-  createdAt: number;
-  updatedAt: number;
-}
+export type RouteTarget = RouteTargetPublic;
+export type Route = RoutePublic;
 
 export interface RouteInput {
   name: string;
@@ -85,20 +67,23 @@ const CACHE_MS = 500;
 function validateTarget(t: RouteTargetInput, i: number, models: (id: string) => ModelInfo | undefined): void {
   const param = `targets[${i}]`;
   if (t.kind === "model") {
-    if (!t.modelId) throw new InvalidRequestError("A model target needs a model id.", `${param}.model`);
-    if (!models(t.modelId)) throw new InvalidRequestError(`There is no model '${t.modelId}' in the library.`, `${param}.model`);
+    if (!t.modelId) throw new InvalidRequestError("A model target needs a model id.", `${param}.modelId`);
+    if (!models(t.modelId)) throw new InvalidRequestError(`There is no model '${t.modelId}' in the library.`, `${param}.modelId`);
   } else if (t.kind === "upstream") {
     let url: URL;
     try {
       url = new URL(t.upstreamUrl ?? "");
     } catch {
-      throw new InvalidRequestError("An upstream target needs an http(s) base URL.", `${param}.upstream`);
+      throw new InvalidRequestError("An upstream target needs an http(s) base URL.", `${param}.upstreamUrl`);
     }
     if (url.protocol !== "http:" && url.protocol !== "https:") {
-      throw new InvalidRequestError("An upstream URL must be http or https.", `${param}.upstream`);
+      throw new InvalidRequestError("An upstream URL must be http or https.", `${param}.upstreamUrl`);
     }
     if (url.search || url.hash || url.username) {
-      throw new InvalidRequestError("An upstream URL is a base URL without query, fragment or credentials.", `${param}.upstream`);
+      throw new InvalidRequestError(
+        "An upstream URL is a base URL without query, fragment or credentials.",
+        `${param}.upstreamUrl`,
+      );
     }
   } else if (t.kind === "process") {
     if (!t.command?.includes("{port}")) {
@@ -316,7 +301,7 @@ export class RouteService {
     for (const [i, t] of input.targets.entries()) {
       validateTarget(t, i, this.models);
       if (t.kind === "upstream")
-        checkUpstreamAddress(new URL(t.upstreamUrl ?? ""), this.upstreamPolicy, `targets[${i}].upstream`);
+        checkUpstreamAddress(new URL(t.upstreamUrl ?? ""), this.upstreamPolicy, `targets[${i}].upstreamUrl`);
     }
     if (input.targets.every((t) => t.fallback)) {
       throw new InvalidRequestError("A route needs a target that is not only a fallback.", "targets");
@@ -354,9 +339,13 @@ export class RouteService {
     const other = this.byName(input.name);
     if (other && other.id !== id) throw new InvalidRequestError(`A route named '${input.name}' exists.`, "name", "route_exists");
     const secrets = this.secretTargets(id);
+    // A target left without `upstreamKey` keeps its stored one: the target it names by `id`, else the one at its place.
     const targets = input.targets.map((t, i) => ({
       ...t,
-      upstreamKey: t.upstreamKey === undefined ? (secrets[i]?.upstream_key ?? null) : t.upstreamKey,
+      upstreamKey:
+        t.upstreamKey === undefined
+          ? ((t.id !== undefined ? secrets.find((s) => s.id === t.id) : secrets[i])?.upstream_key ?? null)
+          : t.upstreamKey,
     }));
     this.db.transaction(() => {
       prep(this.db, "UPDATE routes SET name = ?, generic_proxy = ?, enabled = ?, auto = 0, updated_at = ? WHERE id = ?").run(

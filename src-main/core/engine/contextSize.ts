@@ -3,11 +3,8 @@
  * engine (wherever it runs) only asks it.
  */
 
-/**
- * The server's cap on every model's context, in tokens (`serve --context-size`).
- * Coding agents open with 23k–41k-token prompts (Claude Code ~41k); 64k covers them.
- */
-export const DEFAULT_CONTEXT_CAP = 65_536;
+/** The server's cap on every model's context (declared with the settings). */
+export { DEFAULT_CONTEXT_CAP } from "../contract/settings.js";
 
 /**
  * The context a model must at least get when its size is left to the server: below

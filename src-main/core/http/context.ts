@@ -1,13 +1,15 @@
 import type { Logger } from "pino";
 import type { CoreOptions } from "../config.js";
 import type { ApiKeyPublic, ApiKeyService } from "../domain/apiKeys.js";
-import type { ConversationStore, SettingsStore, SignInCodes } from "../domain/appState.js";
+import type { ConversationStore } from "../domain/conversations.js";
 import type { DownloadManager } from "../domain/downloads.js";
 import type { HuggingFace } from "../domain/huggingface.js";
 import type { RequestRateLimiter } from "../domain/limits.js";
 import type { ModelService } from "../domain/models.js";
 import type { ResponseStore } from "../domain/responses.js";
 import type { RouteService } from "../domain/routes.js";
+import type { SettingsStore } from "../domain/settingsStore.js";
+import type { SignInCodes } from "../domain/signInCodes.js";
 import type { UsageService } from "../domain/usage.js";
 import type { EngineAutoBuild } from "../engine/autoBuild.js";
 import type { Supervisor } from "../engine/supervisor/Supervisor.js";

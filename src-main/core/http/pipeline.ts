@@ -3,7 +3,13 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { sseData } from "../dialects/sse.js";
 import type { Operation } from "../domain/usage.js";
 import { ApiError, InvalidRequestError, isAbortError } from "../errors.js";
-import { foldEvents, type GenerationEvent, type GenerationResult, type GenerationStream } from "../inference/types.js";
+import {
+  foldEvents,
+  type GenerationEvent,
+  type GenerationResult,
+  type GenerationStream,
+  type ModelInfo,
+} from "../inference/types.js";
 import type { ForwardMeter, ForwardRequest } from "../proxy/forwarder.js";
 import {
   genericProxyTarget,
@@ -43,6 +49,8 @@ import { openSse } from "./sseWriter.js";
 export interface LocalTarget {
   modelId: string;
   routeName: string;
+  /** The model's record, looked up once by the resolver: hand it to the engine, which then looks up no name. */
+  model: ModelInfo;
 }
 
 /** How a local model serves a parsed request: a generation (streamed or not) or a one-shot call. */
@@ -214,8 +222,8 @@ export class InferencePipeline {
       await this.toUpstream(admitted, request, reply, { path: request.url, jsonBody: body as Record<string, unknown> }, meter);
       return undefined;
     }
-    meter.model = admitted.modelId;
-    const target = { modelId: admitted.modelId, routeName: admitted.routeName };
+    meter.model = admitted.model.id;
+    const target = { modelId: admitted.model.id, routeName: admitted.routeName, model: admitted.model };
     const run = endpoint.local(endpoint.parse(body), target, request, reply);
     if ("call" in run) {
       const result = await run.call(signal);

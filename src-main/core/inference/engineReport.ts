@@ -40,3 +40,38 @@ export interface FitSettings {
   parallel: number;
   gpuLayers: "auto" | "max" | number;
 }
+
+/** `unloaded` when the engine holds nothing for it; `crashed`/`failed` after its engine process died (once / too often). */
+export type ModelLoadState = "unloaded" | "loading" | "ready" | "crashed" | "failed" | "error";
+
+/** A model the engine holds, with its numbers (from its engine process's last heartbeat): `GET /api/admin/engine`'s `models`. */
+export interface ModelLoadReport {
+  id: string;
+  state: ModelLoadState;
+  progress: number;
+  error: string | null;
+  /** Why it is not ready (a load error, a crash). */
+  reason: string | null;
+  pid: number | null;
+  /** Resident memory of the model's engine process, in bytes (0 when it has none). */
+  processRss: number;
+  crashes: number;
+  restarts: number;
+  activeSequences: number;
+  queued: number;
+  activeEncoders: number;
+  parallel: number;
+  /** The chat context it has now (0 before its first chat request). */
+  contextSize: number;
+  decodeBatches?: number;
+  batchedTokens?: number;
+  shortBatches?: number;
+  unknownSequences?: number;
+  ttlMinutes?: number;
+  lastUsed?: number;
+  estimatedRam?: number | null;
+  estimatedVram?: number | null;
+  /** The last reload with a larger context (a prompt did not fit the one it had), if any. */
+  lastReload: { at: number; from: number; to: number; reason: string } | null;
+  contextReloads: number;
+}

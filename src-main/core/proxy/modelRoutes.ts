@@ -4,7 +4,7 @@ import type { ModelInfo } from "../inference/types.js";
 
 /** Where a `model` name leads: a local model, or a model route's upstream targets. */
 export type Resolution =
-  | { kind: "local"; routeName: string; modelId: string }
+  | { kind: "local"; routeName: string; model: ModelInfo }
   | { kind: "upstream"; routeName: string; route: Route };
 
 /** A weighted random pick (each item's chance is its weight over the total). */
@@ -28,15 +28,22 @@ export class ModelRouteResolver {
     private readonly models: (id: string) => ModelInfo | undefined,
   ) {}
 
+  /** The name's route or model, with the model's record: the engine is handed it and looks up no name again. */
   resolve(name: string): Resolution {
-    const route = this.routes.byName(name) ?? (this.models(name) ? undefined : this.routes.byGlob(name));
+    const named = this.routes.byName(name);
+    const model = named ? undefined : this.models(name);
+    const route = named ?? (model ? undefined : this.routes.byGlob(name));
     if (!route) {
-      if (this.models(name)) return { kind: "local", routeName: name, modelId: name };
+      if (model) return { kind: "local", routeName: name, model };
       throw new ModelNotFoundError(name);
     }
     if (!route.enabled) throw new NotFoundError(`The route '${name}' is disabled.`, "model", "route_disabled");
     const primary = weightedPick(route.targets.filter((t) => !t.fallback));
-    if (primary?.kind === "model" && primary.modelId) return { kind: "local", routeName: name, modelId: primary.modelId };
+    if (primary?.kind === "model" && primary.modelId) {
+      const target = this.models(primary.modelId);
+      if (!target) throw new ModelNotFoundError(primary.modelId);
+      return { kind: "local", routeName: name, model: target };
+    }
     return { kind: "upstream", routeName: name, route };
   }
 

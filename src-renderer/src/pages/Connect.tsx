@@ -7,35 +7,8 @@
 import { Alert, Badge, Button, Card, Code, CopyButton, Group, List, Select, Stack, Table, Text, Title } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
+import type { ConnectOptionsPublic, ConnectPublic } from "../../../src-main/core/contract/index.js";
 import { api } from "../api.js";
-
-interface ClientContext {
-  possible: number;
-  loaded: number | null;
-  pinned: boolean;
-  firstRequest: number | null;
-  fits: boolean;
-}
-
-interface ConnectOptions {
-  clients: Array<{ id: string; firstRequestTokens: number | null }>;
-  models: Array<{ id: string; context: ClientContext }>;
-}
-
-interface ConnectResult {
-  client: string;
-  model: string;
-  url: string;
-  context: ClientContext;
-  aliases: Array<{ name: string; exists: boolean; pointsAt: string | null; action: "create" | "update" | "none" }>;
-  createsKey: boolean;
-  key: string | null;
-  env: Record<string, string>;
-  files: Array<{ path: string; contents: string }>;
-  try: string;
-  notes: string[];
-  changes: string[];
-}
 
 const CLIENT_LABELS: Record<string, string> = {
   "claude-code": "Claude Code",
@@ -63,7 +36,7 @@ const exports = (env: Record<string, string>) =>
     .map(([k, v]) => `export ${k}=${JSON.stringify(v)}`)
     .join("\n");
 
-function ContextLine({ result }: { result: ConnectResult }) {
+function ContextLine({ result }: { result: ConnectPublic }) {
   const { context, model, client } = result;
   const label = CLIENT_LABELS[client] ?? client;
   return (
@@ -87,19 +60,22 @@ function ContextLine({ result }: { result: ConnectResult }) {
 
 export function Connect() {
   const queryClient = useQueryClient();
-  const options = useQuery({ queryKey: ["connect"], queryFn: () => api<ConnectOptions>("/api/admin/connect") });
+  const options = useQuery({ queryKey: ["connect"], queryFn: () => api<ConnectOptionsPublic>("/api/admin/connect") });
   const [client, setClient] = useState<string | null>("claude-code");
   const [model, setModel] = useState<string | null>(null);
   const chosenModel = model ?? options.data?.models[0]?.id ?? null;
   const preview = useQuery({
     queryKey: ["connect", client, chosenModel],
     enabled: client !== null && chosenModel !== null,
-    queryFn: () => api<ConnectResult>("/api/admin/connect", { method: "POST", json: { client, model: chosenModel } }),
+    queryFn: () => api<ConnectPublic>("/api/admin/connect", { method: "POST", json: { client, model: chosenModel } }),
   });
-  const [created, setCreated] = useState<ConnectResult | null>(null);
+  const [created, setCreated] = useState<ConnectPublic | null>(null);
   const create = useMutation({
     mutationFn: () =>
-      api<ConnectResult>("/api/admin/connect", { method: "POST", json: { client, model: chosenModel, create: true } }),
+      api<ConnectPublic>("/api/admin/connect", {
+        method: "POST",
+        json: { client, model: chosenModel, create: true },
+      }),
     onSuccess: (result) => {
       setCreated(result);
       void queryClient.invalidateQueries({ queryKey: ["keys"] });

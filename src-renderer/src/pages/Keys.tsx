@@ -19,7 +19,8 @@ import {
 import { notifications } from "@mantine/notifications";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
-import { api, type Session } from "../api.js";
+import type { KeyCreate, KeyCreated, KeyScope, SessionStatus, SignInLinkPublic } from "../../../src-main/core/contract/index.js";
+import { api } from "../api.js";
 import type { ApiKey } from "../types.js";
 
 const when = (ms: number | null) => (ms ? new Date(ms).toLocaleString() : "never");
@@ -37,16 +38,16 @@ export function Keys() {
   const [created, setCreated] = useState<string | null>(null);
   const create = useMutation({
     mutationFn: () =>
-      api<{ key: string }>("/api/admin/keys", {
+      api<KeyCreated>("/api/admin/keys", {
         method: "POST",
         json: {
           name,
-          scopes,
-          ...(routes.length ? { allowed_routes: routes } : {}),
-          ...(rpm !== "" ? { rpm_limit: Number(rpm) } : {}),
-          ...(tpd !== "" ? { tokens_per_day: Number(tpd) } : {}),
-          ...(days !== "" ? { expires_at: Date.now() + Number(days) * 86_400_000 } : {}),
-        },
+          scopes: scopes as KeyScope[],
+          ...(routes.length ? { allowedRoutes: routes } : {}),
+          ...(rpm !== "" ? { rpmLimit: Number(rpm) } : {}),
+          ...(tpd !== "" ? { tokensPerDay: Number(tpd) } : {}),
+          ...(days !== "" ? { expiresAt: Date.now() + Number(days) * 86_400_000 } : {}),
+        } satisfies KeyCreate,
       }),
     onSuccess: (result) => {
       setCreated(result.key);
@@ -68,7 +69,7 @@ export function Keys() {
   const [link, setLink] = useState<string | null>(null);
   const makeLink = async () => {
     try {
-      setLink((await api<{ link: string }>("/api/admin/sign-in-link", { method: "POST" })).link);
+      setLink((await api<SignInLinkPublic>("/api/admin/sign-in-link", { method: "POST" })).link);
     } catch (e) {
       notifications.show({ color: "red", title: "No link made", message: e instanceof Error ? e.message : String(e) });
     }
@@ -76,7 +77,7 @@ export function Keys() {
   // This browser's own session, so the list can say which row signs this tab in.
   const me = useQuery({
     queryKey: ["session"],
-    queryFn: () => api<{ session: Session | null }>("/api/auth/session"),
+    queryFn: () => api<SessionStatus>("/api/auth/session"),
   });
   const mine = me.data?.session?.id;
 

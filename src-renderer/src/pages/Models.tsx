@@ -20,6 +20,7 @@ import {
 import { notifications } from "@mantine/notifications";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
+import type { LibraryPublic, ModelScanPublic, UnreadableFilePublic } from "../../../src-main/core/contract/index.js";
 import { ApiFailure, api, desktop, formatBytes, readSse } from "../api.js";
 import type { Download, Fit, Model, ModelSettings } from "../types.js";
 import { ContextReload } from "./ContextReload.js";
@@ -187,18 +188,14 @@ function SettingsDrawer({ model, onClose }: { model: Model | null; onClose: () =
   );
 }
 
-interface Unreadable {
-  path: string;
-  sizeBytes: number;
-  reason: string;
-}
+type Unreadable = UnreadableFilePublic;
 
 /** Files in the models folder that could not be read, each with its reason, and a Rescan. */
 function LibraryProblems({ unreadable }: { unreadable: Unreadable[] }) {
   const queryClient = useQueryClient();
   const scan = useMutation({
     mutationFn: () =>
-      api<{ registered: string[]; skipped: Array<{ file: string; reason: string }> }>("/api/admin/models/scan", {
+      api<ModelScanPublic>("/api/admin/models/scan", {
         method: "POST",
       }),
     onSuccess: (result) => {
@@ -344,7 +341,7 @@ export function Models() {
   const queryClient = useQueryClient();
   const library = useQuery({
     queryKey: ["library"],
-    queryFn: () => api<{ data: Model[]; unreadable: Unreadable[] }>("/api/admin/library"),
+    queryFn: () => api<LibraryPublic>("/api/admin/library"),
     refetchInterval: 5000,
   });
   const recommended = useQuery({

@@ -4,6 +4,7 @@ import {
   Card,
   Group,
   Modal,
+  NumberInput,
   PasswordInput,
   SegmentedControl,
   Select,
@@ -17,48 +18,175 @@ import {
 import { notifications } from "@mantine/notifications";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
-import { api, serverUrl } from "../api.js";
-import type { Model, Route } from "../types.js";
+import type { RouteCreate, RouteTargetCreate } from "../../../src-main/core/contract/index.js";
+import { ApiFailure, api, serverUrl } from "../api.js";
+import type { Model, Route, RouteTarget } from "../types.js";
+
+type Kind = RouteTargetCreate["kind"];
+
+/** One target in the form; `id` and `hasUpstreamKey` come from the stored route when editing. */
+interface TargetDraft extends Omit<RouteTarget, "id"> {
+  id?: number;
+  /** Typed here only: left empty, a stored key stays. */
+  upstreamKey: string;
+}
 
 interface Draft {
   id?: number;
   name: string;
-  kind: "model" | "upstream" | "process";
-  model: string;
-  upstream: string;
-  upstreamKey: string;
-  upstreamModel: string;
-  command: string;
   genericProxy: boolean;
   enabled: boolean;
+  targets: TargetDraft[];
 }
 
-const empty: Draft = {
-  name: "",
+const emptyTarget = (): TargetDraft => ({
   kind: "model",
-  model: "",
-  upstream: "",
+  modelId: null,
+  upstreamUrl: null,
   upstreamKey: "",
-  upstreamModel: "",
-  command: "",
-  genericProxy: false,
-  enabled: true,
-};
+  upstreamModel: null,
+  command: null,
+  weight: 1,
+  fallback: false,
+  hasUpstreamKey: false,
+});
 
-function fromRoute(r: Route): Draft {
-  const t = r.targets[0];
+const empty = (): Draft => ({ name: "", genericProxy: false, enabled: true, targets: [emptyTarget()] });
+
+/** A stored route in the form: as GET gave it (the body `toBody` makes from it is a valid update), with empty key fields. */
+const fromRoute = (r: Route): Draft => ({ ...r, targets: r.targets.map((t) => ({ ...t, upstreamKey: "" })) });
+
+/** The create/update body: each target with the fields of its kind (an empty key field keeps the stored key). */
+function toBody(d: Draft): RouteCreate {
   return {
-    id: r.id,
-    name: r.name,
-    kind: t?.kind ?? "model",
-    model: t?.modelId ?? "",
-    upstream: t?.upstreamUrl ?? "",
-    upstreamKey: "",
-    upstreamModel: t?.upstreamModel ?? "",
-    command: t?.command ?? "",
-    genericProxy: r.genericProxy,
-    enabled: r.enabled,
+    name: d.name,
+    genericProxy: d.genericProxy,
+    enabled: d.enabled,
+    targets: d.targets.map((t) => ({
+      ...(t.id !== undefined ? { id: t.id } : {}),
+      kind: t.kind,
+      ...(t.kind === "model" ? { modelId: t.modelId } : {}),
+      ...(t.kind === "upstream" ? { upstreamUrl: t.upstreamUrl } : {}),
+      ...(t.kind === "process" ? { command: t.command } : {}),
+      ...(t.kind !== "model" && t.upstreamKey ? { upstreamKey: t.upstreamKey } : {}),
+      ...(t.kind !== "model" && t.upstreamModel ? { upstreamModel: t.upstreamModel } : {}),
+      weight: t.weight,
+      fallback: t.fallback,
+    })),
   };
+}
+
+/** A save error in the form's words: "Target 2: …" for a target's field, without the raw parameter path. */
+function problemText(error: Error): string {
+  const param = error instanceof ApiFailure ? error.param : null;
+  const message = error.message.replace(/^Invalid '[^']*': /, "");
+  const target = param ? /^targets\[(\d+)\]/.exec(param) : null;
+  return target ? `Target ${Number(target[1]) + 1}: ${message}` : message;
+}
+
+function TargetFields({
+  target,
+  index,
+  count,
+  models,
+  editing,
+  onChange,
+  onRemove,
+}: {
+  target: TargetDraft;
+  index: number;
+  count: number;
+  models: string[];
+  editing: boolean;
+  onChange: (patch: Partial<TargetDraft>) => void;
+  onRemove: () => void;
+}) {
+  const n = index + 1;
+  return (
+    <Card withBorder padding="sm" data-testid={`route-target-${n}`}>
+      <Stack gap="xs">
+        <Group justify="space-between">
+          <Text fw={500} size="sm" id={`route-target-${n}-title`}>
+            Target {n}
+          </Text>
+          {count > 1 && (
+            <Button size="compact-xs" variant="subtle" color="red" onClick={onRemove} aria-label={`Remove target ${n}`}>
+              Remove
+            </Button>
+          )}
+        </Group>
+        <SegmentedControl
+          aria-labelledby={`route-target-${n}-title`}
+          data={[
+            { value: "model", label: "Model" },
+            { value: "upstream", label: "Upstream" },
+            { value: "process", label: "Process" },
+          ]}
+          value={target.kind}
+          onChange={(v) => onChange({ kind: v as Kind })}
+        />
+        {target.kind === "model" && (
+          <Select
+            label={`Target ${n}: local model`}
+            data={models}
+            value={target.modelId || null}
+            onChange={(v) => onChange({ modelId: v })}
+            searchable
+          />
+        )}
+        {target.kind === "upstream" && (
+          <TextInput
+            label={`Target ${n}: upstream base URL`}
+            placeholder="https://api.example.com/v1"
+            value={target.upstreamUrl ?? ""}
+            onChange={(e) => onChange({ upstreamUrl: e.currentTarget.value })}
+          />
+        )}
+        {target.kind === "process" && (
+          <TextInput
+            label={`Target ${n}: command ({port} is replaced)`}
+            placeholder="llama-server -m model.gguf --port {port}"
+            value={target.command ?? ""}
+            onChange={(e) => onChange({ command: e.currentTarget.value })}
+          />
+        )}
+        {target.kind !== "model" && (
+          <>
+            <PasswordInput
+              visibilityToggleButtonProps={{ "aria-label": `Show target ${n}'s upstream key` }}
+              label={
+                editing && target.hasUpstreamKey
+                  ? `Target ${n}: upstream key (leave empty to keep)`
+                  : `Target ${n}: upstream key (optional)`
+              }
+              value={target.upstreamKey}
+              onChange={(e) => onChange({ upstreamKey: e.currentTarget.value })}
+            />
+            <TextInput
+              label={`Target ${n}: model name sent upstream (optional)`}
+              value={target.upstreamModel ?? ""}
+              onChange={(e) => onChange({ upstreamModel: e.currentTarget.value })}
+            />
+          </>
+        )}
+        <Group grow align="flex-end">
+          <NumberInput
+            label={`Target ${n}: weight`}
+            description="Share of requests, 1 to 1000"
+            min={1}
+            max={1000}
+            value={target.weight}
+            onChange={(v) => onChange({ weight: typeof v === "number" ? v : Number(v) || 1 })}
+          />
+          <Switch
+            label={`Target ${n}: fallback only`}
+            checked={target.fallback}
+            onChange={(e) => onChange({ fallback: e.currentTarget.checked })}
+          />
+        </Group>
+      </Stack>
+    </Card>
+  );
 }
 
 export function Routes() {
@@ -67,37 +195,36 @@ export function Routes() {
   const models = useQuery({ queryKey: ["library"], queryFn: () => api<{ data: Model[] }>("/api/admin/library") });
   const [draft, setDraft] = useState<Draft | null>(null);
   const save = useMutation({
-    mutationFn: (d: Draft) => {
-      const target = {
-        kind: d.kind,
-        ...(d.kind === "model" ? { model: d.model } : {}),
-        ...(d.kind === "upstream" ? { upstream: d.upstream } : {}),
-        ...(d.kind === "process" ? { command: d.command } : {}),
-        ...(d.upstreamKey ? { upstream_key: d.upstreamKey } : {}),
-        ...(d.upstreamModel ? { upstream_model: d.upstreamModel } : {}),
-      };
-      const body = { name: d.name, generic_proxy: d.genericProxy, enabled: d.enabled, targets: [target] };
-      return d.id
-        ? api(`/api/admin/routes/${d.id}`, { method: "PUT", json: body })
-        : api("/api/admin/routes", { method: "POST", json: body });
-    },
+    mutationFn: (d: Draft) =>
+      d.id
+        ? api<Route>(`/api/admin/routes/${d.id}`, { method: "PUT", json: toBody(d) })
+        : api<Route>("/api/admin/routes", { method: "POST", json: toBody(d) }),
     onSuccess: () => {
       setDraft(null);
       void queryClient.invalidateQueries({ queryKey: ["routes"] });
     },
-    onError: (e) => notifications.show({ color: "red", title: "Route not saved", message: e.message }),
+    onError: (e) =>
+      notifications.show({
+        color: "red",
+        title: "Route not saved",
+        message: problemText(e),
+        closeButtonProps: { "aria-label": "Close" },
+      }),
   });
   const remove = useMutation({
     mutationFn: (id: number) => api(`/api/admin/routes/${id}`, { method: "DELETE" }),
     onSuccess: () => void queryClient.invalidateQueries({ queryKey: ["routes"] }),
   });
   const set = (patch: Partial<Draft>) => setDraft((d) => (d ? { ...d, ...patch } : d));
+  const setTarget = (index: number, patch: Partial<TargetDraft>) =>
+    setDraft((d) => (d ? { ...d, targets: d.targets.map((t, i) => (i === index ? { ...t, ...patch } : t)) } : d));
+  const modelIds = models.data?.data.map((m) => m.id) ?? [];
 
   return (
     <Stack>
       <Group justify="space-between">
         <Title order={1}>Routes</Title>
-        <Button onClick={() => setDraft({ ...empty })}>New route</Button>
+        <Button onClick={() => setDraft(empty())}>New route</Button>
       </Group>
       <Text size="sm" c="dimmed">
         A route is a name clients put in <code>model</code>: an alias of a local model (e.g. <code>claude-sonnet-4</code> for
@@ -128,6 +255,7 @@ export function Routes() {
                         : t.kind === "upstream"
                           ? `upstream ${t.upstreamUrl}`
                           : `process ${t.command}`}
+                      {r.targets.length > 1 ? ` · weight ${t.weight}` : ""}
                       {t.hasUpstreamKey ? " · key set" : ""}
                       {t.fallback ? " · fallback" : ""}
                     </Text>
@@ -161,7 +289,13 @@ export function Routes() {
           </Table.Tbody>
         </Table>
       </Card>
-      <Modal opened={draft !== null} onClose={() => setDraft(null)} title={draft?.id ? "Edit route" : "New route"}>
+      <Modal
+        opened={draft !== null}
+        onClose={() => setDraft(null)}
+        title={draft?.id ? "Edit route" : "New route"}
+        size="lg"
+        closeButtonProps={{ "aria-label": "Close" }}
+      >
         {draft && (
           <Stack>
             <TextInput
@@ -169,49 +303,24 @@ export function Routes() {
               value={draft.name}
               onChange={(e) => set({ name: e.currentTarget.value })}
             />
-            <SegmentedControl
-              data={["model", "upstream", "process"]}
-              value={draft.kind}
-              onChange={(v) => set({ kind: v as Draft["kind"] })}
-            />
-            {draft.kind === "model" && (
-              <Select
-                label="Local model"
-                data={models.data?.data.map((m) => m.id) ?? []}
-                value={draft.model || null}
-                onChange={(v) => set({ model: v ?? "" })}
-                searchable
+            {draft.targets.map((t, i) => (
+              <TargetFields
+                // Targets have no stable key before they are saved: their place is theirs.
+                // biome-ignore lint/suspicious/noArrayIndexKey: see above
+                key={i}
+                target={t}
+                index={i}
+                count={draft.targets.length}
+                models={modelIds}
+                editing={draft.id !== undefined}
+                onChange={(patch) => setTarget(i, patch)}
+                onRemove={() => set({ targets: draft.targets.filter((_, j) => j !== i) })}
               />
-            )}
-            {draft.kind === "upstream" && (
-              <TextInput
-                label="Upstream base URL"
-                placeholder="https://api.example.com/v1"
-                value={draft.upstream}
-                onChange={(e) => set({ upstream: e.currentTarget.value })}
-              />
-            )}
-            {draft.kind === "process" && (
-              <TextInput
-                label="Command ({port} is replaced)"
-                placeholder="llama-server -m model.gguf --port {port}"
-                value={draft.command}
-                onChange={(e) => set({ command: e.currentTarget.value })}
-              />
-            )}
-            {draft.kind !== "model" && (
-              <>
-                <PasswordInput
-                  label={draft.id ? "Upstream key (leave empty to keep)" : "Upstream key"}
-                  value={draft.upstreamKey}
-                  onChange={(e) => set({ upstreamKey: e.currentTarget.value })}
-                />
-                <TextInput
-                  label="Model name sent upstream (optional)"
-                  value={draft.upstreamModel}
-                  onChange={(e) => set({ upstreamModel: e.currentTarget.value })}
-                />
-              </>
+            ))}
+            {draft.targets.length < 16 && (
+              <Button variant="light" onClick={() => set({ targets: [...draft.targets, emptyTarget()] })}>
+                Add target
+              </Button>
             )}
             <Switch
               label="Generic proxy (/model/proxy/<id>/…)"

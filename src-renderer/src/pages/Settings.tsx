@@ -19,7 +19,7 @@ import { notifications } from "@mantine/notifications";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { type ReactNode, useEffect, useState } from "react";
 // The settings table itself (zod schemas and bounds), so the form checks exactly what the server will.
-import { SETTINGS, type SettingsView } from "../../../src-main/core/settings.js";
+import { SETTINGS, type SettingsPublic as SettingsView } from "../../../src-main/core/contract/index.js";
 import { api } from "../api.js";
 import type { SavedSettings } from "../types.js";
 

@@ -20,6 +20,7 @@ import {
 import { useDebouncedValue } from "@mantine/hooks";
 import { useQuery } from "@tanstack/react-query";
 import { type ReactNode, useEffect, useMemo, useState } from "react";
+import type { UsageRequestListPublic, UsageSeriesPublic } from "../../../src-main/core/contract/index.js";
 import { api, download, readSse } from "../api.js";
 import type { ApiKey, UsageRow, UsageSummaryRow } from "../types.js";
 
@@ -33,10 +34,7 @@ function OverTime({ from, to, keyLabel }: { from: string; to: string; keyLabel: 
   const label = (group: string) => (by === "key" ? keyLabel(group) : group);
   const series = useQuery({
     queryKey: ["usage-series", by, from, to],
-    queryFn: () =>
-      api<{ data: Array<{ day: string; group: string; tokens: number; requests: number }> }>(
-        `/api/admin/usage/series?group_by=${by}&from=${from}&to=${to}`,
-      ),
+    queryFn: () => api<UsageSeriesPublic>(`/api/admin/usage/series?groupBy=${by}&from=${from}&to=${to}`),
     refetchInterval: 10_000,
   });
   const { rows, groups } = useMemo(() => {
@@ -88,12 +86,12 @@ export function Usage() {
   const to = day(0);
   const byDay = useQuery({
     queryKey: ["usage", "day", from, to],
-    queryFn: () => api<{ data: UsageSummaryRow[] }>(`/api/admin/usage?group_by=day&from=${from}&to=${to}`),
+    queryFn: () => api<{ data: UsageSummaryRow[] }>(`/api/admin/usage?groupBy=day&from=${from}&to=${to}`),
     refetchInterval: 10_000,
   });
   const grouped = useQuery({
     queryKey: ["usage", groupBy, from, to],
-    queryFn: () => api<{ data: UsageSummaryRow[] }>(`/api/admin/usage?group_by=${groupBy}&from=${from}&to=${to}`),
+    queryFn: () => api<{ data: UsageSummaryRow[] }>(`/api/admin/usage?groupBy=${groupBy}&from=${from}&to=${to}`),
     refetchInterval: 10_000,
   });
   return (
@@ -151,7 +149,7 @@ export function Usage() {
           <Button
             variant="light"
             onClick={() =>
-              void download(`/api/admin/usage?group_by=${groupBy}&from=${from}&to=${to}&format=csv`, `usage-${groupBy}.csv`)
+              void download(`/api/admin/usage?groupBy=${groupBy}&from=${from}&to=${to}&format=csv`, `usage-${groupBy}.csv`)
             }
           >
             Export CSV
@@ -253,7 +251,7 @@ export function Logs() {
   if (status) params.set("status", status);
   const rows = useQuery({
     queryKey: ["logs", params.toString()],
-    queryFn: () => api<{ data: UsageRow[]; total: number }>(`/api/admin/usage/requests?${params}`),
+    queryFn: () => api<UsageRequestListPublic>(`/api/admin/usage/requests?${params}`),
   });
   // Keys by name, not by their numeric ids.
   const keys = useQuery({ queryKey: ["keys"], queryFn: () => api<{ data: ApiKey[] }>("/api/admin/keys") });

@@ -9,6 +9,7 @@
  */
 import type { Logger } from "pino";
 import { ApiError, ModelLoadError } from "../../errors.js";
+import type { ModelLoadReport } from "../../inference/engineReport.js";
 import type {
   ChatRequest,
   CompletionRequest,
@@ -145,28 +146,29 @@ export class Supervisor {
 
   // ---- the request surface -------------------------------------------------------------
 
-  async chat(request: ChatRequest, signal?: AbortSignal): Promise<GenerationStream> {
-    const info = requireCapability(request.model, this.options.resolveModel(request.model), "chat");
+  // `model`: the record the pipeline resolved `request.model` to (no second lookup by name); looked up when left out.
+  async chat(request: ChatRequest, signal?: AbortSignal, model?: ModelInfo): Promise<GenerationStream> {
+    const info = requireCapability(request.model, model ?? this.options.resolveModel(request.model), "chat");
     return this.streamOn(info, "chat", request, signal);
   }
 
-  async complete(request: CompletionRequest, signal?: AbortSignal): Promise<GenerationStream> {
-    const info = requireCapability(request.model, this.options.resolveModel(request.model), "chat");
+  async complete(request: CompletionRequest, signal?: AbortSignal, model?: ModelInfo): Promise<GenerationStream> {
+    const info = requireCapability(request.model, model ?? this.options.resolveModel(request.model), "chat");
     return this.streamOn(info, "complete", request, signal);
   }
 
-  async embed(request: EmbeddingRequest, signal?: AbortSignal): Promise<EmbeddingResult> {
-    const info = requireCapability(request.model, this.options.resolveModel(request.model), "embedding");
+  async embed(request: EmbeddingRequest, signal?: AbortSignal, model?: ModelInfo): Promise<EmbeddingResult> {
+    const info = requireCapability(request.model, model ?? this.options.resolveModel(request.model), "embedding");
     return this.callOn(info, "embed", [request], signal);
   }
 
-  async rerank(request: RerankRequest, signal?: AbortSignal): Promise<RerankResult> {
-    const info = requireCapability(request.model, this.options.resolveModel(request.model), "rerank");
+  async rerank(request: RerankRequest, signal?: AbortSignal, model?: ModelInfo): Promise<RerankResult> {
+    const info = requireCapability(request.model, model ?? this.options.resolveModel(request.model), "rerank");
     return this.callOn(info, "rerank", [request], signal);
   }
 
-  async countChatTokens(request: ChatRequest): Promise<number> {
-    const info = requireCapability(request.model, this.options.resolveModel(request.model), "chat");
+  async countChatTokens(request: ChatRequest, model?: ModelInfo): Promise<number> {
+    const info = requireCapability(request.model, model ?? this.options.resolveModel(request.model), "chat");
     return this.callOn(info, "countChatTokens", [request]);
   }
 
@@ -673,33 +675,7 @@ export class Supervisor {
       ...(entry.estimate ? { estimatedRam: entry.estimate.ram, estimatedVram: entry.estimate.vram } : {}),
       lastReload: entry.lastReload,
       contextReloads: entry.contextReloads,
-    } as {
-      id: string;
-      state: ModelState;
-      progress: number;
-      error: string | null;
-      reason: string | null;
-      pid: number | null;
-      processRss: number;
-      crashes: number;
-      restarts: number;
-      activeSequences: number;
-      queued: number;
-      activeEncoders: number;
-      parallel: number;
-      contextSize: number;
-      decodeBatches?: number;
-      batchedTokens?: number;
-      shortBatches?: number;
-      unknownSequences?: number;
-      ttlMinutes?: number;
-      lastUsed?: number;
-      estimatedRam?: number | null;
-      estimatedVram?: number | null;
-      /** The last reload with a larger context (a prompt did not fit), if any. */
-      lastReload: ContextReload | null;
-      contextReloads: number;
-    };
+    } as ModelLoadReport;
   }
 
   /** Every model with an engine or a state worth showing, from the engines' last heartbeats. */

@@ -13,7 +13,7 @@ export const messages = (deps: ServerDeps) =>
   modelEndpoint({
     operation: "messages",
     parse: parseMessages,
-    local: (parsed, { modelId, routeName }: LocalTarget, request, reply) => {
+    local: (parsed, { modelId, routeName, model }: LocalTarget, request, reply) => {
       const meta = { id: `msg_${request.id.replace(/^req_/, "")}`, model: routeName };
       const encoder = new AnthropicStreamEncoder(meta);
       return {
@@ -24,7 +24,7 @@ export const messages = (deps: ServerDeps) =>
               parsed.request,
               reply,
               { responseFormat: "output_format.schema", tool: (i) => `tools[${i}].input_schema` },
-              () => deps.engine.chat({ ...parsed.request, model: modelId }, signal),
+              () => deps.engine.chat({ ...parsed.request, model: modelId }, signal, model),
             ),
           opening: (stream) => encoder.start(stream.promptTokens),
           encode: (event) => encoder.encode(event),
@@ -42,9 +42,9 @@ export const countTokens = (deps: ServerDeps) =>
   modelEndpoint({
     operation: "count_tokens",
     parse: parseCountTokens,
-    local: (chat, { modelId }: LocalTarget) => ({
+    local: (chat, { modelId, model }: LocalTarget) => ({
       call: async () => ({
-        body: { input_tokens: await deps.engine.countChatTokens({ ...chat, model: modelId }) },
+        body: { input_tokens: await deps.engine.countChatTokens({ ...chat, model: modelId }, model) },
         promptTokens: 0,
       }),
     }),

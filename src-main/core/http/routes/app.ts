@@ -4,24 +4,23 @@ import { constants as zlibConstants } from "node:zlib";
 import compress from "@fastify/compress";
 import fastifyStatic from "@fastify/static";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { z } from "zod";
+import {
+  ConversationCreate,
+  SessionCreate,
+  type SessionPublic,
+  type SessionStatus,
+  type SettingsPublic,
+  SettingsUpdate,
+  SignInExchange,
+  type SignInLinkPublic,
+} from "../../contract/index.js";
 import { parseBody } from "../../dialects/validation.js";
 import type { ApiKeyPublic } from "../../domain/apiKeys.js";
-import type { SignInCodeResult } from "../../domain/appState.js";
+import type { SignInCodeResult } from "../../domain/signInCodes.js";
 import { AuthenticationError, PermissionError } from "../../errors.js";
-import { describeSettings, SavedSettingsUpdate, SETTING_KEYS, type SettingsView } from "../../settings.js";
+import { describeSettings, SETTING_KEYS } from "../../settings.js";
 import { cookieKey, headerKey, presentedKey, requireKey, SESSION_COOKIE, SESSION_DAYS, sameOriginRequest } from "../auth.js";
 import type { ServerDeps } from "../context.js";
-
-const ConversationSchema = z.object({
-  id: z
-    .string()
-    .regex(/^conv_[0-9a-f]{16}$/)
-    .optional(),
-  title: z.string().min(1).max(200),
-  model: z.string().nullish(),
-  data: z.unknown(),
-});
 
 const SIGN_IN_CODE_PROBLEMS: Record<Exclude<SignInCodeResult, "ok">, string> = {
   used: "This sign-in link was used already. Each link works once: restart `maas-base serve` for a new one, or sign in with a management key.",
@@ -31,14 +30,7 @@ const SIGN_IN_CODE_PROBLEMS: Record<Exclude<SignInCodeResult, "ok">, string> = {
     "This sign-in link is not one this server made (it may be from before a restart). Use the link the latest `maas-base serve` printed, or sign in with a management key.",
 };
 
-/** What the app may know about its own session key. */
-export interface SessionView {
-  id: number;
-  name: string;
-  scopes: string[];
-  expiresAt: number | null;
-}
-const sessionView = (key: ApiKeyPublic): SessionView => ({
+const sessionView = (key: ApiKeyPublic): SessionPublic => ({
   id: key.id,
   name: key.name,
   scopes: key.scopes,
@@ -69,7 +61,7 @@ export async function appRoutes(app: FastifyInstance, deps: ServerDeps): Promise
 
   app.post("/api/auth/exchange", { bodyLimit: 4096 }, async (request, reply) => {
     onlyFromThisApp(request);
-    const { code } = parseBody(z.object({ code: z.string().min(1).max(100) }), request.body);
+    const { code } = parseBody(SignInExchange, request.body);
     const result = deps.signIn.consume(code);
     if (result !== "ok") throw new AuthenticationError(SIGN_IN_CODE_PROBLEMS[result]);
     return startSession(reply, "sign-in link");
@@ -77,7 +69,7 @@ export async function appRoutes(app: FastifyInstance, deps: ServerDeps): Promise
 
   app.post("/api/auth/session", { bodyLimit: 4096 }, async (request, reply) => {
     onlyFromThisApp(request);
-    const { key } = parseBody(z.object({ key: z.string().min(1).max(300) }), request.body);
+    const { key } = parseBody(SessionCreate, request.body);
     const found = deps.keys.verify(key.trim());
     if (!found) throw new AuthenticationError("That key is not valid: it is unknown, expired or revoked.");
     if (!found.scopes.includes("management")) {
@@ -89,7 +81,7 @@ export async function appRoutes(app: FastifyInstance, deps: ServerDeps): Promise
   });
 
   // Who this request is signed in as (a session cookie or a header key).
-  app.get("/api/auth/session", async (request) => {
+  app.get("/api/auth/session", async (request): Promise<SessionStatus> => {
     const presented = presentedKey(request);
     const found = presented ? deps.keys.verify(presented) : null;
     // Not signed in is an answer here, not an error: the app asks this on every start.
@@ -109,7 +101,7 @@ export async function appRoutes(app: FastifyInstance, deps: ServerDeps): Promise
   await app.register(async (scoped) => {
     scoped.addHook("preHandler", requireKey(deps, "management"));
     // A one-time link for signing in another browser (the Keys page shows it), like the one `serve` prints.
-    scoped.post("/api/admin/sign-in-link", async (request) => {
+    scoped.post("/api/admin/sign-in-link", async (request): Promise<SignInLinkPublic> => {
       const host = request.headers.host ?? "";
       return { link: `${request.protocol}://${host}/#signin=${deps.signIn.create()}`, expiresInMinutes: 15 };
     });
@@ -118,7 +110,7 @@ export async function appRoutes(app: FastifyInstance, deps: ServerDeps): Promise
       deps.conversations.get(request.params.id),
     );
     scoped.post("/api/admin/conversations", async (request) => {
-      const body = parseBody(ConversationSchema, request.body);
+      const body = parseBody(ConversationCreate, request.body);
       return deps.conversations.save({
         ...(body.id ? { id: body.id } : {}),
         title: body.title,
@@ -134,7 +126,7 @@ export async function appRoutes(app: FastifyInstance, deps: ServerDeps): Promise
     // `launch` = a `serve` flag or the desktop shell (wins over saved), `saved`, `default`.
     scoped.get("/api/admin/settings", async () => settingsView(deps));
     scoped.put("/api/admin/settings", { bodyLimit: 64 * 1024 }, async (request) => {
-      deps.settings.update(parseBody(SavedSettingsUpdate, request.body));
+      deps.settings.update(parseBody(SettingsUpdate, request.body));
       return { ...settingsView(deps), restartRequired: true };
     });
   });
@@ -166,9 +158,9 @@ export async function appRoutes(app: FastifyInstance, deps: ServerDeps): Promise
   }
 }
 
-function settingsView(deps: ServerDeps): SettingsView {
+function settingsView(deps: ServerDeps): SettingsPublic {
   const sources = deps.options.settingSources;
-  const running = Object.fromEntries(SETTING_KEYS.map((k) => [k, deps.options[k] ?? null])) as SettingsView["running"];
+  const running = Object.fromEntries(SETTING_KEYS.map((k) => [k, deps.options[k] ?? null])) as SettingsPublic["running"];
   return {
     saved: deps.settings.get(),
     /** The values this server runs with (saved changes apply at the next start). */

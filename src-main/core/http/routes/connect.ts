@@ -6,9 +6,9 @@
  */
 import { homedir } from "node:os";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { z } from "zod";
 import { aliasPlan, ensureAliases } from "../../connect/aliases.js";
 import { buildConnection, CLIENTS, type ClientName, configPaths, FIRST_PROMPT_TOKENS } from "../../connect/clients.js";
+import { type ConnectContext, ConnectCreate, type ConnectOptionsPublic, type ConnectPublic } from "../../contract/index.js";
 import { parseBody } from "../../dialects/validation.js";
 import { contextBounds } from "../../engine/contextSize.js";
 import { InvalidRequestError, ModelNotFoundError } from "../../errors.js";
@@ -19,15 +19,6 @@ import type { ServerDeps } from "../context.js";
 /** Stands for the key in a preview: the page offers to create one. */
 export const KEY_PLACEHOLDER = "<your-maas-base-key>";
 
-const ConnectSchema = z
-  .object({
-    client: z.enum(CLIENTS),
-    model: z.string().min(1).max(256),
-    /** Create the aliases and a key now (the key is in the answer, once). Defaults to false: a preview. */
-    create: z.boolean().default(false),
-  })
-  .strict();
-
 /** The server as the page reached it (what a client on this machine should call). */
 function serverUrl(request: FastifyRequest): string {
   return `${request.protocol}://${request.headers.host ?? request.hostname}`;
@@ -37,7 +28,7 @@ export async function connectRoutes(app: FastifyInstance, deps: ServerDeps): Pro
   app.addHook("preHandler", requireKey(deps, "management"));
 
   /** The model's context: the most it may get, what it has now, what the client's first request needs. */
-  const contextOf = (info: ModelInfo, client?: ClientName) => {
+  const contextOf = (info: ModelInfo, client?: ClientName): ConnectContext => {
     const possible = contextBounds({
       explicit: info.settings?.contextSize,
       cap: deps.options.contextSize,
@@ -54,16 +45,19 @@ export async function connectRoutes(app: FastifyInstance, deps: ServerDeps): Pro
     };
   };
 
-  app.get("/api/admin/connect", async () => ({
-    clients: CLIENTS.map((id) => ({ id, firstRequestTokens: FIRST_PROMPT_TOKENS[id] ?? null })),
-    models: deps.models
-      .list()
-      .filter((m) => m.capabilities.includes("chat"))
-      .map((m) => ({ id: m.id, context: contextOf(m) })),
-  }));
+  app.get(
+    "/api/admin/connect",
+    async (): Promise<ConnectOptionsPublic> => ({
+      clients: CLIENTS.map((id) => ({ id, firstRequestTokens: FIRST_PROMPT_TOKENS[id] ?? null })),
+      models: deps.models
+        .list()
+        .filter((m) => m.capabilities.includes("chat"))
+        .map((m) => ({ id: m.id, context: contextOf(m) })),
+    }),
+  );
 
-  app.post("/api/admin/connect", { bodyLimit: 64 * 1024 }, async (request) => {
-    const body = parseBody(ConnectSchema, request.body);
+  app.post("/api/admin/connect", { bodyLimit: 64 * 1024 }, async (request): Promise<ConnectPublic> => {
+    const body = parseBody(ConnectCreate, request.body);
     const info = deps.models.get(body.model);
     if (!info) throw new ModelNotFoundError(body.model);
     if (!info.capabilities.includes("chat")) {

@@ -1,5 +1,12 @@
 import type { FastifyInstance } from "fastify";
-import { z } from "zod";
+import {
+  DownloadCreate,
+  type LibraryPublic,
+  ModelImport,
+  ModelLoad,
+  type ModelPublic,
+  ModelSettingsUpdate,
+} from "../../contract/index.js";
 import { sseEvent } from "../../dialects/sse.js";
 import { parseBody } from "../../dialects/validation.js";
 import { likelyFits, RECOMMENDED } from "../../domain/recommended.js";
@@ -12,44 +19,6 @@ import { openSse } from "../sseWriter.js";
 
 const ADMIN_BODY_LIMIT = 1024 * 1024;
 
-const SettingsSchema = z
-  .object({
-    contextSize: z
-      .number()
-      .int()
-      .min(64)
-      .max(1 << 20)
-      .optional(),
-    gpuLayers: z.union([z.literal("auto"), z.literal("max"), z.number().int().min(0)]).optional(),
-    parallel: z.number().int().min(1).max(64).optional(),
-    ttlMinutes: z
-      .number()
-      .min(0)
-      .max(7 * 24 * 60)
-      .optional(),
-    threads: z.number().int().min(1).max(256).optional(),
-    sampling: z
-      .object({
-        temperature: z.number().min(0).max(2).optional(),
-        topP: z.number().min(0).max(1).optional(),
-        topK: z.number().int().min(0).optional(),
-        minP: z.number().min(0).max(1).optional(),
-      })
-      .strict()
-      .optional(),
-    chatTemplate: z.string().max(100_000).optional(),
-  })
-  .strict();
-
-const ImportSchema = z.object({
-  path: z.string().min(1),
-  mode: z.enum(["copy", "link"]).default("copy"),
-  id: z
-    .string()
-    .regex(/^[\w.:-]{1,128}$/)
-    .optional(),
-});
-
 /** The model library, Hugging Face, downloads and loading, under `/api/admin` (management key). */
 export async function libraryRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
   app.addHook("preHandler", requireKey(deps, "management"));
@@ -60,23 +29,26 @@ export async function libraryRoutes(app: FastifyInstance, deps: ServerDeps): Pro
     return info;
   };
 
-  const withState = async (info: ModelInfo) => {
+  const withState = async (info: ModelInfo): Promise<ModelPublic> => {
     const settings = effectiveSettings(info, deps.options);
     const loaded = deps.engine.statsNow().find((s) => s.id === info.id);
     const fit = await deps.engine.estimateFit(info, settings).catch(() => null);
     return { ...info, effectiveSettings: settings, state: loaded?.state ?? "unloaded", load: loaded ?? null, fit };
   };
 
-  app.get("/api/admin/library", async () => ({
-    data: await Promise.all(deps.models.list().map(withState)),
-    // Files in the models folder that could not be read, and why (skipped until they change).
-    unreadable: deps.models.unreadable(),
-  }));
+  app.get(
+    "/api/admin/library",
+    async (): Promise<LibraryPublic> => ({
+      data: await Promise.all(deps.models.list().map(withState)),
+      // Files in the models folder that could not be read, and why (skipped until they change).
+      unreadable: deps.models.unreadable(),
+    }),
+  );
 
   app.get<{ Params: { id: string } }>("/api/admin/models/:id", async (request) => withState(model(request.params.id)));
 
   app.post("/api/admin/models/import", { bodyLimit: ADMIN_BODY_LIMIT }, async (request, reply) => {
-    const body = parseBody(ImportSchema, request.body);
+    const body = parseBody(ModelImport, request.body);
     const info = await deps.models.import(body.path, deps.options.modelsDir, body.mode, body.id);
     return reply.status(201).send(await withState(info));
   });
@@ -92,7 +64,7 @@ export async function libraryRoutes(app: FastifyInstance, deps: ServerDeps): Pro
 
   app.put<{ Params: { id: string } }>("/api/admin/models/:id/settings", { bodyLimit: ADMIN_BODY_LIMIT }, async (request) => {
     model(request.params.id);
-    const settings = parseBody(SettingsSchema, request.body);
+    const settings = parseBody(ModelSettingsUpdate, request.body);
     const info = deps.models.updateSettings(request.params.id, settings);
     return withState(info);
   });
@@ -100,7 +72,7 @@ export async function libraryRoutes(app: FastifyInstance, deps: ServerDeps): Pro
   /** A memory estimate for settings not saved yet (the settings form updates it as the user types). */
   app.post<{ Params: { id: string } }>("/api/admin/models/:id/fit", { bodyLimit: ADMIN_BODY_LIMIT }, async (request) => {
     const info = model(request.params.id);
-    const settings = parseBody(SettingsSchema, request.body ?? {});
+    const settings = parseBody(ModelSettingsUpdate, request.body ?? {});
     const merged = effectiveSettings({ ...info, settings: { ...info.settings, ...settings } }, deps.options);
     return deps.engine.estimateFit(info, merged);
   });
@@ -108,7 +80,7 @@ export async function libraryRoutes(app: FastifyInstance, deps: ServerDeps): Pro
   app.post<{ Params: { id: string } }>("/api/admin/models/:id/load", { bodyLimit: ADMIN_BODY_LIMIT }, async (request) => {
     const info = model(request.params.id);
     // An optional context to load with this time (not saved: a longer prompt may still grow it).
-    const body = parseBody(z.object({ contextSize: SettingsSchema.shape.contextSize }).strict(), request.body ?? {});
+    const body = parseBody(ModelLoad, request.body ?? {});
     await deps.engine.load(info, body.contextSize !== undefined ? { contextSize: body.contextSize } : {});
     return withState(info);
   });
@@ -145,7 +117,7 @@ export async function libraryRoutes(app: FastifyInstance, deps: ServerDeps): Pro
   app.get("/api/admin/downloads", async () => ({ data: deps.downloads.list() }));
 
   app.post("/api/admin/downloads", { bodyLimit: ADMIN_BODY_LIMIT }, async (request, reply) => {
-    const body = parseBody(z.object({ ref: z.string().min(1) }), request.body);
+    const body = parseBody(DownloadCreate, request.body);
     return reply.status(202).send(await deps.downloads.start(body.ref));
   });
 

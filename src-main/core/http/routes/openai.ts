@@ -77,7 +77,7 @@ export const chatCompletions = (deps: ServerDeps) =>
   modelEndpoint({
     operation: "chat",
     parse: parseChatCompletion,
-    local: (parsed, { modelId, routeName }: LocalTarget, request, reply) => {
+    local: (parsed, { modelId, routeName, model }: LocalTarget, request, reply) => {
       const meta = responseMeta("chatcmpl", request.id, routeName);
       const encoder = new ChatChunkEncoder(meta, parsed.includeUsage);
       return {
@@ -88,7 +88,7 @@ export const chatCompletions = (deps: ServerDeps) =>
               parsed.request,
               reply,
               { responseFormat: "response_format.json_schema.schema", tool: (i) => `tools[${i}].function.parameters` },
-              () => deps.engine.chat({ ...parsed.request, model: modelId }, signal),
+              () => deps.engine.chat({ ...parsed.request, model: modelId }, signal, model),
             ),
           opening: () => [encoder.start()],
           encode: (event) => encoder.encode(event),
@@ -106,14 +106,14 @@ export const completions = (deps: ServerDeps) =>
   modelEndpoint({
     operation: "completion",
     parse: parseCompletion,
-    local: (parsed, { modelId, routeName }: LocalTarget, request) => {
+    local: (parsed, { modelId, routeName, model }: LocalTarget, request) => {
       const meta = responseMeta("cmpl", request.id, routeName);
       const encoder = new CompletionChunkEncoder(meta, parsed.includeUsage);
       const prefix = parsed.echo ? parsed.request.prompt : "";
       return {
         generate: {
           stream: parsed.stream,
-          start: (signal) => deps.engine.complete({ ...parsed.request, model: modelId }, signal),
+          start: (signal) => deps.engine.complete({ ...parsed.request, model: modelId }, signal, model),
           opening: () => (prefix ? [encoder.chunk(prefix)] : []),
           encode: (event) => encoder.encode(event),
           fold: (result) => toTextCompletion(result, meta, prefix),
@@ -130,9 +130,9 @@ export const embeddings = (deps: ServerDeps) =>
   modelEndpoint({
     operation: "embedding",
     parse: parseEmbedding,
-    local: (parsed, { modelId, routeName }: LocalTarget) => ({
+    local: (parsed, { modelId, routeName, model }: LocalTarget) => ({
       call: async (signal) => {
-        const result = await deps.engine.embed({ ...parsed.request, model: modelId }, signal);
+        const result = await deps.engine.embed({ ...parsed.request, model: modelId }, signal, model);
         return { body: toEmbeddingResponse(result, parsed, routeName), promptTokens: result.promptTokens };
       },
     }),

@@ -11,9 +11,9 @@ const rerank = (deps: ServerDeps, format: (parsed: ParsedRerank, result: RerankR
   modelEndpoint({
     operation: "rerank",
     parse: parseRerank,
-    local: (parsed, { modelId }: LocalTarget, request: FastifyRequest, reply: FastifyReply) => ({
+    local: (parsed, { modelId, model }: LocalTarget, request: FastifyRequest, reply: FastifyReply) => ({
       call: async (signal) => {
-        const result = await deps.engine.rerank({ ...parsed.request, model: modelId }, signal);
+        const result = await deps.engine.rerank({ ...parsed.request, model: modelId }, signal, model);
         if (result.truncated.length > 0) reply.header(TRUNCATED_HEADER, result.truncated.join(","));
         return { body: format(parsed, result, request), promptTokens: result.promptTokens };
       },

@@ -68,7 +68,7 @@ export const createResponse = (deps: ServerDeps) =>
   modelEndpoint({
     operation: "responses",
     parse: parseResponses,
-    local: (parsed, { modelId }: LocalTarget, request, reply) => {
+    local: (parsed, { modelId, model }: LocalTarget, request, reply) => {
       const { body } = parsed;
       const previous = body.previous_response_id
         ? owned(deps, request, body.previous_response_id, "previous_response_id")
@@ -104,7 +104,7 @@ export const createResponse = (deps: ServerDeps) =>
               chat,
               reply,
               { responseFormat: "text.format.schema", tool: (i) => `tools[${i}].parameters` },
-              () => deps.engine.chat(chat, signal),
+              () => deps.engine.chat(chat, signal, model),
             );
           },
           opening: () => encoder.start(),

@@ -21,6 +21,7 @@ import {
 } from "@mantine/core";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useLayoutEffect, useRef, useState } from "react";
+import type { ConversationPublic, ConversationSummary } from "../../../../src-main/core/contract/index.js";
 import { api, readSse, serverUrl } from "../../api.js";
 import { Icon } from "../../icons.js";
 import type { Model } from "../../types.js";
@@ -37,14 +38,6 @@ import {
 } from "./chatStore.js";
 import { CopyButton, Markdown } from "./Markdown.js";
 import { curlSnippet, javascriptSnippet, pythonSnippet } from "./snippets.js";
-
-interface ConversationSummary {
-  id: string;
-  title: string;
-  model: string | null;
-  createdAt: number;
-  updatedAt: number;
-}
 
 interface SavedData {
   threads: Record<string, Message[]>;
@@ -121,7 +114,7 @@ async function saveConversation(): Promise<string | null> {
   const s = getChat();
   const firstUser = Object.values(s.threads)[0]?.find((m) => m.role === "user")?.content ?? "Conversation";
   const data: SavedData = { threads: s.threads, system: s.system, params: s.params, models: s.models };
-  const saved = await api<{ id: string }>("/api/admin/conversations", {
+  const saved = await api<ConversationPublic>("/api/admin/conversations", {
     method: "POST",
     json: {
       ...(s.conversationId ? { id: s.conversationId } : {}),
