@@ -115,9 +115,7 @@ export function Downloads({ downloads }: { downloads: Download[] }) {
   if (downloads.length === 0) return null;
   return (
     <Card withBorder>
-      <Title order={2} size="h4">
-        Downloads
-      </Title>
+      <Title order={2}>Downloads</Title>
       <Stack mt="sm" gap="md">
         {downloads.slice(0, 10).map((d) => (
           <DownloadRow key={d.id} d={d} onCancel={setCancelling} />

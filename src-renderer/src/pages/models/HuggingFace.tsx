@@ -141,9 +141,7 @@ export function HuggingFaceSearch() {
   };
   return (
     <Card withBorder>
-      <Title order={2} size="h4">
-        Get models from Hugging Face
-      </Title>
+      <Title order={2}>Get models from Hugging Face</Title>
       <Stack mt="xs" gap="md">
         <form
           onSubmit={(e) => {

@@ -392,7 +392,7 @@ function ConversationList({ onPick }: { onPick: (id: string | null) => void }) {
       >
         New chat
       </Button>
-      <Title order={2} size="h4" mt="sm" mb={4} px={4}>
+      <Title order={2} mt="sm" mb={4} px={4}>
         Conversations
       </Title>
       {list.length === 0 && (
