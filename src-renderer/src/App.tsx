@@ -21,7 +21,7 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { type ComponentType, lazy, Suspense, useCallback, useEffect, useState } from "react";
 import { ApiFailure, api, connect, desktop, exchangeCode, onSignedOut, signInCode, signInWithKey, signOut } from "./api.js";
 import { Icon, Logo } from "./icons.js";
-import { isPage, PAGE_IDS, PAGE_LABELS, type PageId, pageHref } from "./nav.js";
+import { isPage, PAGE_GROUPS, PAGE_LABELS, type PageId, pageHref } from "./nav.js";
 
 export type { PageId } from "./nav.js";
 
@@ -204,9 +204,14 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
           <Group gap="sm" wrap="nowrap">
             <Burger opened={opened} onClick={toggle} hiddenFrom="sm" size="sm" aria-label="Menu" />
             <Logo />
-            <Text fw={700} size="lg" visibleFrom="xs">
-              MaaS-Base
-            </Text>
+            <Box visibleFrom="xs">
+              <Text fw={750} size="lg" lh={1.15}>
+                MaaS-Base
+              </Text>
+              <Text size="xs" c="dimmed" lh={1.2} visibleFrom="md">
+                Local models, one API
+              </Text>
+            </Box>
           </Group>
           <Group gap="xs" wrap="nowrap">
             <ServerBadge />
@@ -229,19 +234,26 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
         </Group>
       </AppShell.Header>
       <AppShell.Navbar p="xs" component="nav" aria-label="Pages">
-        {PAGE_IDS.map((id) => (
-          <NavLink
-            key={id}
-            component="a"
-            href={pageHref(id)}
-            label={PAGE_LABELS[id]}
-            leftSection={<Icon name={id} />}
-            active={page === id}
-            aria-current={page === id ? "page" : undefined}
-            data-testid={`nav-${id}`}
-            onClick={close}
-            styles={{ label: { fontSize: "var(--mantine-font-size-sm)", fontWeight: 500 } }}
-          />
+        {PAGE_GROUPS.map((group) => (
+          <Box key={group.label} className="nav-group">
+            <Text size="xs" c="dimmed" fw={600} className="nav-group-label">
+              {group.label}
+            </Text>
+            {group.pages.map((id) => (
+              <NavLink
+                key={id}
+                component="a"
+                href={pageHref(id)}
+                label={PAGE_LABELS[id]}
+                leftSection={<Icon name={id} />}
+                active={page === id}
+                aria-current={page === id ? "page" : undefined}
+                data-testid={`nav-${id}`}
+                onClick={close}
+                className="nav-link"
+              />
+            ))}
+          </Box>
         ))}
       </AppShell.Navbar>
       <AppShell.Main>

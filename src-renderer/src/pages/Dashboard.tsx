@@ -123,6 +123,11 @@ export function Dashboard() {
     queryFn: () => api<{ data: UsageRow[] }>(`/api/admin/usage/requests?limit=500&from=${Date.now() - 60_000}`),
     refetchInterval: 2000,
   });
+  const latest = useQuery({
+    queryKey: ["latest-requests"],
+    queryFn: () => api<{ data: UsageRow[] }>("/api/admin/usage/requests?limit=6"),
+    refetchInterval: 5000,
+  });
   const lastMinute = recent.data?.data ?? [];
   const tokens = lastMinute.reduce((n, r) => n + r.completionTokens, 0);
   const chatModel = library.data?.data.find((m) => m.capabilities.includes("chat"))?.id ?? "my-model";
@@ -187,64 +192,112 @@ export function Dashboard() {
         </StatTile>
       </SimpleGrid>
       <Box className="dashboard-grid">
-        <Card withBorder>
-          <Box className="section-head">
-            <Title order={2}>Loaded models</Title>
-            {loaded.length > 0 && (
-              <Button size="xs" variant="default" onClick={() => go("models")} leftSection={<Icon name="models" size={14} />}>
-                Manage models
-              </Button>
-            )}
-          </Box>
-          {loaded.length === 0 ? (
-            <EmptyState
-              icon="models"
-              title="No model is loaded"
-              actions={
-                <>
-                  <Button size="xs" variant="light" onClick={() => go("models")}>
-                    Load one on the Models page
-                  </Button>
-                  <Button size="xs" variant="default" onClick={() => go("playground")}>
-                    Chat in the Playground
-                  </Button>
-                </>
-              }
-            >
-              A model loads on the first request that names it, or when you press Load; loaded models and their queues show here.
-            </EmptyState>
-          ) : (
-            <Table>
-              <Table.Thead>
-                <Table.Tr>
-                  <Table.Th>Model</Table.Th>
-                  <Table.Th>State</Table.Th>
-                  <Table.Th>Active</Table.Th>
-                  <Table.Th>Queued</Table.Th>
-                  <Table.Th>Memory (est.)</Table.Th>
-                </Table.Tr>
-              </Table.Thead>
-              <Table.Tbody>
-                {loaded.map((m) => (
-                  <Table.Tr key={m.id}>
-                    <Table.Td fw={600}>{m.id}</Table.Td>
-                    <Table.Td>
-                      <Badge
-                        variant="light"
-                        color={m.state === "ready" ? "green" : ["error", "crashed", "failed"].includes(m.state) ? "red" : "gray"}
-                      >
-                        {m.state}
-                      </Badge>
-                    </Table.Td>
-                    <Table.Td>{m.activeSequences}</Table.Td>
-                    <Table.Td>{m.queued}</Table.Td>
-                    <Table.Td>{formatBytes(m.estimatedRam)}</Table.Td>
+        <Stack gap="md">
+          <Card withBorder data-testid="loaded-models">
+            <Box className="section-head">
+              <Title order={2}>Loaded models</Title>
+              {loaded.length > 0 && (
+                <Button size="xs" variant="default" onClick={() => go("models")} leftSection={<Icon name="models" size={14} />}>
+                  Manage models
+                </Button>
+              )}
+            </Box>
+            {loaded.length === 0 ? (
+              <EmptyState
+                icon="models"
+                title="No model is loaded"
+                actions={
+                  <>
+                    <Button size="xs" variant="light" onClick={() => go("models")}>
+                      Load one on the Models page
+                    </Button>
+                    <Button size="xs" variant="default" onClick={() => go("playground")}>
+                      Chat in the Playground
+                    </Button>
+                  </>
+                }
+              >
+                A model loads on the first request that names it, or when you press Load; loaded models and their queues show
+                here.
+              </EmptyState>
+            ) : (
+              <Table>
+                <Table.Thead>
+                  <Table.Tr>
+                    <Table.Th>Model</Table.Th>
+                    <Table.Th>State</Table.Th>
+                    <Table.Th>Active</Table.Th>
+                    <Table.Th>Queued</Table.Th>
+                    <Table.Th>Memory (est.)</Table.Th>
                   </Table.Tr>
-                ))}
-              </Table.Tbody>
-            </Table>
-          )}
-        </Card>
+                </Table.Thead>
+                <Table.Tbody>
+                  {loaded.map((m) => (
+                    <Table.Tr key={m.id}>
+                      <Table.Td fw={600}>{m.id}</Table.Td>
+                      <Table.Td>
+                        <Badge
+                          variant="light"
+                          color={
+                            m.state === "ready" ? "green" : ["error", "crashed", "failed"].includes(m.state) ? "red" : "gray"
+                          }
+                        >
+                          {m.state}
+                        </Badge>
+                      </Table.Td>
+                      <Table.Td>{m.activeSequences}</Table.Td>
+                      <Table.Td>{m.queued}</Table.Td>
+                      <Table.Td>{formatBytes(m.estimatedRam)}</Table.Td>
+                    </Table.Tr>
+                  ))}
+                </Table.Tbody>
+              </Table>
+            )}
+          </Card>
+          <Card withBorder>
+            <Box className="section-head">
+              <Title order={2}>Latest requests</Title>
+              {(latest.data?.data.length ?? 0) > 0 && (
+                <Button size="xs" variant="default" onClick={() => go("logs")} leftSection={<Icon name="logs" size={14} />}>
+                  All in Logs
+                </Button>
+              )}
+            </Box>
+            {latest.data && latest.data.data.length === 0 ? (
+              <EmptyState icon="logs" title="No requests yet" testId="dashboard-no-requests">
+                Point an app at the base URL (right) with an API key, or chat in the Playground; each request shows here and in
+                Logs.
+              </EmptyState>
+            ) : (
+              <Table data-testid="latest-requests">
+                <Table.Thead>
+                  <Table.Tr>
+                    <Table.Th>Time</Table.Th>
+                    <Table.Th>Operation</Table.Th>
+                    <Table.Th>Model</Table.Th>
+                    <Table.Th>Status</Table.Th>
+                    <Table.Th>Latency</Table.Th>
+                  </Table.Tr>
+                </Table.Thead>
+                <Table.Tbody>
+                  {latest.data?.data.map((r) => (
+                    <Table.Tr key={r.id}>
+                      <Table.Td style={{ whiteSpace: "nowrap" }}>{new Date(r.createdAt).toLocaleTimeString()}</Table.Td>
+                      <Table.Td>{r.operation}</Table.Td>
+                      <Table.Td style={{ overflowWrap: "anywhere" }}>{r.model ?? "–"}</Table.Td>
+                      <Table.Td>
+                        <Badge variant="light" color={r.status >= 500 ? "red" : r.status >= 400 ? "orange" : "green"}>
+                          {r.status}
+                        </Badge>
+                      </Table.Td>
+                      <Table.Td style={{ whiteSpace: "nowrap" }}>{r.durationMs} ms</Table.Td>
+                    </Table.Tr>
+                  ))}
+                </Table.Tbody>
+              </Table>
+            )}
+          </Card>
+        </Stack>
         <Card withBorder>
           <Box className="section-head">
             <Title order={2}>Connect an app</Title>

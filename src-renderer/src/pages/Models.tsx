@@ -347,8 +347,8 @@ function ImportModel({ onDone }: { onDone: () => void }) {
           <SegmentedControl
             aria-label="Copy the file into the models folder, or link to it"
             data={[
-              { value: "copy", label: "Copy into the library" },
-              { value: "link", label: "Link (leave it where it is)" },
+              { value: "copy", label: "Copy into library" },
+              { value: "link", label: "Link in place" },
             ]}
             value={mode}
             onChange={(v) => setMode(v as "copy" | "link")}

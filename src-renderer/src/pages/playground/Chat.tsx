@@ -1,6 +1,7 @@
 import {
   Alert,
   Badge,
+  Box,
   Button,
   Group,
   Loader,
@@ -22,6 +23,7 @@ import {
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useLayoutEffect, useRef, useState } from "react";
 import { api, readSse, serverUrl } from "../../api.js";
+import { EmptyState } from "../../EmptyState.js";
 import { Icon } from "../../icons.js";
 import type { Model } from "../../types.js";
 import {
@@ -338,9 +340,12 @@ function Column({ model, showTitle, onSaved }: { model: string; showTitle: boole
         }}
       >
         {thread.length === 0 && (
-          <Text c="dimmed" ta="center" mt="xl" size="sm">
-            Type a message below: Enter sends, Shift+Enter starts a new line.
-          </Text>
+          <Box mt="xl">
+            <EmptyState icon="playground" title={`Chat with ${model}`}>
+              Type a message below: Enter sends, Shift+Enter starts a new line. Parameters are on the right; pick two to four
+              models there to compare their answers side by side.
+            </EmptyState>
+          </Box>
         )}
         <Stack gap="sm">
           {thread.map((m, i) => (
