@@ -152,7 +152,7 @@ export function Dashboard() {
           </EmptyState>
         </Card>
       )}
-      <SimpleGrid cols={{ base: 1, xs: 2, lg: 4 }} spacing="md">
+      <SimpleGrid cols={{ base: 2, lg: 4 }} spacing={{ base: "xs", sm: "md" }}>
         <StatTile
           icon="bolt"
           color="indigo"
@@ -265,8 +265,8 @@ export function Dashboard() {
             </Box>
             {latest.data && latest.data.data.length === 0 ? (
               <EmptyState icon="logs" title="No requests yet" testId="dashboard-no-requests">
-                Point an app at the base URL (right) with an API key, or chat in the Playground; each request shows here and in
-                Logs.
+                Point an app at the base URL (under Connect an app) with an API key, or chat in the Playground; each request shows
+                here and in Logs.
               </EmptyState>
             ) : (
               <Table data-testid="latest-requests">

@@ -342,8 +342,8 @@ function Column({ model, showTitle, onSaved }: { model: string; showTitle: boole
         {thread.length === 0 && (
           <Box mt="xl">
             <EmptyState icon="playground" title={`Chat with ${model}`}>
-              Type a message below: Enter sends, Shift+Enter starts a new line. Parameters are on the right; pick two to four
-              models there to compare their answers side by side.
+              Type a message below: Enter sends, Shift+Enter starts a new line. Under Parameters, pick two to four models to
+              compare their answers side by side.
             </EmptyState>
           </Box>
         )}
