@@ -212,7 +212,7 @@ export function Usage() {
             )}
             {grouped.data?.data.map((r) => (
               <Table.Tr key={r.group}>
-                <Table.Td>{groupBy === "key" ? keyLabel(r.group) : r.group}</Table.Td>
+                <Table.Td>{groupBy === "key" ? keyLabel(r.group) : r.group || `(no ${groupBy})`}</Table.Td>
                 <Table.Td>{r.requests}</Table.Td>
                 <Table.Td>{r.errors}</Table.Td>
                 <Table.Td>{r.promptTokens}</Table.Td>
@@ -340,12 +340,14 @@ export function Logs() {
           value={model}
           onChange={(e) => setModel(e.currentTarget.value)}
           data-testid="filter-model"
+          className="log-filter"
         />
         <TextInput
           label="Key name contains"
           value={key}
           onChange={(e) => setKey(e.currentTarget.value)}
           data-testid="filter-key"
+          className="log-filter"
         />
         <Autocomplete
           label="Operation contains"
@@ -353,6 +355,7 @@ export function Logs() {
           value={operation}
           onChange={setOperation}
           data-testid="filter-operation"
+          className="log-filter"
         />
         <Select
           label="Status"
@@ -368,6 +371,7 @@ export function Logs() {
           value={error}
           onChange={(e) => setError(e.currentTarget.value)}
           data-testid="filter-error"
+          className="log-filter"
         />
         <Text size="sm" c="dimmed" pb={6}>
           {(rows.data?.total ?? 0) + live.length} requests, live
