@@ -91,7 +91,7 @@ function SignIn({ problem, onDone }: { problem: string | null; onDone: () => voi
   };
   return (
     <Center mih="100vh" p="md" component="main">
-      <Paper withBorder shadow="sm" p="xl" w={480} maw="100%" radius="md">
+      <Paper withBorder shadow="sm" p="xl" w={480} maw="100%" className="signin-card">
         <form
           onSubmit={(e) => {
             e.preventDefault();
@@ -101,9 +101,7 @@ function SignIn({ problem, onDone }: { problem: string | null; onDone: () => voi
           <Stack>
             <Group gap="sm">
               <Logo size={36} />
-              <Title order={1} size="h2">
-                Sign in to MaaS-Base
-              </Title>
+              <Title order={1}>Sign in to MaaS-Base</Title>
             </Group>
             {linkProblem && (
               <Alert color="red" title="The sign-in link did not work" data-testid="signin-problem">

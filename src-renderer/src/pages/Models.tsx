@@ -472,7 +472,7 @@ export function Models() {
                       <Text fw={650} className="model-name">
                         {m.id}
                       </Text>
-                      <Text size="xs" c="dimmed" data-testid={`model-facts-${m.id}`}>
+                      <Text size="xs" c="dimmed" className="model-facts" data-testid={`model-facts-${m.id}`}>
                         {[m.architecture ?? "unknown architecture", m.quantization, formatBytes(m.sizeBytes)]
                           .filter(Boolean)
                           .join(" · ")}

@@ -258,11 +258,11 @@ function MessageView({
       maw={user ? "85%" : "100%"}
       data-testid={`message-${message.role}`}
     >
-      <Group justify="space-between" gap="xs" mb={4} wrap="nowrap">
+      <Group justify="space-between" gap="xs" mb={4} wrap="wrap">
         <Text size="xs" fw={600} c="dimmed">
           {user ? "You" : "Assistant"}
         </Text>
-        <Group gap={4} wrap="nowrap">
+        <Group gap={4} wrap="wrap">
           {message.content && <CopyButton value={message.content} testId="copy-message" />}
           {onEdit && (
             <Button
