@@ -9,7 +9,9 @@ import {
   Input,
   Modal,
   NumberInput,
+  Paper,
   SegmentedControl,
+  SimpleGrid,
   Stack,
   Table,
   Text,
@@ -420,33 +422,34 @@ export function Models() {
             These run on most machines; each says whether it fits this one. Or search Hugging Face, or import a .gguf file you
             have, below.
           </Text>
-          <Table.ScrollContainer minWidth={480}>
-            <Table mt="xs">
-              <Table.Tbody>
-                {recommended.data?.data.map((r) => (
-                  <Table.Tr key={r.ref}>
-                    <Table.Td>
-                      <b>{r.title}</b> <Badge variant="light">{r.capability}</Badge>
-                      <Text size="xs" c="dimmed">
-                        {r.description}
-                      </Text>
-                    </Table.Td>
-                    <Table.Td>{formatBytes(r.sizeBytes)}</Table.Td>
-                    <Table.Td>
-                      <Badge color={r.fits ? "green" : "red"} variant="light">
-                        {r.fits ? "fits" : "too big"}
-                      </Badge>
-                    </Table.Td>
-                    <Table.Td>
-                      <Button size="compact-sm" onClick={() => pull.mutate(r.ref)}>
-                        Download
-                      </Button>
-                    </Table.Td>
-                  </Table.Tr>
-                ))}
-              </Table.Tbody>
-            </Table>
-          </Table.ScrollContainer>
+          <SimpleGrid cols={{ base: 1, sm: 2, xl: 3 }} mt="md" spacing="sm" data-testid="recommended">
+            {recommended.data?.data.map((r) => (
+              <Paper key={r.ref} withBorder p="md" radius="md">
+                <Group justify="space-between" wrap="nowrap" align="flex-start" gap="xs">
+                  <Text fw={650} style={{ overflowWrap: "anywhere" }}>
+                    {r.title}
+                  </Text>
+                  <Badge variant="light" className="badge-full">
+                    {r.capability}
+                  </Badge>
+                </Group>
+                <Text size="xs" c="dimmed" mt={4}>
+                  {r.description}
+                </Text>
+                <Group justify="space-between" mt="sm" gap="xs">
+                  <Group gap="xs">
+                    <Text size="sm">{formatBytes(r.sizeBytes)}</Text>
+                    <Badge color={r.fits ? "green" : "red"} variant="light" className="badge-full">
+                      {r.fits ? "fits" : "too big"}
+                    </Badge>
+                  </Group>
+                  <Button size="xs" leftSection={<Icon name="download" size={14} />} onClick={() => pull.mutate(r.ref)}>
+                    Download
+                  </Button>
+                </Group>
+              </Paper>
+            ))}
+          </SimpleGrid>
         </Card>
       )}
       {library.data && <LibraryProblems unreadable={library.data.unreadable ?? []} />}
