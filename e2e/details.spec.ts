@@ -139,7 +139,7 @@ test("models: GPU layers has a label, a context above what the model gets says s
   await expect(page.getByTestId("model-dup-model")).toHaveCount(0, { timeout: 15_000 });
   await page.getByTestId("nav-dashboard").click();
   await expect(page.getByRole("heading", { level: 1 })).toHaveText("Dashboard");
-  await expect(page.getByRole("cell", { name: "dup-model" })).toHaveCount(0);
+  await expect(page.getByTestId("loaded-models").getByRole("cell", { name: "dup-model" })).toHaveCount(0);
 });
 
 test("an unknown address says it was not found and the URL is corrected; toasts keep clear of Sign out", async ({ page }) => {

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect, type Page, test } from "@playwright/test";
 import type { Download } from "../src-renderer/src/types.js";
@@ -37,6 +37,38 @@ test("a truncated GGUF in the models folder is listed with its reason, and Resca
   await expect(page.getByTestId("unreadable-file").filter({ hasText: "broken-half.gguf" })).toHaveCount(0, {
     timeout: 20_000,
   });
+});
+
+test("a model whose file is damaged after it joined the library: Load fails, and the toast and its row show llama.cpp's reason", async ({
+  page,
+}) => {
+  test.setTimeout(120_000);
+  const { dir } = state();
+  const file = join(dir, "models", "damaged.gguf");
+  // A good file joins the library, then loses its tensor data on disk (header intact): only the load can tell.
+  writeFileSync(file, readFileSync(join(dir, "models", "tiny-chat.gguf")));
+  try {
+    await admin("/api/admin/models/scan", { method: "POST" });
+    truncateSync(file, 300_000);
+    await signIn(page, "#/models");
+    await page.getByTestId("load-damaged").click();
+    const toast = page.locator(".mantine-Notification-root", { hasText: "damaged did not load" });
+    await expect(toast).toBeVisible({ timeout: 60_000 });
+    const row = page.getByTestId("load-error-damaged");
+    await expect(row).toBeVisible({ timeout: 15_000 });
+    await expect(page.getByTestId("state-damaged")).toHaveText("error");
+    // What the admin API says is what both show, in full, and it is llama.cpp's reason, not a generic text.
+    const library = await admin<{ data: Array<{ id: string; load: { error: string | null } | null }> }>("/api/admin/library");
+    const reason = library.data.find((m) => m.id === "damaged")?.load?.error ?? "";
+    await expect(row).toContainText(reason);
+    await expect(toast).toContainText(reason.replace(/^Model 'damaged' failed to load: /, ""));
+    await shot(page, "models-load-failed");
+    await expect(row).toContainText(/not within the file bounds|corrupted or incomplete/);
+    await expect(toast).toContainText(/not within the file bounds|corrupted or incomplete/);
+  } finally {
+    await admin("/api/admin/models/damaged", { method: "DELETE" }).catch(() => {});
+    rmSync(file, { force: true });
+  }
 });
 
 test("Hugging Face failures say what happened: no results, unreachable, a missing and a gated repository", async ({ page }) => {

@@ -22,7 +22,7 @@ import { type ComponentType, lazy, Suspense, useCallback, useEffect, useState } 
 import type { EnginePublic } from "../../src-main/core/contract/index.js";
 import { ApiFailure, api, connect, desktop, exchangeCode, onSignedOut, signInCode, signInWithKey, signOut } from "./api.js";
 import { Icon, Logo } from "./icons.js";
-import { isPage, PAGE_IDS, PAGE_LABELS, type PageId, pageHref } from "./nav.js";
+import { isPage, PAGE_GROUPS, PAGE_LABELS, type PageId, pageHref } from "./nav.js";
 
 export type { PageId } from "./nav.js";
 
@@ -92,7 +92,7 @@ function SignIn({ problem, onDone }: { problem: string | null; onDone: () => voi
   };
   return (
     <Center mih="100vh" p="md" component="main">
-      <Paper withBorder shadow="sm" p="xl" w={480} maw="100%" radius="md">
+      <Paper withBorder shadow="sm" p="xl" w={480} maw="100%" className="signin-card">
         <form
           onSubmit={(e) => {
             e.preventDefault();
@@ -102,9 +102,7 @@ function SignIn({ problem, onDone }: { problem: string | null; onDone: () => voi
           <Stack>
             <Group gap="sm">
               <Logo size={36} />
-              <Title order={1} size="h2">
-                Sign in to MaaS-Base
-              </Title>
+              <Title order={1}>Sign in to MaaS-Base</Title>
             </Group>
             {linkProblem && (
               <Alert color="red" title="The sign-in link did not work" data-testid="signin-problem">
@@ -205,9 +203,14 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
           <Group gap="sm" wrap="nowrap">
             <Burger opened={opened} onClick={toggle} hiddenFrom="sm" size="sm" aria-label="Menu" />
             <Logo />
-            <Text fw={700} size="lg" visibleFrom="xs">
-              MaaS-Base
-            </Text>
+            <Box visibleFrom="xs">
+              <Text fw={750} size="lg" lh={1.15}>
+                MaaS-Base
+              </Text>
+              <Text size="xs" c="dimmed" lh={1.2} visibleFrom="md">
+                Local models, one API
+              </Text>
+            </Box>
           </Group>
           <Group gap="xs" wrap="nowrap">
             <ServerBadge />
@@ -230,19 +233,26 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
         </Group>
       </AppShell.Header>
       <AppShell.Navbar p="xs" component="nav" aria-label="Pages">
-        {PAGE_IDS.map((id) => (
-          <NavLink
-            key={id}
-            component="a"
-            href={pageHref(id)}
-            label={PAGE_LABELS[id]}
-            leftSection={<Icon name={id} />}
-            active={page === id}
-            aria-current={page === id ? "page" : undefined}
-            data-testid={`nav-${id}`}
-            onClick={close}
-            styles={{ label: { fontSize: "var(--mantine-font-size-sm)", fontWeight: 500 } }}
-          />
+        {PAGE_GROUPS.map((group) => (
+          <Box key={group.label} className="nav-group">
+            <Text size="xs" c="dimmed" fw={600} className="nav-group-label">
+              {group.label}
+            </Text>
+            {group.pages.map((id) => (
+              <NavLink
+                key={id}
+                component="a"
+                href={pageHref(id)}
+                label={PAGE_LABELS[id]}
+                leftSection={<Icon name={id} />}
+                active={page === id}
+                aria-current={page === id ? "page" : undefined}
+                data-testid={`nav-${id}`}
+                onClick={close}
+                className="nav-link"
+              />
+            ))}
+          </Box>
         ))}
       </AppShell.Navbar>
       <AppShell.Main>

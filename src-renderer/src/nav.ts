@@ -14,6 +14,14 @@ export const PAGE_LABELS: Record<PageId, string> = {
   settings: "Settings",
 };
 
+/** The navigation in groups (every page once, in PAGE_IDS order). */
+export const PAGE_GROUPS: ReadonlyArray<{ label: string; pages: readonly PageId[] }> = [
+  { label: "Serve", pages: ["dashboard", "models", "playground", "routes"] },
+  { label: "Access", pages: ["keys", "connect"] },
+  { label: "Observe", pages: ["usage", "logs"] },
+  { label: "Server", pages: ["settings"] },
+];
+
 export const isPage = (id: string): id is PageId => (PAGE_IDS as readonly string[]).includes(id);
 
 export const pageHref = (page: PageId): string => `#/${page}`;

@@ -174,7 +174,7 @@ export function Connect() {
           {Object.keys(shown.env).length > 0 && (
             <Card withBorder>
               <Group justify="space-between">
-                <Text fw={600}>Environment</Text>
+                <Title order={2}>Environment</Title>
                 <Copy value={exports(shown.env)} label="the environment" />
               </Group>
               <Code block mt="xs" tabIndex={0} data-testid="connect-env">
@@ -185,9 +185,9 @@ export function Connect() {
           {shown.files.map((f) => (
             <Card withBorder key={f.path}>
               <Group justify="space-between">
-                <Text fw={600} style={{ wordBreak: "break-all" }}>
-                  <Code>{f.path}</Code>
-                </Text>
+                <Title order={2} style={{ wordBreak: "break-all" }}>
+                  <Code fz="sm">{f.path}</Code>
+                </Title>
                 <Copy value={f.contents} label={f.path} />
               </Group>
               <Code block mt="xs" tabIndex={0} data-testid="connect-file">
@@ -197,7 +197,7 @@ export function Connect() {
           ))}
           <Card withBorder>
             <Group justify="space-between">
-              <Text fw={600}>Try it</Text>
+              <Title order={2}>Try it</Title>
               <Copy value={shown.try} label="the command" />
             </Group>
             <Code block mt="xs" tabIndex={0}>

@@ -1,11 +1,12 @@
 import {
   Badge,
+  Box,
   Button,
   Card,
   Code,
   CopyButton,
   Group,
-  RingProgress,
+  Progress,
   SimpleGrid,
   Stack,
   Table,
@@ -14,7 +15,10 @@ import {
   Title,
 } from "@mantine/core";
 import { useQuery } from "@tanstack/react-query";
+import type { ReactNode } from "react";
 import { api, formatBytes, serverUrl } from "../api.js";
+import { EmptyState } from "../EmptyState.js";
+import { Icon, type IconName } from "../icons.js";
 import { go } from "../nav.js";
 import type { Model, System, UsageRow } from "../types.js";
 
@@ -28,21 +32,77 @@ function snippets(url: string, model: string) {
   };
 }
 
-function Gauge({ label, used, total }: { label: string; used: number; total: number }) {
+/** One figure at a glance: a tinted tile (not another bordered card) with its icon. */
+function StatTile({
+  icon,
+  color,
+  label,
+  value,
+  children,
+  testId,
+}: {
+  icon: IconName;
+  color: "indigo" | "teal" | "grape" | "orange";
+  label: string;
+  value: string;
+  children?: ReactNode;
+  testId?: string;
+}) {
+  return (
+    <Box className="stat-tile" data-color={color}>
+      <Box className="stat-tile-icon">
+        <Icon name={icon} size={20} />
+      </Box>
+      <Box miw={0} style={{ flex: 1 }}>
+        <Text size="sm" c="dimmed" fw={500}>
+          {label}
+        </Text>
+        <Text className="stat-value" data-testid={testId}>
+          {value}
+        </Text>
+        {children}
+      </Box>
+    </Box>
+  );
+}
+
+function Meter({ label, used, total }: { label: string; used: number; total: number }) {
   const pct = total > 0 ? Math.round((used / total) * 100) : 0;
   return (
-    <Stack align="center" gap={4}>
-      <RingProgress
-        size={110}
-        thickness={10}
-        sections={[{ value: pct, color: pct > 85 ? "red" : "blue" }]}
-        label={<Text ta="center">{pct}%</Text>}
-      />
-      <Text size="sm">{label}</Text>
-      <Text size="xs" c="dimmed">
+    <Box mt={6}>
+      <Progress value={pct} color={pct > 85 ? "red" : "grape.7"} size="sm" aria-label={`${label}: ${pct}% in use`} />
+      <Text size="xs" c="dimmed" mt={4}>
         {formatBytes(used)} of {formatBytes(total)}
       </Text>
-    </Stack>
+    </Box>
+  );
+}
+
+function CopyValue({ label, value, testId }: { label: string; value: string; testId?: string }) {
+  return (
+    <Box>
+      <Text size="sm" c="dimmed" fw={500}>
+        {label}
+      </Text>
+      <Group gap="xs" wrap="nowrap" mt={2}>
+        <Code data-testid={testId} style={{ overflowWrap: "anywhere", minWidth: 0 }}>
+          {value}
+        </Code>
+        <CopyButton value={value}>
+          {({ copied, copy }) => (
+            <Button
+              size="compact-xs"
+              variant="light"
+              onClick={copy}
+              leftSection={<Icon name={copied ? "check" : "copy"} size={12} />}
+              aria-label={`Copy the ${label}`}
+            >
+              {copied ? "Copied" : "Copy"}
+            </Button>
+          )}
+        </CopyButton>
+      </Group>
+    </Box>
   );
 }
 
@@ -63,149 +123,223 @@ export function Dashboard() {
     queryFn: () => api<{ data: UsageRow[] }>(`/api/admin/usage/requests?limit=500&from=${Date.now() - 60_000}`),
     refetchInterval: 2000,
   });
+  const latest = useQuery({
+    queryKey: ["latest-requests"],
+    queryFn: () => api<{ data: UsageRow[] }>("/api/admin/usage/requests?limit=6"),
+    refetchInterval: 5000,
+  });
   const lastMinute = recent.data?.data ?? [];
   const tokens = lastMinute.reduce((n, r) => n + r.completionTokens, 0);
   const chatModel = library.data?.data.find((m) => m.capabilities.includes("chat"))?.id ?? "my-model";
   const code = snippets(url, chatModel);
   const sys = system.data;
 
+  const ramUsed = sys ? sys.ram.total - sys.ram.free : 0;
+  const loaded = engine.data?.models ?? [];
+
   return (
     <Stack>
       <Title order={1}>Dashboard</Title>
       {library.data && library.data.data.length === 0 && (
         <Card withBorder>
-          <Group justify="space-between">
-            <Text>No models yet. Download a small recommended model to get started.</Text>
-            <Button onClick={() => go("models")}>Get a model</Button>
-          </Group>
+          <EmptyState
+            icon="models"
+            title="No models yet"
+            actions={<Button onClick={() => go("models")}>Get a model</Button>}
+            testId="dashboard-no-models"
+          >
+            Download a small recommended model (each says whether it fits this machine), or import a .gguf file you have.
+          </EmptyState>
         </Card>
       )}
-      <SimpleGrid cols={{ base: 1, md: 3 }}>
-        <Card withBorder>
-          <Text size="sm" c="dimmed">
-            API base URL
+      <SimpleGrid cols={{ base: 2, lg: 4 }} spacing={{ base: "xs", sm: "md" }}>
+        <StatTile
+          icon="bolt"
+          color="indigo"
+          label="Requests · last minute"
+          value={`${(lastMinute.length / 60).toFixed(2)} req/s`}
+          testId="rate-requests"
+        >
+          <Text size="xs" c="dimmed">
+            {lastMinute.length} in the last 60 s
           </Text>
-          <Group gap="xs">
-            <Code data-testid="base-url">{url}/v1</Code>
-            <CopyButton value={`${url}/v1`}>
-              {({ copied, copy }) => (
-                <Button size="compact-xs" variant="light" onClick={copy}>
-                  {copied ? "Copied" : "Copy"}
-                </Button>
-              )}
-            </CopyButton>
-          </Group>
-          <Text size="sm" c="dimmed" mt="sm">
-            Anthropic base URL
+        </StatTile>
+        <StatTile icon="playground" color="teal" label="Generated · last minute" value={`${(tokens / 60).toFixed(1)} tok/s`}>
+          <Text size="xs" c="dimmed">
+            {tokens} tokens in the last 60 s
           </Text>
-          <Group gap="xs">
-            <Code>{url}</Code>
-            <CopyButton value={url}>
-              {({ copied, copy }) => (
-                <Button size="compact-xs" variant="light" onClick={copy}>
-                  {copied ? "Copied" : "Copy"}
-                </Button>
-              )}
-            </CopyButton>
-          </Group>
-        </Card>
-        <Card withBorder>
-          <Text size="sm" c="dimmed">
-            Last minute
-          </Text>
-          <Title order={3} data-testid="rate-requests">
-            {(lastMinute.length / 60).toFixed(2)} req/s
-          </Title>
-          <Title order={3}>{(tokens / 60).toFixed(1)} tok/s</Title>
-        </Card>
-        <Card withBorder>
-          <Text size="sm" c="dimmed">
-            Engine
-          </Text>
-          <Text>
-            {sys
-              ? `${sys.backend.toUpperCase()} · ${sys.build === "localBuild" ? "built on this machine" : "prebuilt"} · ${sys.cpuMathCores} cores`
-              : "…"}
+        </StatTile>
+        <StatTile
+          icon="memory"
+          color="grape"
+          label="Memory in use"
+          value={sys ? `${Math.round((ramUsed / Math.max(1, sys.ram.total)) * 100)}% RAM` : "…"}
+        >
+          {sys && <Meter label="RAM" used={ramUsed} total={sys.ram.total} />}
+          {sys?.devices.map((d) => (
+            <Meter key={d.name} label={`VRAM · ${d.name}`} used={d.vramTotal - d.vramFree} total={d.vramTotal} />
+          ))}
+        </StatTile>
+        <StatTile icon="cpu" color="orange" label="Engine" value={sys ? sys.backend.toUpperCase() : "…"}>
+          <Text size="xs" c="dimmed">
+            {sys ? `${sys.build === "localBuild" ? "built on this machine" : "prebuilt"} · ${sys.cpuMathCores} cores` : ""}
           </Text>
           {sys?.devices.map((d) => (
-            <Text key={d.name} size="sm">
+            <Text key={d.name} size="xs" c="dimmed">
               {d.name}
             </Text>
           ))}
-        </Card>
+        </StatTile>
       </SimpleGrid>
-      <Card withBorder>
-        <Group justify="space-around">
-          {sys && <Gauge label="RAM" used={sys.ram.total - sys.ram.free} total={sys.ram.total} />}
-          {sys?.devices.map((d) => (
-            <Gauge key={d.name} label={`VRAM · ${d.name}`} used={d.vramTotal - d.vramFree} total={d.vramTotal} />
-          ))}
-        </Group>
-      </Card>
-      <Card withBorder>
-        <Title order={4}>Loaded models</Title>
-        {(engine.data?.models.length ?? 0) === 0 ? (
-          <Text c="dimmed" size="sm">
-            None loaded. Models load on the first request, or from the Models page.
-          </Text>
-        ) : (
-          <Table>
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Model</Table.Th>
-                <Table.Th>State</Table.Th>
-                <Table.Th>Active</Table.Th>
-                <Table.Th>Queued</Table.Th>
-                <Table.Th>Memory (est.)</Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {engine.data?.models.map((m) => (
-                <Table.Tr key={m.id}>
-                  <Table.Td>{m.id}</Table.Td>
-                  <Table.Td>
-                    <Badge
-                      variant="light"
-                      color={m.state === "ready" ? "green" : ["error", "crashed", "failed"].includes(m.state) ? "red" : "gray"}
-                    >
-                      {m.state}
-                    </Badge>
-                  </Table.Td>
-                  <Table.Td>{m.activeSequences}</Table.Td>
-                  <Table.Td>{m.queued}</Table.Td>
-                  <Table.Td>{formatBytes(m.estimatedRam)}</Table.Td>
-                </Table.Tr>
+      <Box className="dashboard-grid">
+        <Stack gap="md">
+          <Card withBorder data-testid="loaded-models">
+            <Box className="section-head">
+              <Title order={2}>Loaded models</Title>
+              {loaded.length > 0 && (
+                <Button size="xs" variant="default" onClick={() => go("models")} leftSection={<Icon name="models" size={14} />}>
+                  Manage models
+                </Button>
+              )}
+            </Box>
+            {loaded.length === 0 ? (
+              <EmptyState
+                icon="models"
+                title="No model is loaded"
+                actions={
+                  <>
+                    <Button size="xs" variant="light" onClick={() => go("models")}>
+                      Load one on the Models page
+                    </Button>
+                    <Button size="xs" variant="default" onClick={() => go("playground")}>
+                      Chat in the Playground
+                    </Button>
+                  </>
+                }
+              >
+                A model loads on the first request that names it, or when you press Load; loaded models and their queues show
+                here.
+              </EmptyState>
+            ) : (
+              <Table>
+                <Table.Thead>
+                  <Table.Tr>
+                    <Table.Th>Model</Table.Th>
+                    <Table.Th>State</Table.Th>
+                    <Table.Th>Active</Table.Th>
+                    <Table.Th>Queued</Table.Th>
+                    <Table.Th>Memory (est.)</Table.Th>
+                  </Table.Tr>
+                </Table.Thead>
+                <Table.Tbody>
+                  {loaded.map((m) => (
+                    <Table.Tr key={m.id}>
+                      <Table.Td fw={600}>{m.id}</Table.Td>
+                      <Table.Td>
+                        <Badge
+                          variant="light"
+                          color={
+                            m.state === "ready" ? "green" : ["error", "crashed", "failed"].includes(m.state) ? "red" : "gray"
+                          }
+                        >
+                          {m.state}
+                        </Badge>
+                      </Table.Td>
+                      <Table.Td>{m.activeSequences}</Table.Td>
+                      <Table.Td>{m.queued}</Table.Td>
+                      <Table.Td>{formatBytes(m.estimatedRam)}</Table.Td>
+                    </Table.Tr>
+                  ))}
+                </Table.Tbody>
+              </Table>
+            )}
+          </Card>
+          <Card withBorder>
+            <Box className="section-head">
+              <Title order={2}>Latest requests</Title>
+              {(latest.data?.data.length ?? 0) > 0 && (
+                <Button size="xs" variant="default" onClick={() => go("logs")} leftSection={<Icon name="logs" size={14} />}>
+                  All in Logs
+                </Button>
+              )}
+            </Box>
+            {latest.data && latest.data.data.length === 0 ? (
+              <EmptyState icon="logs" title="No requests yet" testId="dashboard-no-requests">
+                Point an app at the base URL (under Connect an app) with an API key, or chat in the Playground; each request shows
+                here and in Logs.
+              </EmptyState>
+            ) : (
+              <Table data-testid="latest-requests">
+                <Table.Thead>
+                  <Table.Tr>
+                    <Table.Th>Time</Table.Th>
+                    <Table.Th>Operation</Table.Th>
+                    <Table.Th>Model</Table.Th>
+                    <Table.Th>Status</Table.Th>
+                    <Table.Th>Latency</Table.Th>
+                  </Table.Tr>
+                </Table.Thead>
+                <Table.Tbody>
+                  {latest.data?.data.map((r) => (
+                    <Table.Tr key={r.id}>
+                      <Table.Td style={{ whiteSpace: "nowrap" }}>{new Date(r.createdAt).toLocaleTimeString()}</Table.Td>
+                      <Table.Td>{r.operation}</Table.Td>
+                      <Table.Td style={{ overflowWrap: "anywhere" }}>{r.model ?? "–"}</Table.Td>
+                      <Table.Td>
+                        <Badge variant="light" color={r.status >= 500 ? "red" : r.status >= 400 ? "orange" : "green"}>
+                          {r.status}
+                        </Badge>
+                      </Table.Td>
+                      <Table.Td style={{ whiteSpace: "nowrap" }}>{r.durationMs} ms</Table.Td>
+                    </Table.Tr>
+                  ))}
+                </Table.Tbody>
+              </Table>
+            )}
+          </Card>
+        </Stack>
+        <Card withBorder>
+          <Box className="section-head">
+            <Title order={2}>Connect an app</Title>
+            <Button size="xs" variant="default" onClick={() => go("connect")} leftSection={<Icon name="connect" size={14} />}>
+              Set up an app
+            </Button>
+          </Box>
+          <Stack gap="sm" mb="md">
+            <CopyValue label="OpenAI base URL" value={`${url}/v1`} testId="base-url" />
+            <CopyValue label="Anthropic base URL" value={url} />
+          </Stack>
+          <Tabs defaultValue="curl">
+            <Tabs.List>
+              {Object.keys(code).map((k) => (
+                <Tabs.Tab key={k} value={k}>
+                  {k}
+                </Tabs.Tab>
               ))}
-            </Table.Tbody>
-          </Table>
-        )}
-      </Card>
-      <Card withBorder>
-        <Title order={4}>Connect an app</Title>
-        <Tabs defaultValue="curl">
-          <Tabs.List>
-            {Object.keys(code).map((k) => (
-              <Tabs.Tab key={k} value={k}>
-                {k}
-              </Tabs.Tab>
+            </Tabs.List>
+            {Object.entries(code).map(([k, text]) => (
+              <Tabs.Panel key={k} value={k} pt="sm">
+                <Code block tabIndex={0} className="snippet">
+                  {text}
+                </Code>
+                <CopyButton value={text}>
+                  {({ copied, copy }) => (
+                    <Button
+                      mt="xs"
+                      size="xs"
+                      variant="light"
+                      onClick={copy}
+                      leftSection={<Icon name={copied ? "check" : "copy"} size={14} />}
+                    >
+                      {copied ? "Copied" : "Copy"}
+                    </Button>
+                  )}
+                </CopyButton>
+              </Tabs.Panel>
             ))}
-          </Tabs.List>
-          {Object.entries(code).map(([k, text]) => (
-            <Tabs.Panel key={k} value={k} pt="sm">
-              <Code block tabIndex={0}>
-                {text}
-              </Code>
-              <CopyButton value={text}>
-                {({ copied, copy }) => (
-                  <Button mt="xs" size="xs" variant="light" onClick={copy}>
-                    {copied ? "Copied" : "Copy"}
-                  </Button>
-                )}
-              </CopyButton>
-            </Tabs.Panel>
-          ))}
-        </Tabs>
-      </Card>
+          </Tabs>
+        </Card>
+      </Box>
     </Stack>
   );
 }

@@ -1,6 +1,7 @@
 import {
   Alert,
   Badge,
+  Box,
   Button,
   Card,
   Drawer,
@@ -8,7 +9,9 @@ import {
   Input,
   Modal,
   NumberInput,
+  Paper,
   SegmentedControl,
+  SimpleGrid,
   Stack,
   Table,
   Text,
@@ -19,9 +22,10 @@ import {
 } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useEffect, useState } from "react";
+import { Fragment, useEffect, useState } from "react";
 import type { LibraryPublic, ModelScanPublic, UnreadableFilePublic } from "../../../src-main/core/contract/index.js";
 import { ApiFailure, api, desktop, formatBytes, readSse } from "../api.js";
+import { Icon } from "../icons.js";
 import type { Download, Fit, Model, ModelSettings } from "../types.js";
 import { ContextReload } from "./ContextReload.js";
 import { Downloads } from "./models/Downloads.js";
@@ -190,8 +194,8 @@ function SettingsDrawer({ model, onClose }: { model: Model | null; onClose: () =
 
 type Unreadable = UnreadableFilePublic;
 
-/** Files in the models folder that could not be read, each with its reason, and a Rescan. */
-function LibraryProblems({ unreadable }: { unreadable: Unreadable[] }) {
+/** Rescans the models folder (new files join the library; unreadable ones are listed with their reason). */
+function RescanButton() {
   const queryClient = useQueryClient();
   const scan = useMutation({
     mutationFn: () =>
@@ -207,37 +211,59 @@ function LibraryProblems({ unreadable }: { unreadable: Unreadable[] }) {
     onError: fail("Rescan failed"),
   });
   return (
-    <Group justify="space-between" align="flex-start" wrap="wrap" gap="sm">
-      {unreadable.length > 0 ? (
-        <Alert
-          color="orange"
-          title={`${unreadable.length} file${unreadable.length === 1 ? "" : "s"} in the models folder cannot be used`}
-          style={{ flex: "1 1 320px" }}
-          data-testid="unreadable"
-        >
-          <Stack gap={6}>
-            {unreadable.map((u) => (
-              <div key={u.path} data-testid="unreadable-file">
-                <Text size="sm" fw={600} style={{ overflowWrap: "anywhere" }}>
-                  {u.path.split(/[\\/]/).pop()} · {formatBytes(u.sizeBytes)}
-                </Text>
-                <Text size="sm">{u.reason}</Text>
-              </div>
-            ))}
-            <Text size="xs">Replace or re-download the file, then Rescan. Until it changes it is skipped.</Text>
-          </Stack>
-        </Alert>
-      ) : (
-        <span />
-      )}
-      <Button variant="light" onClick={() => scan.mutate()} loading={scan.isPending} data-testid="rescan">
-        Rescan folder
-      </Button>
-    </Group>
+    <Button
+      variant="default"
+      leftSection={<Icon name="refresh" size={16} />}
+      onClick={() => scan.mutate()}
+      loading={scan.isPending}
+      data-testid="rescan"
+    >
+      Rescan folder
+    </Button>
   );
 }
 
-const STATE_COLOR: Record<string, string> = { ready: "green", loading: "indigo", error: "red", unloaded: "gray" };
+/** Files in the models folder that could not be read, each with its reason. */
+function LibraryProblems({ unreadable }: { unreadable: Unreadable[] }) {
+  if (unreadable.length === 0) return null;
+  return (
+    <Alert
+      color="orange"
+      icon={<Icon name="alert" />}
+      title={`${unreadable.length} file${unreadable.length === 1 ? "" : "s"} in the models folder cannot be used`}
+      data-testid="unreadable"
+    >
+      <Stack gap={6}>
+        {unreadable.map((u) => (
+          <div key={u.path} data-testid="unreadable-file">
+            <Text size="sm" fw={600} style={{ overflowWrap: "anywhere" }}>
+              {u.path.split(/[\\/]/).pop()} · {formatBytes(u.sizeBytes)}
+            </Text>
+            <Text size="sm">{u.reason}</Text>
+          </div>
+        ))}
+        <Text size="xs">Replace or re-download the file, then Rescan. Until it changes it is skipped.</Text>
+      </Stack>
+    </Alert>
+  );
+}
+
+const STATE_COLOR: Record<string, string> = {
+  ready: "green",
+  loading: "indigo",
+  error: "red",
+  crashed: "red",
+  failed: "red",
+  unloaded: "gray",
+};
+
+/** What the error box under a model says happened (its state is the server's). */
+const problemTitle = (m: Model): string =>
+  (m.state as string) === "crashed"
+    ? `${m.id} stopped: its engine process crashed`
+    : (m.state as string) === "failed"
+      ? `${m.id} is turned off after repeated crashes`
+      : `${m.id} did not load`;
 
 /** Import a GGUF file by path, with an optional id; a taken id is an error on the id field with a suggestion. */
 function ImportModel({ onDone }: { onDone: () => void }) {
@@ -277,9 +303,7 @@ function ImportModel({ onDone }: { onDone: () => void }) {
   });
   return (
     <Card withBorder>
-      <Title order={2} size="h4">
-        Import a local GGUF file
-      </Title>
+      <Title order={2}>Import a local GGUF file</Title>
       <form
         onSubmit={(e) => {
           e.preventDefault();
@@ -322,8 +346,8 @@ function ImportModel({ onDone }: { onDone: () => void }) {
           <SegmentedControl
             aria-label="Copy the file into the models folder, or link to it"
             data={[
-              { value: "copy", label: "Copy into the library" },
-              { value: "link", label: "Link (leave it where it is)" },
+              { value: "copy", label: "Copy into library" },
+              { value: "link", label: "Link in place" },
             ]}
             value={mode}
             onChange={(v) => setMode(v as "copy" | "link")}
@@ -384,74 +408,77 @@ export function Models() {
 
   return (
     <Stack>
-      <Title order={1}>Models</Title>
+      <Group justify="space-between" wrap="wrap" gap="sm">
+        <Title order={1}>Models</Title>
+        <RescanButton />
+      </Group>
       {library.data && models.length === 0 && (
         <Card withBorder>
-          <Title order={2} size="h4">
-            Your library is empty: start with a small model
-          </Title>
+          <Title order={2}>Your library is empty: start with a small model</Title>
           <Text size="sm" c="dimmed">
             These run on most machines; each says whether it fits this one. Or search Hugging Face, or import a .gguf file you
             have, below.
           </Text>
-          <Table.ScrollContainer minWidth={480}>
-            <Table mt="xs">
-              <Table.Tbody>
-                {recommended.data?.data.map((r) => (
-                  <Table.Tr key={r.ref}>
-                    <Table.Td>
-                      <b>{r.title}</b> <Badge variant="light">{r.capability}</Badge>
-                      <Text size="xs" c="dimmed">
-                        {r.description}
-                      </Text>
-                    </Table.Td>
-                    <Table.Td>{formatBytes(r.sizeBytes)}</Table.Td>
-                    <Table.Td>
-                      <Badge color={r.fits ? "green" : "red"} variant="light">
-                        {r.fits ? "fits" : "too big"}
-                      </Badge>
-                    </Table.Td>
-                    <Table.Td>
-                      <Button size="compact-sm" onClick={() => pull.mutate(r.ref)}>
-                        Download
-                      </Button>
-                    </Table.Td>
-                  </Table.Tr>
-                ))}
-              </Table.Tbody>
-            </Table>
-          </Table.ScrollContainer>
+          <SimpleGrid cols={{ base: 1, sm: 2, xl: 3 }} mt="md" spacing="sm" data-testid="recommended">
+            {recommended.data?.data.map((r) => (
+              <Paper key={r.ref} withBorder p="md" radius="md">
+                <Group justify="space-between" wrap="nowrap" align="flex-start" gap="xs">
+                  <Text fw={650} style={{ overflowWrap: "anywhere" }}>
+                    {r.title}
+                  </Text>
+                  <Badge variant="light" className="badge-full">
+                    {r.capability}
+                  </Badge>
+                </Group>
+                <Text size="xs" c="dimmed" mt={4}>
+                  {r.description}
+                </Text>
+                <Group justify="space-between" mt="sm" gap="xs">
+                  <Group gap="xs">
+                    <Text size="sm">{formatBytes(r.sizeBytes)}</Text>
+                    <Badge color={r.fits ? "green" : "red"} variant="light" className="badge-full">
+                      {r.fits ? "fits" : "too big"}
+                    </Badge>
+                  </Group>
+                  <Button size="xs" leftSection={<Icon name="download" size={14} />} onClick={() => pull.mutate(r.ref)}>
+                    Download
+                  </Button>
+                </Group>
+              </Paper>
+            ))}
+          </SimpleGrid>
         </Card>
       )}
       {library.data && <LibraryProblems unreadable={library.data.unreadable ?? []} />}
       {models.length > 0 && (
-        <Card withBorder p={0}>
-          <Table.ScrollContainer minWidth={900}>
-            <Table highlightOnHover verticalSpacing="sm" horizontalSpacing="md" data-testid="library">
-              <Table.Thead>
-                <Table.Tr>
-                  <Table.Th>Model</Table.Th>
-                  <Table.Th>Architecture</Table.Th>
-                  <Table.Th>Quantization</Table.Th>
-                  <Table.Th>Size</Table.Th>
-                  <Table.Th>Can do</Table.Th>
-                  <Table.Th>Fit</Table.Th>
-                  <Table.Th>State</Table.Th>
-                  <Table.Th>
-                    <VisuallyHidden>Actions</VisuallyHidden>
-                  </Table.Th>
-                </Table.Tr>
-              </Table.Thead>
-              <Table.Tbody>
-                {models.map((m) => (
-                  <Table.Tr key={m.id} data-testid={`model-${m.id}`}>
-                    <Table.Td fw={600} style={{ whiteSpace: "nowrap" }}>
-                      {m.id}
+        <Card withBorder p={0} className="library">
+          <Table highlightOnHover horizontalSpacing="md" className="library-table" data-testid="library">
+            <Table.Thead>
+              <Table.Tr>
+                <Table.Th>Model</Table.Th>
+                <Table.Th>Can do</Table.Th>
+                <Table.Th>Fit</Table.Th>
+                <Table.Th>State</Table.Th>
+                <Table.Th>
+                  <VisuallyHidden>Actions</VisuallyHidden>
+                </Table.Th>
+              </Table.Tr>
+            </Table.Thead>
+            <Table.Tbody>
+              {models.map((m) => (
+                <Fragment key={m.id}>
+                  <Table.Tr data-testid={`model-${m.id}`} data-failed={m.load?.error ? "" : undefined}>
+                    <Table.Td className="cell-model">
+                      <Text fw={650} className="model-name">
+                        {m.id}
+                      </Text>
+                      <Text size="xs" c="dimmed" className="model-facts" data-testid={`model-facts-${m.id}`}>
+                        {[m.architecture ?? "unknown architecture", m.quantization, formatBytes(m.sizeBytes)]
+                          .filter(Boolean)
+                          .join(" · ")}
+                      </Text>
                     </Table.Td>
-                    <Table.Td>{m.architecture ?? "?"}</Table.Td>
-                    <Table.Td>{m.quantization ?? "?"}</Table.Td>
-                    <Table.Td style={{ whiteSpace: "nowrap" }}>{formatBytes(m.sizeBytes)}</Table.Td>
-                    <Table.Td>
+                    <Table.Td className="cell-caps">
                       <Group gap={4} wrap="wrap">
                         {m.capabilities.map((c) => (
                           <Badge key={c} variant="light" color="gray" className="badge-full">
@@ -460,10 +487,10 @@ export function Models() {
                         ))}
                       </Group>
                     </Table.Td>
-                    <Table.Td>
+                    <Table.Td className="cell-fit">
                       <FitBadge fit={m.fit} />
                     </Table.Td>
-                    <Table.Td>
+                    <Table.Td className="cell-state">
                       <Badge
                         variant="light"
                         color={STATE_COLOR[m.state ?? "unloaded"] ?? "gray"}
@@ -472,42 +499,47 @@ export function Models() {
                       >
                         {m.state === "loading" ? `loading ${Math.round((m.load?.progress ?? 0) * 100)}%` : m.state}
                       </Badge>
-                      {m.load?.error && (
-                        <Text size="xs" c="red.8" mt={4} maw={320} data-testid={`load-error-${m.id}`}>
-                          {m.load.error}
-                        </Text>
-                      )}
                       <ContextReload load={m.load} />
                     </Table.Td>
-                    <Table.Td>
-                      <Group gap={6} wrap="nowrap" justify="flex-end">
+                    <Table.Td className="cell-actions">
+                      <Group gap={6} wrap="wrap" justify="flex-end" className="row-actions">
                         {m.state === "ready" ? (
-                          <Button size="compact-sm" variant="light" onClick={() => action.mutate({ id: m.id, verb: "unload" })}>
+                          <Button
+                            size="xs"
+                            variant="default"
+                            leftSection={<Icon name="stop" size={14} />}
+                            onClick={() => action.mutate({ id: m.id, verb: "unload" })}
+                            aria-label={`Unload ${m.id}`}
+                          >
                             Unload
                           </Button>
                         ) : (
                           <Button
-                            size="compact-sm"
+                            size="xs"
                             variant="light"
+                            leftSection={<Icon name={m.state === "error" ? "refresh" : "play"} size={14} />}
                             loading={action.isPending && action.variables?.id === m.id}
                             onClick={() => action.mutate({ id: m.id, verb: "load" })}
+                            aria-label={`${m.state === "error" ? "Try loading" : "Load"} ${m.id}`}
                             data-testid={`load-${m.id}`}
                           >
                             {m.state === "error" ? "Try again" : "Load"}
                           </Button>
                         )}
                         <Button
-                          size="compact-sm"
-                          variant="subtle"
+                          size="xs"
+                          variant="default"
+                          leftSection={<Icon name="sliders" size={14} />}
                           onClick={() => setEditing(m)}
                           aria-label={`Settings of ${m.id}`}
                         >
                           Settings
                         </Button>
                         <Button
-                          size="compact-sm"
-                          variant="subtle"
+                          size="xs"
+                          variant="outline"
                           color="red"
+                          leftSection={<Icon name="trash" size={14} />}
                           onClick={() => setRemoving(m)}
                           aria-label={`Remove ${m.id}`}
                           data-testid={`remove-${m.id}`}
@@ -517,15 +549,35 @@ export function Models() {
                       </Group>
                     </Table.Td>
                   </Table.Tr>
-                ))}
-              </Table.Tbody>
-            </Table>
-          </Table.ScrollContainer>
+                  {m.load?.error && (
+                    // The engine's reason, in a row of its own under the model (the end of its card at 400 px).
+                    <Table.Tr className="row-error">
+                      <Table.Td colSpan={5}>
+                        <Alert
+                          color="red"
+                          variant="light"
+                          icon={<Icon name="alert" />}
+                          title={problemTitle(m)}
+                          data-testid={`load-error-${m.id}`}
+                        >
+                          <Text size="sm" style={{ overflowWrap: "anywhere" }}>
+                            {m.load.error}
+                          </Text>
+                        </Alert>
+                      </Table.Td>
+                    </Table.Tr>
+                  )}
+                </Fragment>
+              ))}
+            </Table.Tbody>
+          </Table>
         </Card>
       )}
       <Downloads downloads={downloads} />
-      <HuggingFaceSearch />
-      <ImportModel onDone={refresh} />
+      <Box className="models-more">
+        <HuggingFaceSearch />
+        <ImportModel onDone={refresh} />
+      </Box>
       <SettingsDrawer model={editing} onClose={() => setEditing(null)} />
       <Modal opened={removing !== null} onClose={() => setRemoving(null)} title={`Remove ${removing?.id ?? ""}?`}>
         <Text size="sm">

@@ -4,6 +4,7 @@ import {
   Alert,
   Autocomplete,
   Badge,
+  Box,
   Button,
   Card,
   Code,
@@ -11,6 +12,7 @@ import {
   Group,
   SegmentedControl,
   Select,
+  SimpleGrid,
   Stack,
   Table,
   Text,
@@ -22,6 +24,8 @@ import { useQuery } from "@tanstack/react-query";
 import { type ReactNode, useEffect, useMemo, useState } from "react";
 import type { UsageRequestListPublic, UsageSeriesPublic } from "../../../src-main/core/contract/index.js";
 import { api, download, readSse } from "../api.js";
+import { EmptyState } from "../EmptyState.js";
+import { go } from "../nav.js";
 import type { ApiKey, UsageRow, UsageSummaryRow } from "../types.js";
 
 const day = (offsetDays: number) => new Date(Date.now() - offsetDays * 86_400_000).toISOString().slice(0, 10);
@@ -50,10 +54,10 @@ function OverTime({ from, to, keyLabel }: { from: string; to: string; keyLabel: 
   }, [series.data]);
   return (
     <Card withBorder>
-      <Group justify="space-between">
-        <Text fw={600}>Tokens per day by {by}</Text>
+      <Box className="section-head">
+        <Title order={2}>Tokens per day by {by}</Title>
         <SegmentedControl size="xs" value={by} onChange={setBy} data={["model", "key", "operation"]} />
-      </Group>
+      </Box>
       <BarChart
         h={220}
         data={rows}
@@ -108,36 +112,65 @@ export function Usage() {
           ]}
         />
       </Group>
-      <Card withBorder>
-        <Text fw={600}>Tokens per day</Text>
-        <BarChart
-          h={220}
-          data={byDay.data?.data ?? []}
-          dataKey="group"
-          type="stacked"
-          withLegend
-          maxBarWidth={56}
-          legendProps={{ verticalAlign: "bottom" }}
-          data-testid="chart-tokens"
-          series={[
-            { name: "promptTokens", label: "prompt", color: "blue.6" },
-            { name: "completionTokens", label: "completion", color: "teal.6" },
-          ]}
-        />
-        <Text fw={600} mt="md">
-          Requests per day
-        </Text>
-        <BarChart
-          h={160}
-          data={byDay.data?.data ?? []}
-          dataKey="group"
-          withLegend
-          maxBarWidth={56}
-          legendProps={{ verticalAlign: "bottom" }}
-          series={[{ name: "requests", label: "requests", color: "grape.6" }]}
-        />
-      </Card>
-      <OverTime from={from} to={to} keyLabel={keyLabel} />
+      {byDay.data && byDay.data.data.length === 0 ? (
+        <Card withBorder>
+          <EmptyState
+            icon="usage"
+            title={range === "1" ? "No requests today" : `No requests in the last ${range} days`}
+            testId="usage-empty"
+            actions={
+              <>
+                <Button size="xs" variant="light" onClick={() => go("playground")}>
+                  Chat in the Playground
+                </Button>
+                <Button size="xs" variant="default" onClick={() => go("connect")}>
+                  Connect an app
+                </Button>
+              </>
+            }
+          >
+            Tokens and requests per day, by model, key and operation, show here once the API has been called. A longer range may
+            have some.
+          </EmptyState>
+        </Card>
+      ) : (
+        <>
+          <SimpleGrid cols={{ base: 1, lg: 2 }} spacing="md">
+            <Card withBorder>
+              <Title order={2}>Tokens per day</Title>
+              <BarChart
+                h={220}
+                mt="sm"
+                data={byDay.data?.data ?? []}
+                dataKey="group"
+                type="stacked"
+                withLegend
+                maxBarWidth={56}
+                legendProps={{ verticalAlign: "bottom" }}
+                data-testid="chart-tokens"
+                series={[
+                  { name: "promptTokens", label: "prompt", color: "blue.6" },
+                  { name: "completionTokens", label: "completion", color: "teal.6" },
+                ]}
+              />
+            </Card>
+            <Card withBorder>
+              <Title order={2}>Requests per day</Title>
+              <BarChart
+                h={220}
+                mt="sm"
+                data={byDay.data?.data ?? []}
+                dataKey="group"
+                withLegend
+                maxBarWidth={56}
+                legendProps={{ verticalAlign: "bottom" }}
+                series={[{ name: "requests", label: "requests", color: "grape.6" }]}
+              />
+            </Card>
+          </SimpleGrid>
+          <OverTime from={from} to={to} keyLabel={keyLabel} />
+        </>
+      )}
       <Card withBorder tabIndex={0} aria-label="Usage by group">
         <Group justify="space-between">
           <SegmentedControl
@@ -166,9 +199,18 @@ export function Usage() {
             </Table.Tr>
           </Table.Thead>
           <Table.Tbody>
+            {grouped.data?.data.length === 0 && (
+              <Table.Tr>
+                <Table.Td colSpan={5}>
+                  <Text size="sm" c="dimmed" ta="center" py="sm">
+                    Nothing to total in this range yet.
+                  </Text>
+                </Table.Td>
+              </Table.Tr>
+            )}
             {grouped.data?.data.map((r) => (
               <Table.Tr key={r.group}>
-                <Table.Td>{groupBy === "key" ? keyLabel(r.group) : r.group}</Table.Td>
+                <Table.Td>{groupBy === "key" ? keyLabel(r.group) : r.group || `(no ${groupBy})`}</Table.Td>
                 <Table.Td>{r.requests}</Table.Td>
                 <Table.Td>{r.errors}</Table.Td>
                 <Table.Td>{r.promptTokens}</Table.Td>
@@ -296,12 +338,14 @@ export function Logs() {
           value={model}
           onChange={(e) => setModel(e.currentTarget.value)}
           data-testid="filter-model"
+          className="log-filter"
         />
         <TextInput
           label="Key name contains"
           value={key}
           onChange={(e) => setKey(e.currentTarget.value)}
           data-testid="filter-key"
+          className="log-filter"
         />
         <Autocomplete
           label="Operation contains"
@@ -309,6 +353,7 @@ export function Logs() {
           value={operation}
           onChange={setOperation}
           data-testid="filter-operation"
+          className="log-filter"
         />
         <Select
           label="Status"
@@ -324,75 +369,74 @@ export function Logs() {
           value={error}
           onChange={(e) => setError(e.currentTarget.value)}
           data-testid="filter-error"
+          className="log-filter"
         />
         <Text size="sm" c="dimmed" pb={6}>
           {(rows.data?.total ?? 0) + live.length} requests, live
         </Text>
       </Group>
       <Card withBorder p={0} tabIndex={0} aria-label="Request log">
-        <Table.ScrollContainer minWidth={860}>
-          <Table striped highlightOnHover data-testid="log-table">
-            <Table.Thead>
+        <Table striped highlightOnHover miw={860} data-testid="log-table">
+          <Table.Thead>
+            <Table.Tr>
+              <Table.Th>Time</Table.Th>
+              <Table.Th>Operation</Table.Th>
+              <Table.Th>Route</Table.Th>
+              <Table.Th>Model</Table.Th>
+              <Table.Th>Key</Table.Th>
+              <Table.Th>Status</Table.Th>
+              <Table.Th>Tokens</Table.Th>
+              <Table.Th>TTFT</Table.Th>
+              <Table.Th>Latency</Table.Th>
+            </Table.Tr>
+          </Table.Thead>
+          <Table.Tbody>
+            {shown.length === 0 && (
               <Table.Tr>
-                <Table.Th>Time</Table.Th>
-                <Table.Th>Operation</Table.Th>
-                <Table.Th>Route</Table.Th>
-                <Table.Th>Model</Table.Th>
-                <Table.Th>Key</Table.Th>
-                <Table.Th>Status</Table.Th>
-                <Table.Th>Tokens</Table.Th>
-                <Table.Th>TTFT</Table.Th>
-                <Table.Th>Latency</Table.Th>
+                <Table.Td colSpan={9}>
+                  <Text size="sm" c="dimmed" ta="center" py="md">
+                    {rows.isPending
+                      ? "Loading…"
+                      : params.size > 1
+                        ? "No request matches these filters."
+                        : "No requests yet. Call the API (the Dashboard shows how) or chat in the Playground."}
+                  </Text>
+                </Table.Td>
               </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {shown.length === 0 && (
-                <Table.Tr>
-                  <Table.Td colSpan={9}>
-                    <Text size="sm" c="dimmed" ta="center" py="md">
-                      {rows.isPending
-                        ? "Loading…"
-                        : params.size > 1
-                          ? "No request matches these filters."
-                          : "No requests yet. Call the API (the Dashboard shows how) or chat in the Playground."}
-                    </Text>
-                  </Table.Td>
-                </Table.Tr>
-              )}
-              {shown.map((r) => (
-                <Table.Tr
-                  key={r.id}
-                  onClick={() => setOpen(r)}
-                  onKeyDown={(e) => (e.key === "Enter" || e.key === " ") && setOpen(r)}
-                  tabIndex={0}
-                  style={{ cursor: "pointer" }}
-                  aria-label={`${r.operation} ${r.status}, details`}
-                  data-testid="log-row"
-                >
-                  <Table.Td style={{ whiteSpace: "nowrap" }}>{new Date(r.createdAt).toLocaleTimeString()}</Table.Td>
-                  <Table.Td>{r.operation}</Table.Td>
-                  <Table.Td>{r.route ?? "–"}</Table.Td>
-                  <Table.Td>{r.model ?? "–"}</Table.Td>
-                  <Table.Td>{keyName(r.apiKeyId)}</Table.Td>
-                  <Table.Td>
-                    <Badge
-                      variant="light"
-                      color={r.status >= 500 ? "red" : r.status >= 400 ? "orange" : "green"}
-                      className="badge-full"
-                    >
-                      {r.status}
-                    </Badge>
-                  </Table.Td>
-                  <Table.Td>
-                    {r.promptTokens} + {r.completionTokens}
-                  </Table.Td>
-                  <Table.Td>{r.ttftMs === null ? "–" : `${r.ttftMs} ms`}</Table.Td>
-                  <Table.Td>{r.durationMs} ms</Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </Table.ScrollContainer>
+            )}
+            {shown.map((r) => (
+              <Table.Tr
+                key={r.id}
+                onClick={() => setOpen(r)}
+                onKeyDown={(e) => (e.key === "Enter" || e.key === " ") && setOpen(r)}
+                tabIndex={0}
+                style={{ cursor: "pointer" }}
+                aria-label={`${r.operation} ${r.status}, details`}
+                data-testid="log-row"
+              >
+                <Table.Td style={{ whiteSpace: "nowrap" }}>{new Date(r.createdAt).toLocaleTimeString()}</Table.Td>
+                <Table.Td>{r.operation}</Table.Td>
+                <Table.Td>{r.route ?? "–"}</Table.Td>
+                <Table.Td>{r.model ?? "–"}</Table.Td>
+                <Table.Td>{keyName(r.apiKeyId)}</Table.Td>
+                <Table.Td>
+                  <Badge
+                    variant="light"
+                    color={r.status >= 500 ? "red" : r.status >= 400 ? "orange" : "green"}
+                    className="badge-full"
+                  >
+                    {r.status}
+                  </Badge>
+                </Table.Td>
+                <Table.Td>
+                  {r.promptTokens} + {r.completionTokens}
+                </Table.Td>
+                <Table.Td>{r.ttftMs === null ? "–" : `${r.ttftMs} ms`}</Table.Td>
+                <Table.Td>{r.durationMs} ms</Table.Td>
+              </Table.Tr>
+            ))}
+          </Table.Tbody>
+        </Table>
       </Card>
       <RequestDetail row={open} keyName={keyName} onClose={() => setOpen(null)} />
     </Stack>

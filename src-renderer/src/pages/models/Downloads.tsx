@@ -3,6 +3,7 @@ import { notifications } from "@mantine/notifications";
 import { useMutation } from "@tanstack/react-query";
 import { useState } from "react";
 import { api, formatBytes } from "../../api.js";
+import { Icon } from "../../icons.js";
 import type { Download } from "../../types.js";
 
 const fail = (title: string) => (e: unknown) =>
@@ -64,22 +65,41 @@ function DownloadRow({ d, onCancel }: { d: Download; onCancel: (d: Download) => 
         </Group>
         <Group gap="xs">
           {running && (
-            <Button size="compact-sm" variant="light" onClick={() => pause.mutate()} data-testid="download-pause">
+            <Button size="xs" variant="default" onClick={() => pause.mutate()} data-testid="download-pause">
               Pause
             </Button>
           )}
           {d.status === "paused" && (
-            <Button size="compact-sm" variant="light" onClick={() => retry.mutate()} data-testid="download-resume">
+            <Button
+              size="xs"
+              variant="light"
+              leftSection={<Icon name="play" size={14} />}
+              onClick={() => retry.mutate()}
+              data-testid="download-resume"
+            >
               Resume
             </Button>
           )}
           {(d.status === "failed" || d.status === "cancelled") && (
-            <Button size="compact-sm" variant="light" onClick={() => retry.mutate()} data-testid="download-retry">
+            <Button
+              size="xs"
+              variant="light"
+              leftSection={<Icon name="download" size={14} />}
+              onClick={() => retry.mutate()}
+              data-testid="download-retry"
+            >
               {d.downloadedBytes > 0 ? "Try again" : "Download again"}
             </Button>
           )}
           {(running || d.status === "paused") && (
-            <Button size="compact-sm" variant="subtle" color="red" onClick={() => onCancel(d)} data-testid="download-cancel">
+            <Button
+              size="xs"
+              variant="outline"
+              color="red"
+              leftSection={<Icon name="trash" size={14} />}
+              onClick={() => onCancel(d)}
+              data-testid="download-cancel"
+            >
               Cancel
             </Button>
           )}
@@ -115,9 +135,7 @@ export function Downloads({ downloads }: { downloads: Download[] }) {
   if (downloads.length === 0) return null;
   return (
     <Card withBorder>
-      <Title order={2} size="h4">
-        Downloads
-      </Title>
+      <Title order={2}>Downloads</Title>
       <Stack mt="sm" gap="md">
         {downloads.slice(0, 10).map((d) => (
           <DownloadRow key={d.id} d={d} onCancel={setCancelling} />

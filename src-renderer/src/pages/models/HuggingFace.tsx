@@ -3,6 +3,7 @@ import { notifications } from "@mantine/notifications";
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { api, formatBytes } from "../../api.js";
+import { Icon } from "../../icons.js";
 
 const refused = (e: unknown) =>
   notifications.show({ color: "red", title: "Download refused", message: e instanceof Error ? e.message : String(e) });
@@ -109,7 +110,11 @@ function RepoFiles({ repo }: { repo: string }) {
                 </Badge>
               </Table.Td>
               <Table.Td>
-                <Button size="compact-sm" onClick={() => pull.mutate(`hf:${repo}/${f.path}`)}>
+                <Button
+                  size="xs"
+                  leftSection={<Icon name="download" size={14} />}
+                  onClick={() => pull.mutate(`hf:${repo}/${f.path}`)}
+                >
                   Download
                 </Button>
               </Table.Td>
@@ -141,9 +146,7 @@ export function HuggingFaceSearch() {
   };
   return (
     <Card withBorder>
-      <Title order={2} size="h4">
-        Get models from Hugging Face
-      </Title>
+      <Title order={2}>Get models from Hugging Face</Title>
       <Stack mt="xs" gap="md">
         <form
           onSubmit={(e) => {

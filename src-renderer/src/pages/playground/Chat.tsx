@@ -1,6 +1,7 @@
 import {
   Alert,
   Badge,
+  Box,
   Button,
   Group,
   Loader,
@@ -23,6 +24,7 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useLayoutEffect, useRef, useState } from "react";
 import type { ConversationPublic, ConversationSummary } from "../../../../src-main/core/contract/index.js";
 import { api, readSse, serverUrl } from "../../api.js";
+import { EmptyState } from "../../EmptyState.js";
 import { Icon } from "../../icons.js";
 import type { Model } from "../../types.js";
 import {
@@ -249,11 +251,11 @@ function MessageView({
       maw={user ? "85%" : "100%"}
       data-testid={`message-${message.role}`}
     >
-      <Group justify="space-between" gap="xs" mb={4} wrap="nowrap">
+      <Group justify="space-between" gap="xs" mb={4} wrap="wrap">
         <Text size="xs" fw={600} c="dimmed">
           {user ? "You" : "Assistant"}
         </Text>
-        <Group gap={4} wrap="nowrap">
+        <Group gap={4} wrap="wrap">
           {message.content && <CopyButton value={message.content} testId="copy-message" />}
           {onEdit && (
             <Button
@@ -331,9 +333,12 @@ function Column({ model, showTitle, onSaved }: { model: string; showTitle: boole
         }}
       >
         {thread.length === 0 && (
-          <Text c="dimmed" ta="center" mt="xl" size="sm">
-            Type a message below: Enter sends, Shift+Enter starts a new line.
-          </Text>
+          <Box mt="xl">
+            <EmptyState icon="playground" title={`Chat with ${model}`}>
+              Type a message below: Enter sends, Shift+Enter starts a new line. Under Parameters, pick two to four models to
+              compare their answers side by side.
+            </EmptyState>
+          </Box>
         )}
         <Stack gap="sm">
           {thread.map((m, i) => (
@@ -385,7 +390,7 @@ function ConversationList({ onPick }: { onPick: (id: string | null) => void }) {
       >
         New chat
       </Button>
-      <Title order={2} size="h4" mt="sm" mb={4} px={4}>
+      <Title order={2} mt="sm" mb={4} px={4}>
         Conversations
       </Title>
       {list.length === 0 && (
