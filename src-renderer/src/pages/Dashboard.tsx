@@ -16,6 +16,7 @@ import {
 } from "@mantine/core";
 import { useQuery } from "@tanstack/react-query";
 import type { ReactNode } from "react";
+import type { EngineBuildPublic, EnginePublic } from "../../../src-main/core/contract/index.js";
 import { api, formatBytes, serverUrl } from "../api.js";
 import { EmptyState } from "../EmptyState.js";
 import { Icon, type IconName } from "../icons.js";
@@ -78,6 +79,35 @@ function Meter({ label, used, total }: { label: string; used: number; total: num
   );
 }
 
+/** Which engine serves, and the background build of the tuned one (`GET /api/admin/engine`'s `engineBuild`). */
+function EngineBuildLine({ build }: { build: EngineBuildPublic | undefined }) {
+  if (!build) return null;
+  if (build.state === "building") {
+    const pct = build.percent ?? 0;
+    return (
+      <Box mt={6} data-testid="engine-build">
+        <Progress value={pct} size="sm" color="orange.7" aria-label={`Building the tuned engine: ${pct}%`} />
+        <Text size="xs" c="dimmed" mt={4}>
+          Building a faster engine for this CPU: {build.percent === null ? "starting" : `${pct}%`}. The prebuilt one serves
+          meanwhile.
+        </Text>
+      </Box>
+    );
+  }
+  const text: Record<Exclude<EngineBuildPublic["state"], "building">, string> = {
+    built: "Tuned engine built: models loaded from now on use it.",
+    notNeeded: "Tuned for this CPU.",
+    off: "Background build of a tuned engine: off.",
+    unavailable: `No tuned build: ${build.reason ?? "cmake or a compiler is missing"}.`,
+    failed: `The tuned build failed: ${build.reason ?? "see the server log"}. The prebuilt engine serves.`,
+  };
+  return (
+    <Text size="xs" c={build.state === "failed" ? "red.8" : "dimmed"} mt={4} data-testid="engine-build">
+      {text[build.state]}
+    </Text>
+  );
+}
+
 function CopyValue({ label, value, testId }: { label: string; value: string; testId?: string }) {
   return (
     <Box>
@@ -111,10 +141,7 @@ export function Dashboard() {
   const system = useQuery({ queryKey: ["system"], queryFn: () => api<System>("/api/admin/system"), refetchInterval: 5000 });
   const engine = useQuery({
     queryKey: ["engine"],
-    queryFn: () =>
-      api<{
-        models: Array<{ id: string; state: string; activeSequences: number; queued: number; estimatedRam?: number | null }>;
-      }>("/api/admin/engine"),
+    queryFn: () => api<EnginePublic>("/api/admin/engine"),
     refetchInterval: 2000,
   });
   const library = useQuery({ queryKey: ["library"], queryFn: () => api<{ data: Model[] }>("/api/admin/library") });
@@ -182,8 +209,11 @@ export function Dashboard() {
         </StatTile>
         <StatTile icon="cpu" color="orange" label="Engine" value={sys ? sys.backend.toUpperCase() : "…"}>
           <Text size="xs" c="dimmed">
-            {sys ? `${sys.build === "localBuild" ? "built on this machine" : "prebuilt"} · ${sys.cpuMathCores} cores` : ""}
+            {sys
+              ? `${sys.build === "localBuild" ? "built on this machine" : "prebuilt"}${sys.cpuVariant ? ` (${sys.cpuVariant})` : ""} · ${sys.cpuMathCores} cores`
+              : ""}
           </Text>
+          <EngineBuildLine build={engine.data?.engineBuild} />
           {sys?.devices.map((d) => (
             <Text key={d.name} size="xs" c="dimmed">
               {d.name}
