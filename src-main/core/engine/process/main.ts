@@ -225,9 +225,13 @@ async function shutdown(code: number) {
   }
 }
 
-channel.onMessage((raw) => {
-  const message = raw as ToEngine;
+channel.onMessage((raw) => receive(raw as ToEngine));
+
+function receive(message: ToEngine): void {
   switch (message.type) {
+    case "batch":
+      for (const inner of message.messages) receive(inner);
+      return;
     case "init": {
       options = message.options;
       logger = ipcLogger(options.logLevel);
@@ -271,7 +275,7 @@ channel.onMessage((raw) => {
       void shutdown(0);
       return;
   }
-});
+}
 
 // Without its server there is nobody to answer: exit rather than linger.
 channel.onDisconnect(() => void shutdown(0));

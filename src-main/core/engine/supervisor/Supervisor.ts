@@ -298,7 +298,8 @@ export class Supervisor {
       entry.crashes = [];
       entry.failedSettings = null;
     }
-    if (entry.ready && entry.process?.alive) return entry.ready;
+    // A start still making room has no process yet: concurrent first requests share it (they started one each).
+    if (entry.ready && (entry.process ? entry.process.alive : entry.state === "loading")) return entry.ready;
     entry.ready = this.start(entry);
     // Keep the state of a failed start visible; the next request tries again.
     entry.ready.catch(() => {});
