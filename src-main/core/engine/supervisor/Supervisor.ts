@@ -371,7 +371,8 @@ export class Supervisor {
       watchdogMs: this.watchdogMs,
       // V8's young generation at 1 MB instead of 16: ~12 MB less RSS per engine process
       // (an engine allocates little per token; its memory is llama.cpp's).
-      execArgv: ENGINE_EXEC_ARGV,
+      // MAAS_ENGINE_NODE_ARGS: extra Node flags for engine processes (profiling: `--cpu-prof --cpu-prof-dir=…`).
+      execArgv: [...ENGINE_EXEC_ARGV, ...(process.env.MAAS_ENGINE_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [])],
     });
   }
 
