@@ -93,7 +93,7 @@ export async function benchPerToken(options: {
   );
   const rows: PerTokenRow[] = [];
   try {
-    for (let i = 0; ; i++) {
+    for (;;) {
       if (child.exitCode !== null) throw new Error("the server exited");
       try {
         if ((await fetch(`${base}/health`)).ok) break;
