@@ -160,7 +160,10 @@ async function memoryLines(): Promise<string> {
   const dataDir = join(work, "data");
   const cli = join(root, "bin", "maas-base.mjs");
   const key = JSON.parse(
-    execFileSync(process.execPath, [cli, "keys", "create", "--name", "b", "--json", "--data-dir", dataDir]).toString(),
+    execFileSync(process.execPath, [
+      ...[cli, "keys", "create", "--name", "b", "--json", "--data-dir", dataDir],
+      ...["--scope", "inference,management"],
+    ]).toString(),
   ).key as string;
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
@@ -194,12 +197,20 @@ async function memoryLines(): Promise<string> {
       await fetch(`${base}/v1/embeddings`, { method: "POST", headers, body: JSON.stringify({ model: "tiny-embed", input: "x" }) })
     ).text();
     await new Promise((r) => setTimeout(r, 2000));
+    const models = (
+      (await (await fetch(`${base}/api/admin/engine`, { headers })).json()) as {
+        models?: Array<{ id: string; pid: number | null }>;
+      }
+    ).models;
+    const serving = new Map((models ?? []).filter((m) => m.pid).map((m) => [m.pid as number, m.id]));
     const engines = childrenOf(server).filter((pid) =>
       readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes("engine"),
     );
     for (const pid of engines) {
-      const spare = before.has(pid) ? " (started before the requests: a spare or the first)" : "";
-      rows.push(`| engine process ${pid}${spare} | ${memoryCells(processMemory(pid))} |`);
+      const what = serving.has(pid)
+        ? `engine process of ${serving.get(pid)}`
+        : `engine process with no model yet (the spare${before.has(pid) ? ", started before the requests" : ""})`;
+      rows.push(`| ${what} | ${memoryCells(processMemory(pid))} |`);
     }
     rows.push(`| server process, tiny-chat and tiny-embed loaded | ${memoryCells(processMemory(server))} |`);
   } finally {

@@ -55,9 +55,15 @@ export class SequenceAligner {
    * an empty batch because the queue was set aside for an erase.
    */
   holdsQueue(): boolean {
-    if (this.aligning.size === 0 || !this.blocking) return false;
     const queue = this.queue;
     if (!queue) return false;
+    if (!this.blocking) {
+      if (this.held.length === 0) return false;
+      // The erases ran (one that had to evaluate its prefix again is doing so): the set-aside
+      // decodes go back in front, and the loop's next step takes them.
+      queue.unshift(...this.held.splice(0));
+      return true;
+    }
     if (queue.length > 0) this.held.push(...queue.splice(0));
     this.stats.holds++;
     return true;
