@@ -102,7 +102,7 @@ async function llamaForInspector() {
  * stream in the server (bench/pertoken.ts); events that come sooner wait for the rest
  * of the interval and go together. The first event after a pause goes at once.
  */
-const FLUSH_MS = Number(process.env.MAAS_FLUSH_MS ?? 4);
+const FLUSH_MS = 4;
 const outbox = new Map<number, GenerationEvent[]>();
 let flushScheduled = false;
 let lastFlush = 0;
