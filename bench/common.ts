@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, renameSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { writeTinyBert, writeTinyLlama } from "../src-main/core/fixtures/tinyModels.js";
 
@@ -91,4 +91,22 @@ export const embeddingInputs = () =>
 export interface EncoderResult {
   rerankDocsPerSecond: number;
   embedInputsPerSecond: number;
+}
+
+/** A process's memory from /proc/<pid>/smaps_rollup, in bytes: RSS counts shared pages fully, PSS shares them out, USS is its own. */
+export interface ProcessMemory {
+  rss: number;
+  pss: number;
+  uss: number;
+}
+
+export function processMemory(pid: number): ProcessMemory | null {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
+  } catch {
+    return null;
+  }
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(text)?.[1] ?? 0) * 1024;
+  return { rss: kb("Rss"), pss: kb("Pss"), uss: kb("Private_Clean") + kb("Private_Dirty") };
 }

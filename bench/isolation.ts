@@ -6,11 +6,39 @@
  * 30 000-value enum schema, or a 10 MB prompt; then the memory of the idle server
  * process and of each loaded model's engine process.
  */
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
 import { writeLoopingTemplateModel } from "../src-main/core/fixtures/hostileModels.js";
+import { writeFixtureModels } from "../src-main/core/fixtures/tinyModels.js";
+import { freePort } from "../src-main/core/proxy/managedProcesses.js";
 import { startTestServer } from "../tests/helpers/server.js";
+import { type ProcessMemory, processMemory } from "./common.js";
+
+/**
+ * Sends one request from a child process of its own and resolves with its status: the
+ * hostile client's own work (serializing and sending a 10 MB body) must not run on the
+ * event loop whose delay is measured, which is the server's.
+ */
+function sendFromChild(url: string, headers: Record<string, string>, bodyFile: string): Promise<number> {
+  const script =
+    "const [url, headers, file] = process.argv.slice(1);" +
+    "const body = require('node:fs').readFileSync(file);" +
+    "fetch(url, { method: 'POST', headers: JSON.parse(headers), body }).then(async (r) => { await r.text(); console.log(r.status); });";
+  const child = spawn(process.execPath, ["-e", script, url, JSON.stringify(headers), bodyFile], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let out = "";
+  child.stdout.on("data", (chunk: Buffer) => {
+    out += chunk.toString();
+  });
+  return new Promise((resolveStatus, reject) => {
+    child.on("exit", (code) => (code === 0 ? resolveStatus(Number(out.trim())) : reject(new Error(`client exited ${code}`))));
+  });
+}
 
 interface Row {
   load: string;
@@ -27,8 +55,7 @@ export async function benchIsolation(): Promise<string> {
   const server = await startTestServer({ bodyLimit: 32 * 1024 * 1024, engineWatchdogMs: 30_000 }, (modelsDir) =>
     writeLoopingTemplateModel(join(modelsDir, "looping.gguf")),
   );
-  const rssIdle = process.memoryUsage.rss();
-  const { url, key, adminKey } = server;
+  const { url, key } = server;
   const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
   const chat = (body: object) => fetch(`${url}/v1/chat/completions`, { method: "POST", headers, body: JSON.stringify(body) });
   const small = { model: "tiny-chat", messages: [{ role: "user", content: "hi" }], max_tokens: 2 };
@@ -51,7 +78,10 @@ export async function benchIsolation(): Promise<string> {
     ["a 10 MB prompt", { ...small, messages: [{ role: "user", content: "lorem ipsum ".repeat(10 * 1024 * 87) }] }],
   ];
   const rows: Row[] = [];
+  const bodies = mkdtempSync(join(tmpdir(), "maas-isolation-"));
   for (const [label, body] of loads) {
+    const bodyFile = join(bodies, "body.json");
+    writeFileSync(bodyFile, JSON.stringify(body));
     const histogram = monitorEventLoopDelay({ resolution: 10 });
     histogram.enable();
     const health: number[] = [];
@@ -75,15 +105,14 @@ export async function benchIsolation(): Promise<string> {
       })(),
     ];
     const started = performance.now();
-    const res = await chat(body);
-    await res.text();
+    const status = await sendFromChild(`${url}/v1/chat/completions`, headers, bodyFile);
     const seconds = (performance.now() - started) / 1000;
     running = false;
     await Promise.all(probes);
     histogram.disable();
     rows.push({
       load: label,
-      status: res.status,
+      status,
       seconds,
       loopDelayMaxMs: histogram.max / 1e6,
       loopDelayP99Ms: histogram.percentile(99) / 1e6,
@@ -91,29 +120,111 @@ export async function benchIsolation(): Promise<string> {
       chatMaxMs: Math.max(0, ...chats),
     });
   }
-  await fetch(`${url}/v1/embeddings`, { method: "POST", headers, body: JSON.stringify({ model: "tiny-embed", input: "x" }) });
-  const engine = (await (
-    await fetch(`${url}/api/admin/engine`, { headers: { authorization: `Bearer ${adminKey}` } })
-  ).json()) as {
-    models: Array<{ id: string; state: string; processRss: number }>;
-  };
+  rmSync(bodies, { recursive: true, force: true });
   await server.stop();
-  const mb = (n: number) => (n / 2 ** 20).toFixed(0);
   const lines = [
-    "| hostile request | its status | its seconds | server event-loop delay max / p99 ms | other clients: /health max ms | tiny-chat (2 tokens) max ms |",
+    "| hostile request (sent from another process) | its status | its seconds | server event-loop delay max / p99 ms | other clients: /health max ms | tiny-chat (2 tokens) max ms |",
     "|---|---|---|---|---|---|",
     ...rows.map(
       (r) =>
         `| ${r.load} | ${r.status} | ${r.seconds.toFixed(1)} | ${r.loopDelayMaxMs.toFixed(0)} / ${r.loopDelayP99Ms.toFixed(0)} | ${r.healthMaxMs.toFixed(0)} | ${r.chatMaxMs.toFixed(0)} |`,
     ),
     "",
-    `Server process RSS after start, no model loaded: ${mb(rssIdle)} MB (this bench process: Node, the core and tsx). ` +
-      `Engine processes: ${engine.models
-        .filter((m) => m.processRss > 0)
-        .map((m) => `${m.id} ${mb(m.processRss)} MB`)
-        .join(", ")} (RSS of each, tiny models: what a process costs beyond its model).`,
+    await memoryLines(),
   ];
   return `### engine isolation: the server stays responsive while one client sends hostile work\n\n${lines.join("\n")}\n`;
+}
+
+const mb = (n: number) => (n / 2 ** 20).toFixed(0);
+const memoryCells = (m: ProcessMemory | null) => (m ? `${mb(m.rss)} | ${mb(m.pss)} | ${mb(m.uss)}` : "– | – | –");
+
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Memory as a user's `maas-base serve` has it (the compiled CLI, no TypeScript loader):
+ * the idle server, then each engine process with a tiny model loaded. RSS counts pages
+ * shared with other processes (the node binary, libllama's code) in full in each; PSS
+ * shares them out; USS (private pages) is what one more process costs.
+ */
+async function memoryLines(): Promise<string> {
+  const root = resolve(import.meta.dirname, "..");
+  const work = mkdtempSync(join(tmpdir(), "maas-memory-"));
+  const modelsDir = join(work, "models");
+  writeFixtureModels(modelsDir);
+  const dataDir = join(work, "data");
+  const cli = join(root, "bin", "maas-base.mjs");
+  const key = JSON.parse(
+    execFileSync(process.execPath, [
+      ...[cli, "keys", "create", "--name", "b", "--json", "--data-dir", dataDir],
+      ...["--scope", "inference,management"],
+    ]).toString(),
+  ).key as string;
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const child = spawn(
+    process.execPath,
+    [cli, "serve", "--port", String(port), "--data-dir", dataDir, "--models-dir", modelsDir, "--threads", "1", "--cpu"],
+    { stdio: ["ignore", "ignore", "ignore"] },
+  );
+  const rows: string[] = [];
+  try {
+    for (;;) {
+      if (child.exitCode !== null) throw new Error("the server exited");
+      try {
+        if ((await fetch(`${base}/health`)).ok) break;
+      } catch {}
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await new Promise((r) => setTimeout(r, 3000));
+    const server = child.pid as number;
+    rows.push(`| server process, no model loaded | ${memoryCells(processMemory(server))} |`);
+    const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
+    const before = new Set(childrenOf(server));
+    await (
+      await fetch(`${base}/v1/chat/completions`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ model: "tiny-chat", messages: [{ role: "user", content: "hi" }], max_tokens: 4 }),
+      })
+    ).text();
+    await (
+      await fetch(`${base}/v1/embeddings`, { method: "POST", headers, body: JSON.stringify({ model: "tiny-embed", input: "x" }) })
+    ).text();
+    await new Promise((r) => setTimeout(r, 2000));
+    const models = (
+      (await (await fetch(`${base}/api/admin/engine`, { headers })).json()) as {
+        models?: Array<{ id: string; pid: number | null }>;
+      }
+    ).models;
+    const serving = new Map((models ?? []).filter((m) => m.pid).map((m) => [m.pid as number, m.id]));
+    const engines = childrenOf(server).filter((pid) =>
+      readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes("engine"),
+    );
+    for (const pid of engines) {
+      const what = serving.has(pid)
+        ? `engine process of ${serving.get(pid)}`
+        : `engine process with no model yet (the spare${before.has(pid) ? ", started before the requests" : ""})`;
+      rows.push(`| ${what} | ${memoryCells(processMemory(pid))} |`);
+    }
+    rows.push(`| server process, tiny-chat and tiny-embed loaded | ${memoryCells(processMemory(server))} |`);
+  } finally {
+    child.kill("SIGTERM");
+    await new Promise((r) => (child.exitCode !== null ? r(null) : child.once("exit", r)));
+    rmSync(work, { recursive: true, force: true });
+  }
+  return [
+    "Memory of `maas-base serve` (compiled CLI) with the tiny fixture models (each engine process: the cost of one more loaded model beyond its weights and context):",
+    "",
+    "| process | RSS MB | PSS MB | USS MB |",
+    "|---|---|---|---|",
+    ...rows,
+  ].join("\n");
 }
 
 // Run alone (`node bin/run-ts.mjs bench/isolation.ts`): argv[1] is the script path as typed.

@@ -392,6 +392,8 @@ export class Engine {
       chat = new LlamaChat({ contextSequence: lease.sequence, chatWrapper: this.chatWrapper(loaded) });
       promptTokens = promptIds.length;
       maxTokens = this.budget(lease, promptTokens, request.sampling.maxTokens);
+      // Drop the sequence's stale cache now, without waiting for the other streams (sequenceAlign.ts).
+      await lease.align(promptIds);
     } catch (error) {
       lease.release();
       throw error;
@@ -491,6 +493,7 @@ export class Engine {
       promptTokens = loaded.model.tokenize(request.prompt).length;
       if (promptTokens === 0) throw new InvalidRequestError("The prompt is empty.", "prompt");
       maxTokens = this.budget(lease, promptTokens, request.sampling.maxTokens ?? 16);
+      await lease.align(completionInput(loaded, request.prompt));
     } catch (error) {
       lease.release();
       throw error;
@@ -658,6 +661,20 @@ function callSyntaxPieces(loaded: LoadedModel, value: unknown): SyntaxPiece[] {
     if (plain.length) addText(model.detokenize(plain, false));
   }
   return pieces;
+}
+
+/**
+ * A completion prompt's tokens as LlamaCompletion feeds them: the beginning token when
+ * the vocabulary prepends one, then the text (its leading space trimmed then).
+ */
+function completionInput(loaded: LoadedModel, prompt: string): Token[] {
+  const model = loaded.model;
+  const bos =
+    model.tokens.shouldPrependBosToken && model.vocabularyType !== "rwkv" && model.vocabularyType !== "ugm"
+      ? model.tokens.bos
+      : null;
+  const text = model.tokenizer(prompt, false, bos !== null ? "trimLeadingSpace" : undefined);
+  return bos !== null ? [bos, ...text] : text;
 }
 
 function normalize(vector: readonly number[]): number[] {

@@ -6,6 +6,7 @@ import type {
   LlamaEmbeddingContext,
   LlamaModel,
   LlamaRankingContext,
+  Token,
 } from "node-llama-cpp";
 import type { Logger } from "pino";
 import { ApiError, ModelLoadError, QueueFullError } from "../errors.js";
@@ -14,7 +15,9 @@ import { createBatchStrategy } from "./batching.js";
 import { ContextPool } from "./ContextPool.js";
 import { type ContextBounds, contextBounds } from "./contextSize.js";
 import { estimateFit, type FitEstimate } from "./fit.js";
+import { llamaSaidSince } from "./llama.js";
 import { SlotQueue } from "./SlotQueue.js";
+import { SequenceAligner } from "./sequenceAlign.js";
 import { chooseSequence, commonPrefixLength, type SequenceRequest } from "./sequenceChoice.js";
 
 export interface PoolOptions {
@@ -68,6 +71,11 @@ export interface SequenceLease {
   loaded: LoadedModel;
   /** Prompt tokens the sequence already holds evaluated (its common prefix with the hint's prompt). */
   cachedTokens: number;
+  /**
+   * Drops what the sequence holds past its common prefix with the prompt (as node-llama-cpp
+   * will feed it), without waiting for the other streams to finish (sequenceAlign.ts).
+   */
+  align(tokens: readonly Token[]): Promise<void>;
   release(): void;
 }
 
@@ -106,6 +114,7 @@ export class LoadedModel {
     batching: ReturnType<typeof createBatchStrategy>;
     /** Sequence ids leased to a request now: the batch strategy waits only for these. */
     leased: Set<number>;
+    aligner: SequenceAligner;
   } | null = null;
   private chatCreating: Promise<void> | null = null;
   readonly embedding: ContextPool<LlamaEmbeddingContext>;
@@ -167,6 +176,8 @@ export class LoadedModel {
       batchedTokens: batching?.tokens ?? 0,
       shortBatches: batching?.shortBatches ?? 0,
       unknownSequences: batching?.unknownSequences ?? 0,
+      /** Times the decode loop was paused so a newcomer's stale cache could be erased (sequenceAlign.ts). */
+      alignHolds: this.chat?.aligner.stats.holds ?? 0,
       queued: (this.chat?.slots.waiting ?? 0) + this.embedding.waiting + this.ranking.waiting,
       activeEncoders: this.embedding.active + this.ranking.active,
       parallel: this.settings.parallel,
@@ -198,7 +209,9 @@ export class LoadedModel {
       // A leased sequence is a generating one: leases are taken right before generation and released right after.
       let created: LlamaContext | null = null;
       const leased = new Set<number>();
+      const aligner = new SequenceAligner(() => created);
       const batching = createBatchStrategy({
+        holdsQueue: () => aligner.holdsQueue(),
         expectedItems: () => slots.active,
         isLeased: (id) => leased.has(id),
         maxWaits: BATCH_MAX_WAITS,
@@ -223,6 +236,7 @@ export class LoadedModel {
         slots,
         batching,
         leased,
+        aligner,
       };
     })();
     try {
@@ -274,6 +288,7 @@ export class LoadedModel {
       sequence,
       loaded: this,
       cachedTokens: commonPrefixLength(sequence.contextTokens, hint.promptTokens),
+      align: (tokens) => chat.aligner.align(sequence, tokens),
       release: () => {
         if (released) return;
         released = true;
@@ -290,6 +305,7 @@ export class LoadedModel {
   async dispose(): Promise<void> {
     const error = new ModelLoadError(this.info.id, "the model is being unloaded");
     this.chat?.slots.rejectAll(error);
+    this.chat?.aligner.release();
     this.embedding.rejectAll(error);
     this.ranking.rejectAll(error);
     await this.embedding.dispose();
@@ -448,7 +464,16 @@ export class ModelPool {
       this.logger.info({ model: info.id, ms: Date.now() - started }, "model loaded");
       return new LoadedModel(info, model, this.options, estimate, overrides);
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
+      // llama.cpp's log lines cross from its thread asynchronously: let them arrive.
+      await new Promise((resolve) => setImmediate(resolve));
+      const message = error instanceof Error ? error.message : String(error);
+      // Its reason (`llama_model_load: error loading model: …`), beside node-llama-cpp's generic message.
+      const failing = llamaSaidSince(started).filter((line) => /error|fail|invalid|missing|not found|wrong|corrupt/i.test(line));
+      // llama.cpp's own lines start with its function's name (`llama_model_load: …`).
+      const own = failing.filter((line) => /^[a-z_0-9]+: /.test(line));
+      const lines = own.length > 0 ? own : failing;
+      const detail = lines.slice(-3).join(" | ");
+      const reason = detail && !message.includes(detail) ? `${message} (llama.cpp: ${detail})` : message;
       this.logger.warn({ model: info.id, err: reason }, "model failed to load");
       throw new ModelLoadError(info.id, reason);
     }

@@ -26,6 +26,12 @@ export interface BatchStrategyOptions {
    * for `expectedItems()`.
    */
   isLeased?: (sequenceId: number) => boolean;
+  /**
+   * Asked before every step: true means the queue was set aside so the decode loop ends
+   * and releases the context's lock for a newcomer's erase (sequenceAlign.ts); the
+   * strategy then answers with an empty batch.
+   */
+  holdsQueue?: () => boolean;
 }
 
 export interface BatchStats {
@@ -63,6 +69,7 @@ export function createBatchStrategy(options: BatchStrategyOptions): CustomBatchi
   let previous: number[] = [];
   const strategy = ({ items, size }: { items: readonly BatchItem[]; size: number }): PrioritizedBatchItem[] => {
     if (items.length === 0) return [];
+    if (options.holdsQueue?.()) return [];
     const sequenceOf = options.sequenceOf;
     const ids = sequenceOf ? items.map((_, i) => sequenceOf(i)) : [];
     const byPrevious = options.isLeased !== undefined && ids.length > 0 && ids.every((id) => id !== undefined);

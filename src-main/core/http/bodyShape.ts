@@ -129,3 +129,115 @@ export class JsonTooLargeError extends ApiError {
 export function jsonShapeLimits(maxJsonItems: number): JsonShapeLimits {
   return { maxDepth: 64, maxArrayItems: maxJsonItems, maxValues: maxJsonItems * 10 };
 }
+
+/** What `readJsonBody` needs of Fastify: its errors for a body that is too large or cut short. */
+export interface BodyErrors {
+  tooLarge: () => Error;
+  badLength: () => Error;
+  empty: () => Error;
+}
+
+function badJson(message: string): Error {
+  const error = new SyntaxError(message) as SyntaxError & { statusCode: number };
+  error.statusCode = 400;
+  return error;
+}
+
+/**
+ * Refuses what Fastify's prototype-poisoning guard refuses (a `__proto__` key, or a
+ * `constructor` key holding a `prototype`), by walking the parsed value: its size is
+ * bounded by the shape check, where the guard's regular expressions scanned every byte
+ * of the text again (11 ms of a 10 MB prompt's 80 ms in one event-loop turn).
+ */
+export function assertNoPrototypeKeys(value: unknown): void {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (node === null || typeof node !== "object") continue;
+    if (Array.isArray(node)) {
+      for (const item of node) if (item !== null && typeof item === "object") stack.push(item);
+      continue;
+    }
+    if (Object.hasOwn(node, "__proto__")) throw badJson("Object contains forbidden prototype property");
+    const ctor = (node as { constructor?: unknown }).constructor;
+    if (Object.hasOwn(node, "constructor") && ctor !== null && typeof ctor === "object" && Object.hasOwn(ctor, "prototype")) {
+      throw badJson("Object contains forbidden prototype property");
+    }
+    for (const key in node) {
+      const child = (node as Record<string, unknown>)[key];
+      if (child !== null && typeof child === "object") stack.push(child);
+    }
+  }
+}
+
+/**
+ * Reads a JSON body from its stream and parses it: the byte limit and content length
+ * as Fastify checks them, each chunk decoded as it arrives (a 10 MB body's decoding no
+ * longer lands in one event-loop turn with its parse), then the shape bounds on the
+ * text, `JSON.parse`, and the prototype-key check.
+ */
+export function readJsonBody(
+  payload: NodeJS.ReadableStream & { receivedEncodedLength?: number },
+  options: { limit: number; contentLength: number; shape: JsonShapeLimits; errors: BodyErrors },
+  done: (error: Error | null, body?: unknown) => void,
+): void {
+  const { limit, contentLength, errors } = options;
+  if (contentLength > limit) {
+    done(errors.tooLarge());
+    return;
+  }
+  const decoder = new TextDecoder("utf-8");
+  const parts: string[] = [];
+  let received = 0;
+  const finish = (error: Error | null, body?: unknown) => {
+    payload.removeListener("data", onData);
+    payload.removeListener("end", onEnd);
+    payload.removeListener("error", onEnd);
+    done(error, body);
+  };
+  const onData = (chunk: Buffer | string) => {
+    const bytes = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+    received += bytes.length;
+    if (received > limit || (payload.receivedEncodedLength ?? 0) > limit) {
+      finish(errors.tooLarge());
+      return;
+    }
+    parts.push(decoder.decode(bytes, { stream: true }));
+  };
+  const onEnd = (error?: Error & { statusCode?: number }) => {
+    if (error) {
+      if (!(typeof error.statusCode === "number" && error.statusCode >= 400)) error.statusCode = 400;
+      finish(error);
+      return;
+    }
+    if (!Number.isNaN(contentLength) && (payload.receivedEncodedLength || received) !== contentLength) {
+      finish(errors.badLength());
+      return;
+    }
+    parts.push(decoder.decode());
+    const text = parts.length === 1 ? (parts[0] as string) : parts.join("");
+    parts.length = 0;
+    if (text.length === 0) {
+      finish(errors.empty());
+      return;
+    }
+    let body: unknown;
+    try {
+      checkJsonShape(text, options.shape);
+      try {
+        body = JSON.parse(text);
+      } catch (parseError) {
+        throw badJson((parseError as Error).message);
+      }
+      assertNoPrototypeKeys(body);
+    } catch (checkError) {
+      finish(checkError as Error);
+      return;
+    }
+    finish(null, body);
+  };
+  payload.on("data", onData);
+  payload.on("end", onEnd);
+  payload.on("error", onEnd);
+  payload.resume();
+}

@@ -1,13 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { isIP } from "node:net";
 import cors from "@fastify/cors";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, LogController } from "fastify";
+import Fastify, { errorCodes, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, LogController } from "fastify";
 import { anthropicStatus, toAnthropicError } from "../dialects/anthropic/errors.js";
 import { toOpenAIError } from "../dialects/openai/errors.js";
 import { ApiError, PermissionError } from "../errors.js";
 import { ProxyLoopError } from "../proxy/forwarder.js";
 import { isProxyLoop } from "../proxy/upstream.js";
-import { checkJsonShape, jsonShapeLimits } from "./bodyShape.js";
+import { jsonShapeLimits, readJsonBody } from "./bodyShape.js";
 import type { ServerDeps } from "./context.js";
 import { registerCrossSiteGuard } from "./crossSite.js";
 import { speaksAnthropic } from "./dialect.js";
@@ -89,18 +89,25 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     routerOptions: { maxParamLength: 512 },
   });
 
-  // JSON bodies: Fastify's parser (with its prototype-poisoning guard) after a check of the
-  // text's nesting depth, longest array and value count (bodyShape.ts): before any parsing.
-  const parseJson = app.getDefaultJsonParser("error", "error");
+  // JSON bodies, read as they arrive, checked for their nesting depth, longest array and
+  // value count before parsing, and for prototype keys after (bodyShape.ts).
   const shapeLimits = jsonShapeLimits(deps.options.maxJsonItems);
-  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
-    try {
-      checkJsonShape(body as string, shapeLimits);
-    } catch (error) {
-      done(error as Error);
-      return;
-    }
-    parseJson(request, body as string, done);
+  const bodyErrors = {
+    tooLarge: () => new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE(),
+    badLength: () => new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH(),
+    empty: () => new errorCodes.FST_ERR_CTP_EMPTY_JSON_BODY(),
+  };
+  app.addContentTypeParser("application/json", (request, payload, done) => {
+    readJsonBody(
+      payload,
+      {
+        limit: request.routeOptions.bodyLimit ?? app.initialConfig.bodyLimit ?? 1024 * 1024,
+        contentLength: Number(request.headers["content-length"]),
+        shape: shapeLimits,
+        errors: bodyErrors,
+      },
+      done,
+    );
   });
 
   if (deps.options.corsOrigins.length > 0) {

@@ -97,12 +97,19 @@ async function llamaForInspector() {
  * Sends the streams' events in batches: everything that became ready in one tick, for
  * every stream, goes in one message. A decode step yields one token per active
  * sequence in the same tick, so 8 streams cost the server one IPC read per step, not 8.
+ * And at most one message per FLUSH_MS: a small model decodes a token every ms or so,
+ * and each message costs a pipe write here and a read, a parse and a socket write per
+ * stream in the server (bench/pertoken.ts); events that come sooner wait for the rest
+ * of the interval and go together. The first event after a pause goes at once.
  */
+const FLUSH_MS = 4;
 const outbox = new Map<number, GenerationEvent[]>();
 let flushScheduled = false;
+let lastFlush = 0;
 function flushEvents(): void {
   flushScheduled = false;
   if (outbox.size === 0) return;
+  lastFlush = performance.now();
   const batches = [...outbox].map(([id, events]) => ({ id, events }));
   outbox.clear();
   send({ type: "events", batches });
@@ -113,7 +120,9 @@ function pushEvent(id: number, event: GenerationEvent): void {
   else outbox.set(id, [event]);
   if (!flushScheduled) {
     flushScheduled = true;
-    setImmediate(flushEvents);
+    const wait = lastFlush + FLUSH_MS - performance.now();
+    if (wait > 0) setTimeout(flushEvents, wait);
+    else setImmediate(flushEvents);
   }
 }
 
@@ -225,9 +234,13 @@ async function shutdown(code: number) {
   }
 }
 
-channel.onMessage((raw) => {
-  const message = raw as ToEngine;
+channel.onMessage((raw) => receive(raw as ToEngine));
+
+function receive(message: ToEngine): void {
   switch (message.type) {
+    case "batch":
+      for (const inner of message.messages) receive(inner);
+      return;
     case "init": {
       options = message.options;
       logger = ipcLogger(options.logLevel);
@@ -271,7 +284,7 @@ channel.onMessage((raw) => {
       void shutdown(0);
       return;
   }
-});
+}
 
 // Without its server there is nobody to answer: exit rather than linger.
 channel.onDisconnect(() => void shutdown(0));

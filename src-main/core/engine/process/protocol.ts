@@ -39,7 +39,12 @@ export type ToEngine =
   /** `model`: the model's current library record (settings may have changed since load). */
   | { type: "call"; id: number; method: EngineMethod; args: unknown[]; model?: ModelInfo }
   | { type: "abort"; id: number }
-  | { type: "shutdown" };
+  | { type: "shutdown" }
+  /**
+   * Everything the server sent in one tick, in order: requests that arrive together reach
+   * the engine together, so their prompts go in the same first decode step.
+   */
+  | { type: "batch"; messages: ToEngine[] };
 
 /** A schema keyword the grammar does not enforce, and where (the compiler's SchemaIssue). */
 export interface SchemaIssueWire {

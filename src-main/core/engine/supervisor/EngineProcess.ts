@@ -191,8 +191,23 @@ export class EngineProcess {
     this.child.keepAlive?.(this.pending.size > 0);
   }
 
+  private outbox: ToEngine[] = [];
+
+  /**
+   * Sends in one IPC message what was sent in one tick: concurrent requests (even from
+   * different HTTP connections read in the same poll phase) reach the engine together
+   * instead of one pipe read apart, so the first does not start decoding alone.
+   */
   private send(message: ToEngine): void {
-    this.child.send(message);
+    this.outbox.push(message);
+    if (this.outbox.length === 1) setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    const messages = this.outbox;
+    this.outbox = [];
+    if (messages.length === 0 || this.exited) return;
+    this.child.send(messages.length === 1 ? messages[0] : { type: "batch", messages });
   }
 
   private receive(message: FromEngine): void {

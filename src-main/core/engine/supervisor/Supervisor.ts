@@ -300,7 +300,8 @@ export class Supervisor {
       entry.crashes = [];
       entry.failedSettings = null;
     }
-    if (entry.ready && entry.process?.alive) return entry.ready;
+    // A start still making room has no process yet: concurrent first requests share it (they started one each).
+    if (entry.ready && (entry.process ? entry.process.alive : entry.state === "loading")) return entry.ready;
     entry.ready = this.start(entry);
     // Keep the state of a failed start visible; the next request tries again.
     entry.ready.catch(() => {});
@@ -372,7 +373,8 @@ export class Supervisor {
       watchdogMs: this.watchdogMs,
       // V8's young generation at 1 MB instead of 16: ~12 MB less RSS per engine process
       // (an engine allocates little per token; its memory is llama.cpp's).
-      execArgv: ENGINE_EXEC_ARGV,
+      // MAAS_ENGINE_NODE_ARGS: extra Node flags for engine processes (profiling: `--cpu-prof --cpu-prof-dir=…`).
+      execArgv: [...ENGINE_EXEC_ARGV, ...(process.env.MAAS_ENGINE_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [])],
     });
   }
 

@@ -1,0 +1,180 @@
+/**
+ * Continuous batching, counted in decode steps (not times): requests that arrive together
+ * share their first step whether the engine runs in this process or in an engine process,
+ * and a request that arrives while another streams joins it at once instead of waiting
+ * for it to end (node-llama-cpp's decode loop holds its context's lock while anything is
+ * queued; sequenceAlign.ts).
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Engine } from "../src-main/core/engine/Engine.js";
+import { nodeLauncher } from "../src-main/core/engine/process/launcher.js";
+import { Inspector } from "../src-main/core/engine/supervisor/Inspector.js";
+import { Supervisor } from "../src-main/core/engine/supervisor/Supervisor.js";
+import { writeTinyLlama } from "../src-main/core/fixtures/tinyModels.js";
+import type { GenerationStream, ModelInfo } from "../src-main/core/inference/types.js";
+
+const STREAMS = 8;
+const TOKENS = 24;
+let dir: string;
+let info: ModelInfo;
+
+interface Side {
+  complete(request: {
+    model: string;
+    prompt: string;
+    sampling: { maxTokens: number; temperature: number };
+  }): Promise<GenerationStream>;
+  steps(): Promise<number>;
+  dispose(): Promise<void>;
+}
+
+function options() {
+  return {
+    gpu: false as const,
+    threads: 1,
+    parallel: STREAMS,
+    maxQueue: 64,
+    contextSize: 512,
+    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }),
+    resolveModel: (id: string) => (id === info.id ? info : undefined),
+  };
+}
+
+async function inProcess(): Promise<Side> {
+  const engine = await Engine.create(options());
+  return {
+    complete: (request) => engine.complete(request),
+    steps: async () => {
+      const stat = engine.pool.stats().find((s) => s.id === info.id);
+      return stat && "decodeBatches" in stat ? stat.decodeBatches : 0;
+    },
+    dispose: () => engine.dispose(),
+  };
+}
+
+function throughProcess(): Side {
+  const launcher = nodeLauncher();
+  const inspector = new Inspector({ launcher });
+  const supervisor = new Supervisor({ ...options(), logLevel: "silent", launcher, inspector, spareProcess: false });
+  return {
+    complete: (request) => supervisor.complete(request),
+    steps: async () => {
+      const stats = (await supervisor.stats()) as Array<{ id: string; decodeBatches?: number }>;
+      return stats.find((s) => s.id === info.id)?.decodeBatches ?? 0;
+    },
+    dispose: async () => {
+      await supervisor.dispose();
+      await inspector.stop();
+    },
+  };
+}
+
+const request = (prompt: string, maxTokens = TOKENS) => ({ model: info.id, prompt, sampling: { maxTokens, temperature: 0 } });
+
+/** Runs a stream to its end; counts its text events and says why it ended. */
+async function drain(stream: GenerationStream, onText?: (n: number) => void) {
+  let texts = 0;
+  let finish = "";
+  let tokens = 0;
+  for await (const event of stream) {
+    if (event.type === "text") onText?.(++texts);
+    if (event.type === "done") {
+      finish = event.finishReason;
+      tokens = event.usage.completionTokens;
+    }
+  }
+  return { texts, finish, tokens };
+}
+
+/** Every sequence used once (so each holds a stale cache, as on a server that has run a while), then 8 at once. */
+async function stepsForBurst(side: Side): Promise<number> {
+  await Promise.all(Array.from({ length: STREAMS }, async (_, i) => drain(await side.complete(request(`Warm up ${i}.`, 2)))));
+  const before = await side.steps();
+  const results = await Promise.all(
+    Array.from({ length: STREAMS }, async (_, i) =>
+      drain(await side.complete(request(`Story ${i}: the lighthouse and the sea.`))),
+    ),
+  );
+  for (const r of results) expect(r.tokens).toBeGreaterThan(0);
+  return (await side.steps()) - before;
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "maas-batching-"));
+  const path = join(dir, "tiny.gguf");
+  writeTinyLlama(path, { seed: 5, vocabulary: "ascii" });
+  info = { id: "tiny", path, sizeBytes: 0, architecture: "llama", contextLength: null, capabilities: ["chat"], createdAt: 0 };
+});
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("decode steps in and out of an engine process", () => {
+  it("8 concurrent completions through an engine process take no more decode steps than in-process", async () => {
+    const local = await inProcess();
+    let inSteps: number;
+    try {
+      inSteps = await stepsForBurst(local);
+    } finally {
+      await local.dispose();
+    }
+    const remote = throughProcess();
+    let outSteps: number;
+    try {
+      outSteps = await stepsForBurst(remote);
+    } finally {
+      await remote.dispose();
+    }
+    // One prompt step plus a step per generated token, shared by all 8 streams.
+    expect(inSteps).toBeLessThanOrEqual(TOKENS + 1);
+    expect(outSteps).toBeLessThanOrEqual(inSteps);
+  }, 300_000);
+
+  it("a request arriving while others stream joins their decode steps instead of waiting for them to end", async () => {
+    const local = await inProcess();
+    try {
+      // Every sequence used once: the newcomer's sequence holds tokens it must drop first.
+      await Promise.all(
+        Array.from({ length: STREAMS }, async (_, i) => drain(await local.complete(request(`Warm up ${i}.`, 2)))),
+      );
+      const long = 120;
+      const running = 4;
+      let ended = 0;
+      let textsOfFirst = 0;
+      /** How far the first long stream was when the newcomer's first token came (-1: never; `long`: after all ended). */
+      let atNewcomer = -1;
+      let newcomer: Promise<{ texts: number; finish: string; tokens: number }> | null = null;
+      const streams = await Promise.all(
+        Array.from({ length: running }, (_, i) => local.complete(request(`Long stream ${i}, the first ones.`, long))),
+      );
+      const results = await Promise.all(
+        streams.map((stream, i) =>
+          drain(stream, (n) => {
+            if (i !== 0) return;
+            textsOfFirst = n;
+            if (n === 4 && !newcomer) {
+              newcomer = local.complete(request("A newcomer with a prompt of its own.", 4)).then((s) =>
+                drain(s, (m) => {
+                  if (m === 1) atNewcomer = ended > 0 ? long : textsOfFirst;
+                }),
+              );
+            }
+          }).finally(() => {
+            ended++;
+          }),
+        ),
+      );
+      const late = await (newcomer as unknown as Promise<{ texts: number; finish: string; tokens: number }>);
+      for (const r of results) expect(r.finish).toBe("length");
+      expect(late.tokens).toBeGreaterThan(0);
+      // Without the fix the newcomer's first token came only once the long streams had ended.
+      expect(atNewcomer).toBeGreaterThan(0);
+      expect(atNewcomer).toBeLessThan(long / 2);
+    } finally {
+      await local.dispose();
+    }
+  }, 300_000);
+});
