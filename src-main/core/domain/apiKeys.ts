@@ -96,6 +96,8 @@ export interface SessionCredential {
 export class ApiKeyService {
   private readonly lastTouched = new Map<number, number>();
   private readonly recent = new Map<string, { at: number; key: ApiKeyPublic | null }>();
+  /** SQLite's `data_version` when `recent` was last valid: it changes when another connection commits. */
+  private dataVersion = -1;
   /** Session credentials by a digest of the key (the key itself is not kept). */
   private readonly sessions = new Map<string, ApiKeyPublic>();
 
@@ -205,7 +207,8 @@ export class ApiKeyService {
   /**
    * Returns the key's record when `presented` is a valid, live key; `null` otherwise.
    * Answers are kept for half a second (a busy proxy checks the same key thousands of
-   * times a second), so a key revoked by another process stops working within that.
+   * times a second), and forgotten as soon as another process (the CLI's `keys revoke`)
+   * commits to the database: SQLite's `data_version` tells, without reading a table.
    */
   verify(presented: string): ApiKeyPublic | null {
     // Session credentials never reach the database: known here, or not at all.
@@ -213,6 +216,11 @@ export class ApiKeyService {
     const now = Date.now();
     // Remembered by a digest, so no presented key (valid or not) stays in memory as text.
     const digest = sha256(`cache:${presented}`).toString("base64");
+    const version = prep(this.db, "PRAGMA data_version").pluck().get() as number;
+    if (version !== this.dataVersion) {
+      this.recent.clear();
+      this.dataVersion = version;
+    }
     const hit = this.recent.get(digest);
     if (hit && now - hit.at < 500 && (hit.key?.expiresAt ?? Number.POSITIVE_INFINITY) > now) return hit.key;
     const key = this.verifyNow(presented);
