@@ -40,6 +40,7 @@ const { values } = parseArgs({
     model: { type: "string" },
     "model-size": { type: "string", default: "small" },
     "llama-server": { type: "string" },
+    "llama-cache-ram": { type: "string", default: "default" },
     "no-record": { type: "boolean", default: false },
   },
 });
@@ -79,7 +80,7 @@ interface Side {
   base: string;
   headers: Record<string, string>;
   /** Our engine's prefix-store counters (GET /api/admin/engine); null for llama-server. */
-  prefixStats(): Promise<{ saves: number; restores: number; restoredTokens: number } | null>;
+  prefixStats(): Promise<Record<string, number> | null>;
   stop(): Promise<void>;
 }
 
@@ -144,19 +145,23 @@ async function startOurs(): Promise<Side> {
     headers: { authorization: `Bearer ${JSON.parse(created).key}` },
     prefixStats: async () => {
       const res = await fetch(`${base}/api/admin/engine`, { headers: { authorization: `Bearer ${JSON.parse(created).key}` } });
-      const models = ((await res.json()) as { models: Array<{ id: string; prefixCache?: Record<string, number> | null }> })
-        .models;
-      const stats = models.find((m) => m.id === "bench")?.prefixCache;
-      return stats ? { saves: stats.saves ?? 0, restores: stats.restores ?? 0, restoredTokens: stats.restoredTokens ?? 0 } : null;
+      const body = (await res.json()) as {
+        build?: unknown;
+        models: Array<{ id: string; prefixCache?: Record<string, number> | null }>;
+      };
+      engineBuild = JSON.stringify(body.build ?? null);
+      const stats = body.models.find((m) => m.id === "bench")?.prefixCache;
+      return stats ?? null;
     },
     stop: async () => {
       child.kill("SIGTERM");
-      await new Promise((r) => (child.exitCode !== null ? r(null) : child.once("exit", r)));
+      await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once("exit", r)));
     },
   };
 }
 
-async function startLlamaServer(path: string): Promise<Side> {
+/** `cacheRam`: llama-server's `--cache-ram` in MiB (its host-memory prompt cache: 8192 by default, 0 = off), or its default. */
+async function startLlamaServer(path: string, cacheRam: string): Promise<Side> {
   const port = await freePort();
   const child = spawn(
     path,
@@ -164,19 +169,20 @@ async function startLlamaServer(path: string): Promise<Side> {
       ...["-m", join(modelsDir, "bench.gguf"), "--alias", "bench", "--host", "127.0.0.1", "--port", String(port)],
       ...["-t", String(threads), "-tb", String(threads), "-np", String(slots), "-c", String(contextSize * slots)],
       ...["--no-webui", "--log-disable"],
+      ...(cacheRam === "default" ? [] : ["--cache-ram", cacheRam]),
     ],
     { stdio: ["ignore", "ignore", "ignore"] },
   );
   const base = `http://127.0.0.1:${port}`;
   await waitHealthy(`${base}/health`, child);
   return {
-    name: "llama-server",
+    name: cacheRam === "default" ? "llama-server" : `llama-server --cache-ram ${cacheRam}`,
     base,
     headers: {},
     prefixStats: async () => null,
     stop: async () => {
       child.kill("SIGTERM");
-      await new Promise((r) => (child.exitCode !== null ? r(null) : child.once("exit", r)));
+      await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once("exit", r)));
     },
   };
 }
@@ -254,28 +260,38 @@ async function workload(sideOf: Side) {
   return { wallSeconds: (performance.now() - started) / 1000, turnTtft, turnCachedShare, counts };
 }
 
+/** Which engine binary served ours (GET /api/admin/engine `build`). */
+let engineBuild = "unknown";
 const sides: Side[] = [];
 try {
   sides.push(await startOurs());
-  if (values["llama-server"]) sides.push(await startLlamaServer(resolve(values["llama-server"])));
+  const llamaServer = values["llama-server"];
+  const variants = llamaServer ? (values["llama-cache-ram"] as string).split(",") : [];
   const rows: string[] = [];
-  for (const side of sides) {
+  // One server at a time, so each has the machine to itself.
+  for (const next of [null, ...variants]) {
+    if (next !== null) {
+      const previous = sides.at(-1);
+      await previous?.stop();
+      sides.push(await startLlamaServer(resolve(llamaServer as string), next));
+    }
+    const side = sides.at(-1) as Side;
     await ask(side, [{ role: "user", content: "warm up" }], undefined);
     const load = loadavg()[0]?.toFixed(1) ?? "?";
     const r = await workload(side);
     const c = r.counts;
     const store = await side.prefixStats();
     rows.push(
-      `| ${side.name} | ${load} | ${r.wallSeconds.toFixed(1)} | ${median(r.turnTtft).toFixed(0)} | ${percentile(r.turnTtft, 95).toFixed(0)} | ${(median(r.turnCachedShare) * 100).toFixed(0)} % | ${c.turnPrompt} / ${c.turnCached} / ${c.turnPrompt - c.turnCached} | ${c.allPrompt - c.allCached} | ${store ? `${store.saves} / ${store.restores} / ${store.restoredTokens}` : "—"} |`,
+      `| ${side.name} | ${load} | ${r.wallSeconds.toFixed(1)} | ${median(r.turnTtft).toFixed(0)} | ${percentile(r.turnTtft, 95).toFixed(0)} | ${(median(r.turnCachedShare) * 100).toFixed(0)} % | ${c.turnPrompt} / ${c.turnCached} / ${c.turnPrompt - c.turnCached} | ${c.allPrompt - c.allCached} | ${store ? `${store.saves} / ${store.restores} / ${store.restoredTokens} / ${store.saveMs} / ${store.restoreMs}` : "—"} |`,
     );
     console.log(rows.at(-1));
   }
   const table = [
     `## ${new Date().toISOString().slice(0, 10)} — agent workload, ${sessions} sessions on ${slots} slots, ~${prefixWords}-word prefixes, ${turns} turns, ${maxTokens} tokens, ${threads} thread(s)`,
     "",
-    `Machine: ${cpus()[0]?.model ?? "?"}, ${cpus().length} logical cores, Node ${process.version}. Model: ${basename(modelPath)}. Engine binary: see \`maas-base gpus --json\` (build, cpuVariant).`,
+    `Machine: ${cpus()[0]?.model ?? "?"}, ${cpus().length} logical cores, Node ${process.version}. Model: ${basename(modelPath)}. Our engine binary: ${engineBuild}. llama-server: ${llamaServer ?? "not run"}.`,
     "",
-    "| server | load avg (1 min, at start) | wall s | turn TTFT p50 ms | turn TTFT p95 ms | turn prompt cached (median share) | turns 2+: prompt / reused / evaluated tokens | all requests: evaluated tokens | prefix files saved / restored / restored tokens |",
+    "| server | load avg (1 min, at start) | wall s | turn TTFT p50 ms | turn TTFT p95 ms | turn prompt cached (median share) | turns 2+: prompt / reused / evaluated tokens | all requests: evaluated tokens | prefix store: saves / restores / restored tokens / ms saving / ms restoring |",
     "|---|---|---|---|---|---|---|---|---|",
     ...rows,
     "",

@@ -82,6 +82,9 @@ export interface PrefixStoreStats {
   skipped: number;
   /** Files found unreadable or corrupt and deleted (the prefix was recomputed). */
   dropped: number;
+  /** Time spent writing (checksum included) and reading back states, in ms. */
+  saveMs: number;
+  restoreMs: number;
 }
 
 async function sha256File(path: string): Promise<string> {
@@ -107,7 +110,7 @@ export class PrefixStore {
   private entries: Entry[] = [];
   /** One operation at a time: saves, restores and index writes do not interleave. */
   private queue: Promise<unknown> = Promise.resolve();
-  readonly counters = { saves: 0, restores: 0, restoredTokens: 0, skipped: 0, dropped: 0 };
+  readonly counters = { saves: 0, restores: 0, restoredTokens: 0, skipped: 0, dropped: 0, saveMs: 0, restoreMs: 0 };
 
   private constructor(
     readonly dir: string,
@@ -247,6 +250,7 @@ export class PrefixStore {
       const tmp = join(this.dir, `${file}.tmp`);
       let bytes: number;
       let sha256: string;
+      const started = performance.now();
       try {
         ({ fileSize: bytes } = await sequence.saveStateToFile(tmp));
         sha256 = await sha256File(tmp);
@@ -260,6 +264,7 @@ export class PrefixStore {
       this.entries.push({ file, tokens, bytes, sha256, lastUsed: Date.now() });
       this.evictFor(0, []);
       this.counters.saves++;
+      this.counters.saveMs += Math.round(performance.now() - started);
       this.writeIndex();
       this.logger.debug({ tokens: tokens.length, bytes, dir: this.dir }, "saved a prompt prefix");
       return true;
@@ -294,6 +299,7 @@ export class PrefixStore {
       if (!found || found.length < this.options.minTokens) return 0;
       const { entry } = found;
       const path = join(this.dir, entry.file);
+      const started = performance.now();
       try {
         const actual = await sha256File(path);
         if (actual !== entry.sha256) throw new Error("its checksum does not match");
@@ -314,6 +320,7 @@ export class PrefixStore {
       }
       entry.lastUsed = Date.now();
       this.counters.restores++;
+      this.counters.restoreMs += Math.round(performance.now() - started);
       const shared = commonPrefixLength(sequence.contextTokens, prompt);
       this.counters.restoredTokens += shared;
       this.writeIndex();
