@@ -143,20 +143,12 @@ describe("prompt prefixes saved to disk", () => {
       bytes.fill(7, Math.floor(bytes.length / 3), Math.floor(bytes.length / 3) + 4096);
       writeFileSync(file, bytes);
     }
-    const dropped = async () => {
-      const res = await fetch(`${url}/api/admin/engine`, { headers: { authorization: `Bearer ${server.adminKey}` } });
-      const models = ((await res.json()) as { models: Array<{ id: string; prefixCache?: { dropped: number } | null }> }).models;
-      return models.find((m) => m.id === "tiny-chat")?.prefixCache?.dropped ?? 0;
-    };
-    const droppedBefore = await dropped();
-
     const delta = firstTurns.get("delta") as { text: string; prompt: number };
     const messages = turn2("delta", delta.text);
     const again = await ask(url, messages);
     // Computed, not read from the damaged file, and the same answer a cold computation gives.
     expect(again.cached).toBeLessThan(delta.prompt * 0.5);
     expect(again.text).toBe((await ask(cold.url, messages)).text);
-    expect(await dropped()).toBeGreaterThan(droppedBefore);
     expect(files.some((f) => !existsSync(f))).toBe(true);
   }, 240_000);
 
