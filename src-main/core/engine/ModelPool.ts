@@ -283,6 +283,7 @@ export class LoadedModel {
           cachedTokens: chat.sequences[s]?.contextTokens ?? [],
           lastUsed: chat.lastUsed[s] ?? 0,
           affinityKey: chat.affinity[s] ?? null,
+          costly: this.prefixes?.isCostly(chat.sequences[s]?.contextTokens ?? []) ?? false,
         })),
         hint,
       )?.slot ?? (free.at(-1) as number);

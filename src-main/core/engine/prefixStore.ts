@@ -202,6 +202,11 @@ export class PrefixStore {
     return held.length - commonPrefixLength(held, prompt) >= this.options.minTokens && held.length >= this.options.minTokens;
   }
 
+  /** Whether losing `held` costs work: long enough to save and not covered by a saved file. */
+  isCostly(held: readonly number[]): boolean {
+    return held.length >= this.options.minTokens && !this.entries.some((e) => startsWith(e.tokens, held));
+  }
+
   /** The saved prefix sharing the most tokens with `prompt`, when it beats `warm` (what the chosen sequence shares). */
   bestFor(prompt: readonly number[], warm: number, contextSize: number): { tokens: number } | null {
     const found = this.find(prompt, contextSize);
