@@ -171,7 +171,7 @@ async function startLlamaServer(path: string, cacheRam: string): Promise<Side> {
       ...["--no-webui", "--log-disable"],
       ...(cacheRam === "default" ? [] : ["--cache-ram", cacheRam]),
     ],
-    { stdio: ["ignore", "ignore", "ignore"] },
+    { stdio: ["ignore", "ignore", "inherit"] },
   );
   const base = `http://127.0.0.1:${port}`;
   await waitHealthy(`${base}/health`, child);

@@ -101,7 +101,13 @@ describe("prompt prefixes saved to disk", () => {
     const sizes = saved.map((f) => statSync(f).size).sort((x, y) => y - x);
     // Room for the two largest files: opening the store deletes the least recently used one.
     const bound = (sizes[0] ?? 0) + (sizes[1] ?? 0) + 1;
-    const oldest = [...saved].sort((x, y) => statSync(x).mtimeMs - statSync(y).mtimeMs)[0] as string;
+    // The least recently used file (written or read back longest ago), as the index records it.
+    const saving = JSON.parse(readFileSync(join(storeDir(), "index.json"), "utf8")) as {
+      entries: Array<{ file: string; lastUsed: number }>;
+    };
+    const lru = [...saving.entries].sort((x, y) => x.lastUsed - y.lastUsed)[0];
+    const oldest = join(storeDir(), lru?.file ?? "none");
+    expect(existsSync(oldest)).toBe(true);
     core = createCore({
       host: "127.0.0.1",
       port: 0,

@@ -214,14 +214,23 @@ export class PrefixStore {
     rmSync(join(this.dir, entry.file), { force: true });
   }
 
-  /** Whether reusing a sequence holding `held` for `prompt` discards enough that it should be saved first. */
+  /**
+   * Whether reusing a sequence holding `held` for `prompt` should save it first: it holds
+   * at least `minTokens` that neither the new prompt nor a saved file keeps. A session's
+   * turn that added a few tokens to its saved prefix is not saved again (restoring the
+   * older file and evaluating those few costs less than writing the whole state).
+   */
   shouldSave(held: readonly number[], prompt: readonly number[]): boolean {
-    return held.length - commonPrefixLength(held, prompt) >= this.options.minTokens && held.length >= this.options.minTokens;
+    if (held.length < this.options.minTokens) return false;
+    let kept = commonPrefixLength(held, prompt);
+    for (const entry of this.entries)
+      kept = Math.max(kept, commonPrefixLength(entry.tokens as unknown as readonly number[], held));
+    return held.length - kept >= this.options.minTokens;
   }
 
-  /** Whether losing `held` costs work: long enough to save and not covered by a saved file. */
+  /** Whether losing `held` loses work: what `shouldSave` would save for any other prompt. */
   isCostly(held: readonly number[]): boolean {
-    return held.length >= this.options.minTokens && !this.entries.some((e) => startsWith(e.tokens, held));
+    return this.shouldSave(held, []);
   }
 
   /** The saved prefix sharing the most tokens with `prompt`, when it beats `warm` (what the chosen sequence shares). */
