@@ -178,7 +178,8 @@ export const SETTINGS = {
   prefixCacheMinTokens: setting({
     schema: z.number().int().min(1),
     default: 1024,
-    description: "a sequence's prompt prefix is saved to disk when a new prompt would overwrite at least this many of its tokens",
+    description:
+      "a sequence's state is saved to disk before a new prompt overwrites at least this many of its tokens that no saved file holds",
     flag: { flags: "--prefix-cache-min-tokens <n>", kind: "integer" },
     saved: true,
   }),
