@@ -50,6 +50,10 @@ export interface CoreOptions {
   modelTtlMinutes: number;
   /** RAM the loaded models may take together, in bytes; `undefined` = whatever is free. */
   ramBudgetBytes?: number;
+  /** Disk each chat model's saved prompt prefixes may take, in bytes (`prefixCacheDir`); 0 = off. */
+  prefixCacheMaxBytes: number;
+  /** A sequence's prefix is saved when a new prompt would overwrite at least this many of its tokens. */
+  prefixCacheMinTokens: number;
   /** Hugging Face base URL (default: `HF_ENDPOINT`, else https://huggingface.co). */
   hfEndpoint?: string;
   /** Hugging Face token for gated or private repositories (default: `HF_TOKEN`). */
@@ -177,6 +181,11 @@ export function defaultWebRoot(): string {
 /** Whether `host` keeps the server on this machine. */
 export function isLoopbackHost(host: string): boolean {
   return host === "localhost" || host === "::1" || host.startsWith("127.");
+}
+
+/** Where saved prompt prefixes live, one folder per model (engine/prefixStore.ts). */
+export function prefixCacheDir(dataDir: string): string {
+  return join(dataDir, "prefix-cache");
 }
 
 export function databasePath(dataDir: string): string {

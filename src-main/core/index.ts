@@ -1,6 +1,6 @@
 import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
-import { type CoreOptions, databasePath, defaultDataDir, resolveOptions } from "./config.js";
+import { type CoreOptions, databasePath, defaultDataDir, prefixCacheDir, resolveOptions } from "./config.js";
 import { DatabaseOpenError, type Db, isCorrupt, openDatabase } from "./db/database.js";
 import { FileSecretBox, secretKeyPath } from "./db/secretBox.js";
 import { ServerLock } from "./db/serverLock.js";
@@ -171,6 +171,11 @@ export function createCore(partial: Partial<CoreOptions> = {}): Core {
         maxLoadedModels: options.maxLoadedModels,
         defaultTtlMinutes: options.modelTtlMinutes,
         ramBudgetBytes: options.ramBudgetBytes,
+        prefixCache: {
+          dir: prefixCacheDir(options.dataDir),
+          maxBytes: options.prefixCacheMaxBytes,
+          minTokens: options.prefixCacheMinTokens,
+        },
         logger,
         logLevel: logger.level,
         launcher,

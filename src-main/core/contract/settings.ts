@@ -173,6 +173,22 @@ export const SETTINGS = {
     description: "RAM the loaded models may take together, in bytes (default: whatever is free)",
     saved: true,
   }),
+  prefixCacheMaxBytes: setting({
+    schema: z.number().int().min(0),
+    default: 2 * 2 ** 30,
+    description:
+      "disk each chat model's saved prompt prefixes may take, in bytes (under <data-dir>/prefix-cache; least recently used deleted first; 0 = off)",
+    flag: { flags: "--prefix-cache-max-bytes <n>", kind: "integer" },
+    saved: true,
+  }),
+  prefixCacheMinTokens: setting({
+    schema: z.number().int().min(1),
+    default: 1024,
+    description:
+      "a sequence's state is saved to disk before a new prompt overwrites at least this many of its tokens that no saved file holds",
+    flag: { flags: "--prefix-cache-min-tokens <n>", kind: "integer" },
+    saved: true,
+  }),
   upstreamTimeoutMs: setting({
     schema: z.number().int().min(1),
     default: 120_000,

@@ -1,3 +1,4 @@
+import { statSync } from "node:fs";
 import type {
   ChatWrapper,
   Llama,
@@ -16,6 +17,7 @@ import { ContextPool } from "./ContextPool.js";
 import { type ContextBounds, contextBounds } from "./contextSize.js";
 import { estimateFit, type FitEstimate } from "./fit.js";
 import { llamaSaidSince } from "./llama.js";
+import { type PrefixCacheOptions, PrefixStore } from "./prefixStore.js";
 import { SlotQueue } from "./SlotQueue.js";
 import { SequenceAligner } from "./sequenceAlign.js";
 import { chooseSequence, commonPrefixLength, type SequenceRequest } from "./sequenceChoice.js";
@@ -37,7 +39,12 @@ export interface PoolOptions {
   ramBudgetBytes?: number | undefined;
   /** Unload idle models after their TTL (false inside engine processes: the supervisor decides). Defaults to true. */
   idleUnload?: boolean;
+  /** Long prompt prefixes saved to disk when their sequence is reused, restored when they return (prefixStore.ts); none = off. */
+  prefixCache?: PrefixCacheOptions | undefined;
 }
+
+/** Longest time unloading a model spends saving its warm sequences' prefixes (the supervisor's grace is 5 s). */
+const SAVE_ON_UNLOAD_MS = 3000;
 
 /** Prompt tokens fed per decode step while other streams of the model are generating. */
 const PROMPT_CHUNK = 128;
@@ -115,7 +122,11 @@ export class LoadedModel {
     /** Sequence ids leased to a request now: the batch strategy waits only for these. */
     leased: Set<number>;
     aligner: SequenceAligner;
+    /** Slots leased now (an unload saves only the others). */
+    busySlots: Set<number>;
   } | null = null;
+  /** This model's saved prompt prefixes, once the chat context exists (null when the store is off). */
+  private prefixes: PrefixStore | null = null;
   private chatCreating: Promise<void> | null = null;
   readonly embedding: ContextPool<LlamaEmbeddingContext>;
   readonly ranking: ContextPool<LlamaRankingContext>;
@@ -129,6 +140,7 @@ export class LoadedModel {
     private readonly options: PoolOptions,
     readonly estimate: FitEstimate | null,
     private readonly overrides: LoadOverrides = {},
+    private readonly logger?: Logger,
   ) {
     this.settings = effectiveSettings(info, options);
     const full = () => new QueueFullError(info.id);
@@ -186,6 +198,7 @@ export class LoadedModel {
       lastUsed: this.lastUsed,
       estimatedRam: this.estimate?.ram ?? null,
       estimatedVram: this.estimate?.vram ?? null,
+      prefixCache: this.prefixes?.stats ?? null,
     };
   }
 
@@ -237,12 +250,32 @@ export class LoadedModel {
         batching,
         leased,
         aligner,
+        busySlots: new Set(),
       };
+      this.prefixes = this.openPrefixStore();
     })();
     try {
       await this.chatCreating;
     } finally {
       this.chatCreating = null;
+    }
+  }
+
+  /**
+   * The model's prefix store, emptied when the model file or the settings that shape its
+   * states changed since it was written (sampling, TTL and threads do not).
+   */
+  private openPrefixStore(): PrefixStore | null {
+    const options = this.options.prefixCache;
+    if (!options || options.maxBytes <= 0 || !this.logger) return null;
+    try {
+      const file = statSync(this.info.path);
+      const { sampling: _s, ttlMinutes: _t, threads: _n, ...shaping } = this.info.settings ?? {};
+      const fingerprint = JSON.stringify({ path: this.info.path, size: file.size, mtime: file.mtimeMs, settings: shaping });
+      return PrefixStore.open(options, this.info.id, fingerprint, this.logger);
+    } catch (error) {
+      this.logger.warn({ model: this.info.id, err: (error as Error).message }, "prompt prefixes will not be saved");
+      return null;
     }
   }
 
@@ -264,6 +297,7 @@ export class LoadedModel {
           cachedTokens: chat.sequences[s]?.contextTokens ?? [],
           lastUsed: chat.lastUsed[s] ?? 0,
           affinityKey: chat.affinity[s] ?? null,
+          costly: this.prefixes?.isCostly(chat.sequences[s]?.contextTokens ?? []) ?? false,
         })),
         hint,
       )?.slot ?? (free.at(-1) as number);
@@ -278,6 +312,21 @@ export class LoadedModel {
       chat.slots.release(slot);
       throw error;
     }
+    chat.busySlots.add(slot);
+    let cachedTokens = commonPrefixLength(sequence.contextTokens, hint.promptTokens);
+    const store = this.prefixes;
+    if (store) {
+      // A long prefix this prompt would overwrite goes to disk first; a saved prefix longer
+      // than what the sequence shares is read back, so only the rest is evaluated.
+      try {
+        if (store.shouldSave(sequence.contextTokens, hint.promptTokens)) await store.save(sequence);
+        if (store.bestFor(hint.promptTokens, cachedTokens, sequence.contextSize))
+          await store.restore(sequence, hint.promptTokens);
+      } catch (error) {
+        this.logger?.warn({ model: this.info.id, err: (error as Error).message }, "the prompt prefix store failed");
+      }
+      cachedTokens = commonPrefixLength(sequence.contextTokens, hint.promptTokens);
+    }
     this.lastUsed = Date.now();
     // node-llama-cpp's internal id of the sequence (as in the batch queue); the engine tests fail if it goes.
     const sequenceId = (sequence as unknown as { _sequenceId?: number })._sequenceId ?? -1;
@@ -287,8 +336,8 @@ export class LoadedModel {
     return {
       sequence,
       loaded: this,
-      cachedTokens: commonPrefixLength(sequence.contextTokens, hint.promptTokens),
       align: (tokens) => chat.aligner.align(sequence, tokens),
+      cachedTokens,
       release: () => {
         if (released) return;
         released = true;
@@ -296,10 +345,24 @@ export class LoadedModel {
         chat.lastUsed[slot] = this.lastUsed;
         chat.affinity[slot] = hint.affinityKey ?? null;
         chat.leased.delete(sequenceId);
+        chat.busySlots.delete(slot);
         chat.slots.release(slot);
         if (!this.busy) this.onIdle();
       },
     };
+  }
+
+  /** Idle sequences' long prefixes go to disk, so they outlive this load (a restart, a TTL unload). */
+  private async savePrefixesBeforeUnload(): Promise<void> {
+    const chat = this.chat;
+    const store = this.prefixes;
+    if (!chat || !store) return;
+    const deadline = Date.now() + SAVE_ON_UNLOAD_MS;
+    for (const [slot, sequence] of chat.sequences.entries()) {
+      if (Date.now() > deadline) break;
+      if (!sequence || sequence.disposed || chat.busySlots.has(slot)) continue;
+      if (store.shouldSave(sequence.contextTokens, [])) await store.save(sequence);
+    }
   }
 
   async dispose(): Promise<void> {
@@ -308,6 +371,7 @@ export class LoadedModel {
     this.chat?.aligner.release();
     this.embedding.rejectAll(error);
     this.ranking.rejectAll(error);
+    await this.savePrefixesBeforeUnload();
     await this.embedding.dispose();
     await this.ranking.dispose();
     await this.model.dispose();
@@ -462,7 +526,7 @@ export class ModelPool {
         },
       });
       this.logger.info({ model: info.id, ms: Date.now() - started }, "model loaded");
-      return new LoadedModel(info, model, this.options, estimate, overrides);
+      return new LoadedModel(info, model, this.options, estimate, overrides, this.logger);
     } catch (error) {
       // llama.cpp's log lines cross from its thread asynchronously: let them arrive.
       await new Promise((resolve) => setImmediate(resolve));

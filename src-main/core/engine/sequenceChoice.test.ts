@@ -76,6 +76,22 @@ describe("chooseSequence", () => {
     expect(chooseSequence(free, { promptTokens: changed, affinityKey: "session-c" })?.slot).toBe(0);
   });
 
+  it("overwrites a cheap cache (short, or already on disk) before an unsaved long prefix, even a colder one", () => {
+    const request = { promptTokens: [900, 901] };
+    const choice = chooseSequence(
+      [
+        { ...candidate(0, [1, 2, 3, 4, 5, 6], 10), costly: true },
+        { ...candidate(1, [7, 8], 50), costly: false },
+        { ...candidate(2, [9, 10, 11, 12], 40), costly: false },
+      ],
+      request,
+    );
+    expect(choice?.slot).toBe(2);
+    // All costly: the least recently used, as before.
+    const all = [candidate(0, [1, 2, 3], 30), candidate(1, [4, 5, 6], 20)].map((c) => ({ ...c, costly: true }));
+    expect(chooseSequence(all, request)?.slot).toBe(1);
+  });
+
   it("with no prompt tokens known, prefers a fresh sequence, then the coldest", () => {
     expect(chooseSequence([candidate(0, [5], 9), candidate(1, [], 0), candidate(2, [6], 1)], { promptTokens: [] })?.slot).toBe(1);
     expect(chooseSequence([candidate(0, [5], 9), candidate(2, [6], 1)], { promptTokens: [] })).toEqual({

@@ -20,6 +20,12 @@ export interface SequenceCandidate {
   lastUsed: number;
   /** The affinity key of the request it last served, if that request had one. */
   affinityKey: string | null;
+  /**
+   * Whether overwriting its cache loses work worth keeping: a long prefix not saved to
+   * disk (prefixStore.ts). Such sequences are overwritten after the cheap ones (fresh,
+   * short caches, caches already on disk). Treated as false when left out.
+   */
+  costly?: boolean;
 }
 
 /** What is known of the new request before it takes a sequence. */
@@ -54,8 +60,9 @@ export function commonPrefixLength(a: readonly number[], b: readonly number[]): 
  *    common prefix with the prompt, destroyed is the rest of its cache (another
  *    client's prefix), counted as nothing when it served the same affinity key; the
  *    best balance wins, ties to the longer prefix;
- * 2. otherwise a fresh sequence, else the least recently used one (idle caches stay
- *    warm; the coldest is evicted first).
+ * 2. otherwise a fresh sequence, else the least recently used one among those whose
+ *    cache is cheap to lose (short, or saved on disk), else the least recently used
+ *    (idle caches stay warm; the coldest is evicted first).
  * Returns null only when there is no candidate.
  */
 export function chooseSequence(candidates: readonly SequenceCandidate[], request: SequenceRequest): SequenceChoice | null {
@@ -80,7 +87,10 @@ export function chooseSequence(candidates: readonly SequenceCandidate[], request
     own ??
     [...candidates].sort(
       (a, b) =>
-        Number(a.cachedTokens.length > 0) - Number(b.cachedTokens.length > 0) || a.lastUsed - b.lastUsed || a.slot - b.slot,
+        Number(a.cachedTokens.length > 0) - Number(b.cachedTokens.length > 0) ||
+        Number(a.costly ?? false) - Number(b.costly ?? false) ||
+        a.lastUsed - b.lastUsed ||
+        a.slot - b.slot,
     )[0];
   return coldest ? { slot: coldest.slot, commonPrefix: commonPrefixLength(coldest.cachedTokens, request.promptTokens) } : null;
 }

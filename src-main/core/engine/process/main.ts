@@ -60,6 +60,7 @@ async function getEngine(): Promise<Engine> {
       maxQueue: settings.maxQueue,
       contextSize: settings.contextSize,
       ...(settings.defaultTtlMinutes !== undefined ? { defaultTtlMinutes: settings.defaultTtlMinutes } : {}),
+      ...(settings.prefixCache ? { prefixCache: settings.prefixCache } : {}),
       maxLoadedModels: 1,
       idleUnload: false,
       logger,

@@ -5,6 +5,7 @@
  */
 import { AbortedError, ApiError, type ErrorKind, ServerError } from "../../errors.js";
 import type { GenerationEvent, ModelInfo } from "../../inference/types.js";
+import type { PrefixCacheOptions } from "../prefixStore.js";
 
 /** What an engine process needs to know about the server's engine settings. */
 export interface EngineProcessOptions {
@@ -14,6 +15,8 @@ export interface EngineProcessOptions {
   maxQueue: number;
   contextSize: number;
   defaultTtlMinutes?: number;
+  /** The prompt prefix store (engine/prefixStore.ts); none = off. */
+  prefixCache?: PrefixCacheOptions;
   logLevel: string;
   /** How often the engine says it is alive (and sends its stats), in ms. */
   heartbeatMs: number;

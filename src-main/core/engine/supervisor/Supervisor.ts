@@ -366,6 +366,7 @@ export class Supervisor {
         maxQueue: this.options.maxQueue,
         contextSize: this.options.contextSize,
         ...(this.options.defaultTtlMinutes !== undefined ? { defaultTtlMinutes: this.options.defaultTtlMinutes } : {}),
+        ...(this.options.prefixCache ? { prefixCache: this.options.prefixCache } : {}),
         logLevel: this.options.logLevel,
         heartbeatMs: Math.max(50, Math.min(1000, Math.floor(this.watchdogMs / 5))),
       },

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import { prefixCacheDir } from "../../config.js";
 import {
   DownloadCreate,
   type LibraryPublic,
@@ -11,6 +12,7 @@ import { sseEvent } from "../../dialects/sse.js";
 import { parseBody } from "../../dialects/validation.js";
 import { likelyFits, RECOMMENDED } from "../../domain/recommended.js";
 import { effectiveSettings } from "../../engine/ModelPool.js";
+import { removePrefixStore } from "../../engine/prefixStore.js";
 import { InvalidRequestError, ModelNotFoundError } from "../../errors.js";
 import type { ModelInfo } from "../../inference/types.js";
 import { requireKey } from "../auth.js";
@@ -59,6 +61,8 @@ export async function libraryRoutes(app: FastifyInstance, deps: ServerDeps): Pro
     const removed = deps.models.remove(request.params.id, (id) => deps.engine.isLoaded(id));
     // A model whose load failed is not loaded, yet the engine still lists it (with its error): forget it too.
     await deps.engine.unload(removed.id).catch(() => false);
+    // Its saved prompt prefixes go with it (engine/prefixStore.ts).
+    removePrefixStore(prefixCacheDir(deps.options.dataDir), removed.id);
     return { id: removed.id, deleted: true };
   });
 
