@@ -26,7 +26,7 @@ import { basename, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { writeTinyLlama } from "../src-main/core/fixtures/tinyModels.js";
 import { freePort } from "../src-main/core/proxy/managedProcesses.js";
-import { median, percentile, sseData } from "./common.js";
+import { median, percentile, sseData, waitHealthy } from "./common.js";
 
 const { values } = parseArgs({
   options: {
@@ -82,22 +82,6 @@ interface Side {
   /** Our engine's prefix-store counters (GET /api/admin/engine); null for llama-server. */
   prefixStats(): Promise<Record<string, number> | null>;
   stop(): Promise<void>;
-}
-
-async function waitHealthy(url: string, child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + 120_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
-    if (
-      await fetch(url).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`no answer from ${url}`);
 }
 
 async function startOurs(): Promise<Side> {

@@ -16,7 +16,7 @@ import { writeLoopingTemplateModel } from "../src-main/core/fixtures/hostileMode
 import { writeFixtureModels } from "../src-main/core/fixtures/tinyModels.js";
 import { freePort } from "../src-main/core/proxy/managedProcesses.js";
 import { startTestServer } from "../tests/helpers/server.js";
-import { type ProcessMemory, processMemory } from "./common.js";
+import { type ProcessMemory, processMemory, waitHealthy } from "./common.js";
 
 /**
  * Sends one request from a child process of its own and resolves with its status: the
@@ -174,13 +174,7 @@ async function memoryLines(): Promise<string> {
   );
   const rows: string[] = [];
   try {
-    for (;;) {
-      if (child.exitCode !== null) throw new Error("the server exited");
-      try {
-        if ((await fetch(`${base}/health`)).ok) break;
-      } catch {}
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await waitHealthy(`${base}/health`, child);
     await new Promise((r) => setTimeout(r, 3000));
     const server = child.pid as number;
     rows.push(`| server process, no model loaded | ${memoryCells(processMemory(server))} |`);

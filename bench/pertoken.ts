@@ -12,7 +12,7 @@ import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { freePort } from "../src-main/core/proxy/managedProcesses.js";
-import { sseData } from "./common.js";
+import { sseData, waitHealthy } from "./common.js";
 
 const root = resolve(import.meta.dirname, "..");
 const TICK_US = 1e6 / Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim() || 100);
@@ -93,13 +93,7 @@ export async function benchPerToken(options: {
   );
   const rows: PerTokenRow[] = [];
   try {
-    for (;;) {
-      if (child.exitCode !== null) throw new Error("the server exited");
-      try {
-        if ((await fetch(`${base}/health`)).ok) break;
-      } catch {}
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await waitHealthy(`${base}/health`, child);
     await stream(base, headers, "Once upon a time", 8); // loads the model
     const server = child.pid as number;
     // The engine process's last argument is its role (the inspector's is "inspector").

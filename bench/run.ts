@@ -38,6 +38,7 @@ import {
   type RunResult,
   rerankDocuments,
   sseData,
+  waitHealthy,
 } from "./common.js";
 import { benchIsolation } from "./isolation.js";
 import { benchProxy } from "./proxy.js";
@@ -128,20 +129,6 @@ async function workerSide(side: "direct" | "engine" | "process", mode: Mode, thr
       await new Promise((r) => (child.exitCode !== null ? r(null) : child.once("exit", r)));
     },
   };
-}
-
-async function waitHealthy(url: string, child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + 120_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`no answer from ${url}`);
 }
 
 /** Streams `streams` generations at once through an OpenAI-compatible HTTP server. */
