@@ -113,6 +113,25 @@ test("the Models table fits 1280 px without a horizontal scrollbar", async ({ pa
   expect(remove && remove.x + remove.width).toBeLessThanOrEqual(1280);
 });
 
+test("at 400 px the API keys reflow into one card per key: nothing scrolls sideways, Revoke in reach", async ({ page }) => {
+  await page.setViewportSize({ width: 400, height: 800 });
+  await signIn(page, "#/keys");
+  const row = page
+    .getByTestId("key-row")
+    .filter({ has: page.getByRole("button", { name: "Revoke" }) })
+    .first();
+  await expect(row).toBeVisible();
+  expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBe(0);
+  expect(await sideways(page, ".keys-card")).toBeLessThanOrEqual(0);
+  // Stacked: each cell says what it is.
+  await expect(row.locator('td[data-label="Scopes"]')).toBeVisible();
+  const revoke = row.getByRole("button", { name: "Revoke" });
+  await revoke.scrollIntoViewIfNeeded();
+  await expect(revoke).toBeInViewport({ ratio: 1 });
+  const box = await revoke.boundingBox();
+  expect(box && box.x >= 0 && box.x + box.width <= 400).toBe(true);
+});
+
 test("at 400 px the Models table reflows into one card per model with every action in reach", async ({ page }) => {
   test.setTimeout(120_000);
   await page.setViewportSize({ width: 400, height: 800 });

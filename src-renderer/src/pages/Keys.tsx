@@ -133,74 +133,74 @@ export function Keys() {
         Keys for apps call <code>/v1</code> (inference scope) or the admin API (management scope). Each browser signed in to this
         app holds a <b>browser session</b> key of its own for 30 days; revoke one to sign that browser out.
       </Text>
-      <Card withBorder p={0}>
-        <Table.ScrollContainer minWidth={820}>
-          <Table verticalSpacing="sm" highlightOnHover>
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Name</Table.Th>
-                <Table.Th>Key</Table.Th>
-                <Table.Th>Scopes</Table.Th>
-                <Table.Th>Routes</Table.Th>
-                <Table.Th>Limits</Table.Th>
-                <Table.Th>Last used</Table.Th>
-                <Table.Th>Expires</Table.Th>
-                <Table.Th>
-                  <span className="visually-hidden">Actions</span>
-                </Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {keys.data?.data.map((k) => (
-                <Table.Tr key={k.id} style={{ opacity: k.revokedAt ? 0.6 : 1 }} data-testid="key-row">
-                  <Table.Td>
-                    <Group gap={6} wrap="nowrap">
-                      <Text size="sm">{k.name}</Text>
-                      {k.id === mine && (
-                        <Badge color="teal" variant="light" data-testid="this-browser">
-                          this browser
-                        </Badge>
-                      )}
-                    </Group>
-                  </Table.Td>
-                  <Table.Td>
-                    <Code>{k.maskedValue}</Code>
-                  </Table.Td>
-                  <Table.Td>
-                    {k.scopes.map((s) => (
-                      <Badge key={s} variant="light" mr={4}>
-                        {s}
+      <Card withBorder p={0} className="stack-host keys-card">
+        <Table verticalSpacing="sm" highlightOnHover className="stack-table">
+          <Table.Thead>
+            <Table.Tr>
+              <Table.Th>Name</Table.Th>
+              <Table.Th>Key</Table.Th>
+              <Table.Th>Scopes</Table.Th>
+              <Table.Th>Routes</Table.Th>
+              <Table.Th>Limits</Table.Th>
+              <Table.Th>Last used</Table.Th>
+              <Table.Th>Expires</Table.Th>
+              <Table.Th>
+                <span className="visually-hidden">Actions</span>
+              </Table.Th>
+            </Table.Tr>
+          </Table.Thead>
+          <Table.Tbody>
+            {keys.data?.data.map((k) => (
+              <Table.Tr key={k.id} style={{ opacity: k.revokedAt ? 0.6 : 1 }} data-testid="key-row">
+                <Table.Td className="cell-wide">
+                  <Group gap={6} wrap="nowrap">
+                    <Text size="sm" fw={600}>
+                      {k.name}
+                    </Text>
+                    {k.id === mine && (
+                      <Badge color="teal" variant="light" className="badge-full" data-testid="this-browser">
+                        this browser
                       </Badge>
-                    ))}
-                  </Table.Td>
-                  <Table.Td>{k.allowedRoutes?.join(", ") ?? "all"}</Table.Td>
-                  <Table.Td>
-                    {[k.rpmLimit ? `${k.rpmLimit}/min` : null, k.tokensPerDay ? `${k.tokensPerDay} tok/day` : null]
-                      .filter(Boolean)
-                      .join(" · ") || "none"}
-                  </Table.Td>
-                  <Table.Td>{when(k.lastUsedAt)}</Table.Td>
-                  <Table.Td>{k.expiresAt ? when(k.expiresAt) : "never"}</Table.Td>
-                  <Table.Td>
-                    {k.revokedAt ? (
-                      <Badge color="gray">revoked</Badge>
-                    ) : (
-                      <Button
-                        size="compact-sm"
-                        color="red"
-                        variant="light"
-                        onClick={() => setConfirm(k)}
-                        data-testid={`revoke-${k.id}`}
-                      >
-                        Revoke
-                      </Button>
                     )}
-                  </Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </Table.ScrollContainer>
+                  </Group>
+                </Table.Td>
+                <Table.Td data-label="Key" className="cell-wide">
+                  <Code>{k.maskedValue}</Code>
+                </Table.Td>
+                <Table.Td data-label="Scopes">
+                  {k.scopes.map((s) => (
+                    <Badge key={s} variant="light" mr={4}>
+                      {s}
+                    </Badge>
+                  ))}
+                </Table.Td>
+                <Table.Td data-label="Routes">{k.allowedRoutes?.join(", ") ?? "all"}</Table.Td>
+                <Table.Td data-label="Limits">
+                  {[k.rpmLimit ? `${k.rpmLimit}/min` : null, k.tokensPerDay ? `${k.tokensPerDay} tok/day` : null]
+                    .filter(Boolean)
+                    .join(" · ") || "none"}
+                </Table.Td>
+                <Table.Td data-label="Last used">{when(k.lastUsedAt)}</Table.Td>
+                <Table.Td data-label="Expires">{k.expiresAt ? when(k.expiresAt) : "never"}</Table.Td>
+                <Table.Td className="cell-wide">
+                  {k.revokedAt ? (
+                    <Badge color="gray">revoked</Badge>
+                  ) : (
+                    <Button
+                      size="compact-sm"
+                      color="red"
+                      variant="light"
+                      onClick={() => setConfirm(k)}
+                      data-testid={`revoke-${k.id}`}
+                    >
+                      Revoke
+                    </Button>
+                  )}
+                </Table.Td>
+              </Table.Tr>
+            ))}
+          </Table.Tbody>
+        </Table>
       </Card>
       <Modal opened={confirm !== null} onClose={() => setConfirm(null)} title="Revoke this key?">
         <Stack>
