@@ -132,6 +132,18 @@ test("at 400 px the API keys reflow into one card per key: nothing scrolls sidew
   expect(box && box.x >= 0 && box.x + box.width <= 400).toBe(true);
 });
 
+test("at 400 px the routes reflow too: nothing scrolls sideways, Edit in reach, flags not cut", async ({ page }) => {
+  await page.setViewportSize({ width: 400, height: 800 });
+  await signIn(page, "#/routes");
+  await expect(page.getByRole("button", { name: "Edit" }).first()).toBeVisible();
+  expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBe(0);
+  expect(await sideways(page, "[data-testid=routes-card]")).toBeLessThanOrEqual(0);
+  const badge = page.locator("[data-testid=routes-card] .mantine-Badge-label").first();
+  expect(await badge.evaluate((el) => el.scrollWidth - el.clientWidth)).toBeLessThanOrEqual(0);
+  const box = await page.getByRole("button", { name: "Edit" }).first().boundingBox();
+  expect(box && box.x >= 0 && box.x + box.width <= 400).toBe(true);
+});
+
 test("at 400 px the Models table reflows into one card per model with every action in reach", async ({ page }) => {
   test.setTimeout(120_000);
   await page.setViewportSize({ width: 400, height: 800 });

@@ -231,8 +231,8 @@ export function Routes() {
         Claude Code), an upstream server with its own key, or a local server the app runs. Generic-proxy routes are reachable at{" "}
         <code>{serverUrl()}/model/proxy/&lt;id&gt;/…</code>.
       </Text>
-      <Card withBorder>
-        <Table>
+      <Card withBorder className="stack-host" data-testid="routes-card">
+        <Table className="stack-table" verticalSpacing="sm">
           <Table.Thead>
             <Table.Tr>
               <Table.Th>Id</Table.Th>
@@ -245,9 +245,13 @@ export function Routes() {
           <Table.Tbody>
             {routes.data?.data.map((r) => (
               <Table.Tr key={r.id}>
-                <Table.Td>{r.id}</Table.Td>
-                <Table.Td>{r.name}</Table.Td>
-                <Table.Td>
+                <Table.Td data-label="Id">{r.id}</Table.Td>
+                <Table.Td data-label="Name">
+                  <Text size="sm" fw={600}>
+                    {r.name}
+                  </Text>
+                </Table.Td>
+                <Table.Td data-label="Targets" className="cell-wide">
                   {r.targets.map((t) => (
                     <Text key={t.id} size="sm">
                       {t.kind === "model"
@@ -261,15 +265,23 @@ export function Routes() {
                     </Text>
                   ))}
                 </Table.Td>
-                <Table.Td>
+                <Table.Td data-label="Flags">
                   <Group gap={4}>
-                    {r.auto && <Badge variant="light">model</Badge>}
+                    {r.auto && (
+                      <Badge variant="light" className="badge-full">
+                        model
+                      </Badge>
+                    )}
                     {r.genericProxy && (
-                      <Badge variant="light" color="grape">
+                      <Badge variant="light" color="grape" className="badge-full">
                         generic proxy
                       </Badge>
                     )}
-                    {!r.enabled && <Badge color="gray">disabled</Badge>}
+                    {!r.enabled && (
+                      <Badge color="gray" className="badge-full">
+                        disabled
+                      </Badge>
+                    )}
                   </Group>
                 </Table.Td>
                 <Table.Td>
