@@ -19,7 +19,7 @@
  * a 4×256 F16 llama for loaded machines. Besides times (load-dependent), the table counts
  * prompt tokens evaluated and reused over the turns, which do not depend on load.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";

@@ -116,7 +116,8 @@ export function processMemory(pid: number): ProcessMemory | null {
 export async function waitHealthy(url: string, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + 120_000;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`server exited with ${child.exitCode ?? child.signalCode}`);
     const ok = await fetch(url).then(
       (r) => r.ok,
       () => false, // not listening yet

@@ -209,7 +209,7 @@ async function memoryLines(): Promise<string> {
     rows.push(`| server process, tiny-chat and tiny-embed loaded | ${memoryCells(processMemory(server))} |`);
   } finally {
     child.kill("SIGTERM");
-    await new Promise((r) => (child.exitCode !== null ? r(null) : child.once("exit", r)));
+    await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once("exit", r)));
     rmSync(work, { recursive: true, force: true });
   }
   return [

@@ -123,7 +123,7 @@ export async function benchPerToken(options: {
     }
   } finally {
     child.kill("SIGTERM");
-    await new Promise((r) => (child.exitCode !== null ? r(null) : child.once("exit", r)));
+    await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once("exit", r)));
     rmSync(work, { recursive: true, force: true });
   }
   return rows;

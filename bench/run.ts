@@ -126,7 +126,7 @@ async function workerSide(side: "direct" | "engine" | "process", mode: Mode, thr
     },
     async stop() {
       child.stdin.end();
-      await new Promise((r) => (child.exitCode !== null ? r(null) : child.once("exit", r)));
+      await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once("exit", r)));
     },
   };
 }
@@ -211,7 +211,7 @@ async function startServer(side: "api" | "llama-server", threads: number, tag: s
   }
   const stop = async () => {
     child.kill("SIGTERM");
-    await new Promise((r) => (child.exitCode !== null ? r(null) : child.once("exit", r)));
+    await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once("exit", r)));
   };
   try {
     await waitHealthy(`${base}/health`, child);
