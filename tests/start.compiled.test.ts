@@ -1,7 +1,7 @@
 // The `maas-base` bin runs the core compiled to JavaScript (bin/build-core.mjs), built by
 // `npm install` and again on the next start when the sources changed.
 import { execFile } from "node:child_process";
-import { existsSync, statSync, utimesSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, utimesSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
@@ -23,6 +23,35 @@ describe("compiled CLI", () => {
     expect(existsSync(join(dir, "engine", "process", "main.js"))).toBe(true);
     expect(existsSync(join(dir, "engine", "engineInfo.js"))).toBe(true);
     expect(existsSync(join(dir, "cli.test.js"))).toBe(false);
+  });
+
+  it("the server's start path imports no node-llama-cpp (engine processes alone load it)", () => {
+    // Follow the bundle's static imports (not lazy `import()`s) from cli.bundle.js: none may reach
+    // node-llama-cpp, which costs ~350 ms and tens of MB at every start (a pure helper imported from
+    // ModelPool.ts once pulled it in).
+    const dir: string = coreBuildDir();
+    const seen = new Set<string>();
+    const reaches: string[] = [];
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = readFileSync(join(dir, file), "utf8");
+      for (const [, from] of text.matchAll(/^import\s+(?:[^"';]*?\s+from\s+)?"([^"]+)";?$/gm)) {
+        if (from === undefined) continue;
+        if (from.startsWith("./")) visit(from.slice(2));
+        else if (from === "node-llama-cpp" || from.startsWith("@node-llama-cpp/")) reaches.push(file);
+      }
+    };
+    // `serve` and the core are imported lazily by the CLI: start from the chunks that hold them
+    // (esbuild names each source in a `// src-main/…` comment) and follow their static imports.
+    const starts = readdirSync(dir).filter((f) => {
+      if (!f.endsWith(".js")) return false;
+      const text = readFileSync(join(dir, f), "utf8");
+      return /^\/\/ src-main\/core\/(index|cli\/serve)\.ts$/m.test(text);
+    });
+    expect(starts.length).toBeGreaterThan(0);
+    for (const f of ["cli.bundle.js", ...starts]) visit(f);
+    expect(reaches).toEqual([]);
   });
 
   it("rebuilds on the next start when a source file changed", async () => {

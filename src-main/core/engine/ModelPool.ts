@@ -10,38 +10,21 @@ import type {
   Token,
 } from "node-llama-cpp";
 import type { Logger } from "pino";
-import { ApiError, ModelLoadError, QueueFullError } from "../errors.js";
+import { ModelLoadError, QueueFullError } from "../errors.js";
 import type { ModelInfo } from "../inference/types.js";
 import { createBatchStrategy } from "./batching.js";
 import { ContextPool } from "./ContextPool.js";
-import { type ContextBounds, contextBounds } from "./contextSize.js";
+import type { ContextBounds } from "./contextSize.js";
 import { estimateFit, type FitEstimate } from "./fit.js";
 import { llamaSaidSince } from "./llama.js";
-import { type PrefixCacheOptions, PrefixStore } from "./prefixStore.js";
+import { effectiveSettings, InsufficientMemoryError, type PoolOptions } from "./poolSettings.js";
+import { PrefixStore } from "./prefixStore.js";
 import { SlotQueue } from "./SlotQueue.js";
 import { SequenceAligner } from "./sequenceAlign.js";
 import { chooseSequence, commonPrefixLength, type SequenceRequest } from "./sequenceChoice.js";
 
-export interface PoolOptions {
-  /** Threads per context; `undefined` = llama.cpp's count of physical cores. */
-  threads?: number | undefined;
-  /** Parallel sequences per chat model (continuous batching across them). */
-  parallel: number;
-  /** Requests that may wait for a free sequence before new ones get 429. */
-  maxQueue: number;
-  /** Upper bound on each sequence's context, in tokens. */
-  contextSize: number;
-  /** Models kept in memory at once; loading one more evicts the least recently used idle one. */
-  maxLoadedModels?: number;
-  /** Minutes without requests before a model is unloaded (per-model settings override; 0 = never). */
-  defaultTtlMinutes?: number;
-  /** RAM the loaded models may take together, in bytes; `undefined` = what is free. */
-  ramBudgetBytes?: number | undefined;
-  /** Unload idle models after their TTL (false inside engine processes: the supervisor decides). Defaults to true. */
-  idleUnload?: boolean;
-  /** Long prompt prefixes saved to disk when their sequence is reused, restored when they return (prefixStore.ts); none = off. */
-  prefixCache?: PrefixCacheOptions | undefined;
-}
+// Pure parts the server process uses too (it must not import this file: it loads node-llama-cpp).
+export { effectiveSettings, InsufficientMemoryError, type PoolOptions } from "./poolSettings.js";
 
 /** Longest time unloading a model spends saving its warm sequences' prefixes (the supervisor's grace is 5 s). */
 const SAVE_ON_UNLOAD_MS = 3000;
@@ -57,20 +40,6 @@ const BATCH_MAX_WAITS = 32;
  * measured no faster (bench/RESULTS.md, 2026-11-26).
  */
 const ENCODER_CONTEXTS = 1;
-
-/** The memory check said no, even after evicting what could be evicted. */
-export class InsufficientMemoryError extends ApiError {
-  constructor(model: string, needed: number, available: number, what: "RAM" | "VRAM") {
-    const gib = (n: number) => `${(n / 2 ** 30).toFixed(2)} GiB`;
-    super(
-      503,
-      "server",
-      `Model '${model}' needs about ${gib(needed)} of ${what} with its settings, but ${gib(available)} is available. ` +
-        "Unload other models, lower its context size or GPU layers, or pick a smaller quantization.",
-      { code: "insufficient_memory" },
-    );
-  }
-}
 
 /** A sequence leased to one request. `release` must be called exactly once. */
 export interface SequenceLease {
@@ -90,21 +59,6 @@ export interface SequenceLease {
 export interface LoadOverrides {
   /** The chat context's bounds for this load, instead of those its settings give. */
   context?: ContextBounds;
-}
-
-/** A model's effective settings: its own, else the server's. */
-export function effectiveSettings(info: ModelInfo, options: PoolOptions) {
-  const own = info.settings ?? {};
-  const context = contextBounds({ explicit: own.contextSize, cap: options.contextSize, trainContextSize: info.contextLength });
-  return {
-    parallel: own.parallel ?? options.parallel,
-    /** The largest context asked for; node-llama-cpp gives what free memory allows, down to `contextMin`. */
-    contextSize: context.max,
-    contextMin: context.min,
-    threads: own.threads ?? options.threads,
-    gpuLayers: own.gpuLayers ?? ("auto" as const),
-    ttlMinutes: own.ttlMinutes ?? options.defaultTtlMinutes ?? 15,
-  };
 }
 
 /** A model in memory with the contexts made for it so far. */

@@ -24,7 +24,7 @@ import { requireCapability } from "../capability.js";
 import { type ContextBounds, contextToFit } from "../contextSize.js";
 import type { EngineDescription } from "../engineInfo.js";
 import type { FitEstimate, FitSettings } from "../fit.js";
-import { effectiveSettings, InsufficientMemoryError, type PoolOptions } from "../ModelPool.js";
+import { effectiveSettings, InsufficientMemoryError, type PoolOptions } from "../poolSettings.js";
 import type { EngineLauncher } from "../process/launcher.js";
 import { EngineProcess, type ExitReport } from "./EngineProcess.js";
 import type { Inspector } from "./Inspector.js";

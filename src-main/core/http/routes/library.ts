@@ -11,7 +11,7 @@ import {
 import { sseEvent } from "../../dialects/sse.js";
 import { parseBody } from "../../dialects/validation.js";
 import { likelyFits, RECOMMENDED } from "../../domain/recommended.js";
-import { effectiveSettings } from "../../engine/ModelPool.js";
+import { effectiveSettings } from "../../engine/poolSettings.js";
 import { removePrefixStore } from "../../engine/prefixStore.js";
 import { InvalidRequestError, ModelNotFoundError } from "../../errors.js";
 import type { ModelInfo } from "../../inference/types.js";
