@@ -3,7 +3,7 @@
  * child on the small trained stories260K model, streaming completions over HTTP, and the
  * CPU time (utime + stime from /proc, load-independent) its server process and its engine
  * process spend per generated token. Run: `node bin/run-ts.mjs bench/pertoken.ts
- * [--model ../shared/models/stories260K.gguf] [--streams 1,8] [--tokens 256] [--rounds 4]`.
+ * --model path/to/stories260K.gguf [--streams 1,8] [--tokens 256] [--rounds 4]`.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
@@ -144,7 +144,9 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
   const { values } = parseArgs({
     options: { model: { type: "string" }, streams: { type: "string" }, tokens: { type: "string" }, rounds: { type: "string" } },
   });
-  const model = values.model ?? join(root, "..", "shared", "models", "stories260K.gguf");
+  // A small *trained* model (random weights stop early): llama2.c's stories260K as a GGUF.
+  const model = values.model;
+  if (!model) throw new Error("give --model path/to/stories260K.gguf (a small trained llama GGUF)");
   if (!existsSync(model)) throw new Error(`no model at ${model}`);
   const rows = await benchPerToken({
     model,
