@@ -451,8 +451,8 @@ export function Models() {
       )}
       {library.data && <LibraryProblems unreadable={library.data.unreadable ?? []} />}
       {models.length > 0 && (
-        <Card withBorder p={0} className="library">
-          <Table highlightOnHover horizontalSpacing="md" className="library-table" data-testid="library">
+        <Card withBorder p={0} className="library stack-host">
+          <Table highlightOnHover horizontalSpacing="md" className="stack-table library-table" data-testid="library">
             <Table.Thead>
               <Table.Tr>
                 <Table.Th>Model</Table.Th>
