@@ -1,4 +1,4 @@
-import type { ChildProcess } from "node:child_process";
+import { type ChildProcess, execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { writeTinyBert, writeTinyLlama } from "../src-main/core/fixtures/tinyModels.js";
@@ -47,6 +47,28 @@ export function benchModel(cacheDir: string): string {
     vocabulary: "ascii",
     seed: 12,
   });
+  renameSync(partial, path);
+  return path;
+}
+
+/** The quantizations of the medium model the bench makes (llama-quantize's type names). */
+export const BENCH_QUANTS = ["Q8_0", "Q4_K_M"] as const;
+export type BenchQuant = (typeof BENCH_QUANTS)[number];
+
+/**
+ * The medium bench model quantized by `llama-quantize` built from the same bundled llama.cpp
+ * source (`bench/build-llama-server.sh --with-quantize`), so the bench measures the weight
+ * formats users run and not only F16. Cached beside the F16 file.
+ */
+export function benchQuantized(cacheDir: string, quant: BenchQuant, quantizeBin: string): string {
+  const path = join(cacheDir, `bench-medium-v1-${quant}.gguf`);
+  if (existsSync(path)) return path;
+  if (!existsSync(quantizeBin)) {
+    throw new Error(`no llama-quantize at ${quantizeBin}: run bench/build-llama-server.sh --with-quantize first`);
+  }
+  const source = benchModel(cacheDir);
+  const partial = `${path}.partial`;
+  execFileSync(quantizeBin, [source, partial, quant], { stdio: ["ignore", "ignore", "inherit"] });
   renameSync(partial, path);
   return path;
 }

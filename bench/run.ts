@@ -15,7 +15,7 @@
  *
  *   npm run bench -- [--threads 1,2] [--streams 1,4,8] [--tokens 64] [--repeats 5]
  *                    [--modes completions,chat] [--llama-server PATH] [--model path.gguf]
- *                    [--uv-pool 1] [--no-record]
+ *                    [--quant Q8_0|Q4_K_M [--llama-quantize PATH]] [--uv-pool 1] [--no-record]
  */
 
 import { type ChildProcess, spawn } from "node:child_process";
@@ -26,8 +26,11 @@ import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { freePort } from "../src-main/core/proxy/managedProcesses.js";
 import {
+  BENCH_QUANTS,
+  type BenchQuant,
   benchEncoders,
   benchModel,
+  benchQuantized,
   type EncoderResult,
   embeddingInputs,
   type Mode,
@@ -52,6 +55,8 @@ const { values } = parseArgs({
     modes: { type: "string", default: "completions,chat" },
     "llama-server": { type: "string" },
     model: { type: "string" },
+    quant: { type: "string" },
+    "llama-quantize": { type: "string" },
     "uv-pool": { type: "string", default: "1" },
     "no-encoders": { type: "boolean", default: false },
     "no-proxy": { type: "boolean", default: false },
@@ -72,12 +77,21 @@ const contextSize = 1024;
 const root = resolve(import.meta.dirname, "..");
 
 if (llamaServer && !existsSync(llamaServer)) throw new Error(`no llama-server at ${llamaServer}`);
-const modelPath = values.model ? resolve(values.model) : benchModel(join(root, "bench", ".cache"));
+const quant = values.quant as BenchQuant | undefined;
+if (quant && !BENCH_QUANTS.includes(quant)) throw new Error(`--quant takes ${BENCH_QUANTS.join(" or ")}`);
+if (quant && values.model) throw new Error("--quant quantizes the bench model; it does not combine with --model");
+const cacheDir = join(root, "bench", ".cache");
+const quantizeBin = resolve(values["llama-quantize"] ?? join(root, "bench", "llama-server", "bin", "llama-quantize"));
+const modelPath = values.model
+  ? resolve(values.model)
+  : quant
+    ? benchQuantized(cacheDir, quant, quantizeBin)
+    : benchModel(cacheDir);
 const work = mkdtempSync(join(tmpdir(), "maas-bench-"));
 const modelsDir = join(work, "models");
 mkdirSync(modelsDir);
 symlinkSync(modelPath, join(modelsDir, "bench.gguf"));
-const encoderModels = benchEncoders(join(root, "bench", ".cache"));
+const encoderModels = benchEncoders(cacheDir);
 symlinkSync(encoderModels.rerank, join(modelsDir, "bench-rerank.gguf"));
 symlinkSync(encoderModels.embed, join(modelsDir, "bench-embed.gguf"));
 const childEnv = { ...process.env, UV_THREADPOOL_SIZE: uvPool };
@@ -432,7 +446,7 @@ rmSync(work, { recursive: true, force: true });
 
 const heading = values["only-proxy"]
   ? `## ${new Date().toISOString().slice(0, 10)} — generic proxy only\n\nMachine: ${machine}.\n`
-  : `## ${new Date().toISOString().slice(0, 10)} — side by side, ${values.model ? values.model : "bench-medium (12×768 F16 llama, ASCII vocabulary)"}, ` +
+  : `## ${new Date().toISOString().slice(0, 10)} — side by side, ${values.model ? values.model : `bench-medium (12×768 ${quant ?? "F16"} llama, ASCII vocabulary)`}, ` +
     `${maxTokens} tokens, greedy, median of ${repeats}\n\n` +
     `Machine: ${machine}. Engine binary: ${engineInfo ? `${engineInfo.engine.build} (${engineInfo.engine.source})` : "?"}. ` +
     `UV_THREADPOOL_SIZE=${uvPool} for the Node sides. ${parallel} sequences per context, ${contextSize} tokens each.\n`;
