@@ -122,4 +122,19 @@ describe("prompt cache across turns", () => {
     expect(second.usage.input_tokens).toBeGreaterThan(0);
     expect(second.usage.input_tokens).toBeLessThan(read);
   });
+
+  it("OpenAI completions: a prompt that extends an earlier one reuses its sequence across a side request", async () => {
+    const document = agentSystem("delta");
+    const first = await openai.completions.create({ model: "tiny-chat", prompt: document, max_tokens: 3 });
+    const side = await openai.completions.create({ model: "tiny-chat", prompt: "A title:", max_tokens: 2 });
+    expect(side.usage?.prompt_tokens_details?.cached_tokens ?? 0).toBeLessThan(5);
+    const second = await openai.completions.create({
+      model: "tiny-chat",
+      prompt: `${document} And one more rule.`,
+      max_tokens: 3,
+    });
+    const cached = second.usage?.prompt_tokens_details?.cached_tokens ?? 0;
+    expect(cached).toBeGreaterThan((first.usage?.prompt_tokens ?? 0) * 0.8);
+    expect(cached).toBeLessThan(second.usage?.prompt_tokens ?? 0);
+  });
 });

@@ -486,14 +486,16 @@ export class Engine {
   async complete(request: CompletionRequest, signal?: AbortSignal): Promise<GenerationStream> {
     const info = this.resolve(request.model, "chat");
     const loaded = await this.pool.get(info);
-    const lease = await loaded.acquireSequence(signal);
+    if (loaded.model.tokenize(request.prompt).length === 0) throw new InvalidRequestError("The prompt is empty.", "prompt");
+    // The prompt as node-llama-cpp will feed it picks the sequence whose cache shares the longest prefix.
+    const input = completionInput(loaded, request.prompt);
+    const lease = await loaded.acquireSequence(signal, { promptTokens: input });
     let maxTokens: number;
     let promptTokens: number;
     try {
-      promptTokens = loaded.model.tokenize(request.prompt).length;
-      if (promptTokens === 0) throw new InvalidRequestError("The prompt is empty.", "prompt");
+      promptTokens = input.length;
       maxTokens = this.budget(lease, promptTokens, request.sampling.maxTokens ?? 16);
-      await lease.align(completionInput(loaded, request.prompt));
+      await lease.align(input);
     } catch (error) {
       lease.release();
       throw error;
