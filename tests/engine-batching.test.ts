@@ -177,4 +177,70 @@ describe("decode steps in and out of an engine process", () => {
       await local.dispose();
     }
   }, 300_000);
+
+  it("a prefix saved to disk or read back while others stream waits for one step, not for them to end", async () => {
+    // Four sequences, the prefix store on, three long streams: the newcomer's sequence holds
+    // a long prefix that must be saved before it is overwritten (and, after a restart, is
+    // read back); both take the context's lock, which the streams' decode loop holds.
+    const storeDir = join(dir, "prefixes");
+    const open = () =>
+      Engine.create({ ...options(), parallel: 4, prefixCache: { dir: storeDir, maxBytes: 2 ** 30, minTokens: 32 } });
+    const long = 120;
+    const prefixCache = (engine: Engine) =>
+      (engine.pool.stats().find((s) => s.id === info.id) as { prefixCache?: { saves: number; restores: number } })
+        .prefixCache ?? { saves: 0, restores: 0 };
+    /** How far the first of three long streams was when a newcomer, sent once it had 4 tokens, got its first one. */
+    const newcomerAt = async (engine: Engine, prompt: string) => {
+      let texts = 0;
+      let ended = 0;
+      let at = -1;
+      let newcomer: Promise<unknown> | null = null;
+      const streams = await Promise.all([0, 1, 2].map((i) => engine.complete(request(`Long stream ${i} of its own.`, long))));
+      const results = await Promise.all(
+        streams.map((stream, i) =>
+          drain(stream, (n) => {
+            if (i !== 0) return;
+            texts = n;
+            if (n === 4 && !newcomer) {
+              newcomer = engine.complete(request(prompt, 3)).then((s) =>
+                drain(s, (m) => {
+                  if (m === 1) at = ended > 0 ? long : texts;
+                }),
+              );
+            }
+          }).finally(() => {
+            ended++;
+          }),
+        ),
+      );
+      for (const r of results) expect(r.finish).toBe("length");
+      await newcomer;
+      return at;
+    };
+    const session = `The session's long system prefix. ${"Keep every edit small and tested. ".repeat(8)}`;
+    let engine = await open();
+    let savedAt: number;
+    try {
+      await drain(await engine.complete(request(session, 2)));
+      // Every sequence but the session's is used once and short: a side request can only take the session's.
+      await Promise.all([0, 1, 2].map(async (i) => drain(await engine.complete(request(`Warm up ${i}.`, 2)))));
+      savedAt = await newcomerAt(engine, "A side request.");
+      expect(prefixCache(engine).saves).toBeGreaterThanOrEqual(1);
+    } finally {
+      await engine.dispose();
+    }
+    // After a restart the session returns while three streams run: its prefix is read back.
+    engine = await open();
+    try {
+      const restoredAt = await newcomerAt(engine, `${session} And the next turn.`);
+      expect(prefixCache(engine).restores).toBe(1);
+      // Before, both waited for the long streams to end (`long`).
+      expect(savedAt).toBeGreaterThan(0);
+      expect(savedAt).toBeLessThan(long / 2);
+      expect(restoredAt).toBeGreaterThan(0);
+      expect(restoredAt).toBeLessThan(long / 2);
+    } finally {
+      await engine.dispose();
+    }
+  }, 300_000);
 });

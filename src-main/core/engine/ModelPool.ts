@@ -273,9 +273,11 @@ export class LoadedModel {
       // A long prefix this prompt would overwrite goes to disk first; a saved prefix longer
       // than what the sequence shares is read back, so only the rest is evaluated.
       try {
-        if (store.shouldSave(sequence.contextTokens, hint.promptTokens)) await store.save(sequence);
+        // Both take the context's lock: the decode loop steps aside for them (sequenceAlign.ts).
+        const locked = <T>(fn: () => Promise<T>) => chat.aligner.exclusive(fn);
+        if (store.shouldSave(sequence.contextTokens, hint.promptTokens)) await store.save(sequence, locked);
         if (store.bestFor(hint.promptTokens, cachedTokens, sequence.contextSize))
-          await store.restore(sequence, hint.promptTokens);
+          await store.restore(sequence, hint.promptTokens, locked);
       } catch (error) {
         this.logger?.warn({ model: this.info.id, err: (error as Error).message }, "the prompt prefix store failed");
       }

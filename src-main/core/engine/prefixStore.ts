@@ -43,6 +43,13 @@ export interface PrefixCacheOptions {
   minTokens: number;
 }
 
+/**
+ * Runs a call that takes the context's lock (node-llama-cpp's state save and load do);
+ * the engine passes the aligner's `exclusive`, so it need not wait for every stream to end.
+ */
+export type Locked = <T>(fn: () => Promise<T>) => Promise<T>;
+const unlocked: Locked = (fn) => fn();
+
 /** Free disk the store always leaves, whatever its bound. */
 const DISK_RESERVE_BYTES = 512 * 2 ** 20;
 /** A restore must skip at least this many more tokens than the warm sequence shares. */
@@ -255,7 +262,7 @@ export class PrefixStore {
    * Saves the sequence's state unless a saved file already covers it. Returns whether a
    * file was written. Never throws: a failure (disk full) is logged and the save skipped.
    */
-  save(sequence: LlamaContextSequence): Promise<boolean> {
+  save(sequence: LlamaContextSequence, locked: Locked = unlocked): Promise<boolean> {
     return this.serial(async () => {
       const tokens = Uint32Array.from(sequence.contextTokens);
       if (tokens.length < this.options.minTokens) return false;
@@ -283,7 +290,7 @@ export class PrefixStore {
       let sha256: string;
       const started = performance.now();
       try {
-        ({ fileSize: bytes } = await sequence.saveStateToFile(tmp));
+        ({ fileSize: bytes } = await locked(() => sequence.saveStateToFile(tmp)));
         sha256 = await sha256File(tmp);
         renameSync(tmp, join(this.dir, file));
       } catch (error) {
@@ -324,7 +331,7 @@ export class PrefixStore {
    * when nothing was restored: a file that is missing, fails its checksum or that
    * llama.cpp refuses is deleted and logged, and the prompt is computed as usual.
    */
-  restore(sequence: LlamaContextSequence, prompt: readonly number[]): Promise<number> {
+  restore(sequence: LlamaContextSequence, prompt: readonly number[], locked: Locked = unlocked): Promise<number> {
     return this.serial(async () => {
       const found = this.find(prompt, sequence.contextSize);
       if (!found || found.length < this.options.minTokens) return 0;
@@ -334,7 +341,7 @@ export class PrefixStore {
       try {
         const actual = await sha256File(path);
         if (actual !== entry.sha256) throw new Error("its checksum does not match");
-        await sequence.loadStateFromFile(path, { acceptRisk: true });
+        await locked(() => sequence.loadStateFromFile(path, { acceptRisk: true }));
         if (!startsWith(sequence.contextTokens, entry.tokens) || sequence.contextTokens.length !== entry.tokens.length) {
           throw new Error("it holds other tokens than its index says");
         }
@@ -346,7 +353,7 @@ export class PrefixStore {
         );
         this.drop(entry);
         this.writeIndex();
-        await sequence.clearHistory().catch(() => {});
+        await locked(() => sequence.clearHistory()).catch(() => {});
         return 0;
       }
       entry.lastUsed = Date.now();

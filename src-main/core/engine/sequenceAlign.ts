@@ -34,9 +34,11 @@ interface Aligning {
  */
 export class SequenceAligner {
   private readonly aligning = new Set<Aligning>();
+  /** `exclusive` calls under way: each needs the context's lock until it ends. */
+  private exclusiveCalls = 0;
   private held: unknown[] = [];
-  /** Times the decode loop was made to let an erase in, and erases run through `align`. */
-  readonly stats = { holds: 0, aligned: 0 };
+  /** Times the decode loop was made to let an erase in, erases run through `align`, and `exclusive` calls. */
+  readonly stats = { holds: 0, aligned: 0, exclusive: 0 };
 
   constructor(private readonly context: () => LlamaContext | null) {}
 
@@ -46,6 +48,7 @@ export class SequenceAligner {
 
   /** Whether an erase is still waiting for the context's lock. */
   private get blocking(): boolean {
+    if (this.exclusiveCalls > 0) return true;
     for (const a of this.aligning) if (!a.sequence.disposed && a.sequence.nextTokenIndex > a.target) return true;
     return false;
   }
@@ -99,9 +102,27 @@ export class SequenceAligner {
     }
   }
 
+  /**
+   * Runs `fn`, which takes the context's lock (saving or loading a sequence's state,
+   * clearing its history), without waiting for every stream to end: the decode loop
+   * steps aside as it does for an erase, from its next step until `fn` has finished.
+   * The other streams pause only while `fn` holds the lock, as they must.
+   */
+  async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    this.exclusiveCalls++;
+    this.stats.exclusive++;
+    try {
+      return await fn();
+    } finally {
+      this.exclusiveCalls--;
+      this.restore();
+    }
+  }
+
   /** Puts anything still set aside back (the context is going away, or an erase failed). */
   release(): void {
     this.aligning.clear();
+    this.exclusiveCalls = 0;
     this.restore();
   }
 }
