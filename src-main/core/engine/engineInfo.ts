@@ -74,6 +74,20 @@ export function nodeLlamaCppDir(): string {
 }
 
 /**
+ * `-march=native` turns on AMX on Intel CPUs that have it (Sapphire Rapids and later), and
+ * GCC 12 (Debian 12's compiler) miscompiles llama.cpp's AMX kernels: it drops the stores of
+ * the tile shapes before `ldtilecfg`, so the first quantized matrix multiply faults
+ * (SIGILL/SIGSEGV in `ggml_backend_amx_mul_mat`) and every Q4/Q8 model crashed its engine
+ * process once the tuned build was in use (bench/RESULTS.md, 2026-12-03). The tuned build
+ * therefore leaves AMX out; its AVX-512/VNNI paths remain. The prebuilt binary keeps AMX
+ * (its compiler builds it correctly). Changing these flags changes the build's folder, so
+ * an older tuned build is no longer used and the background build makes the new one.
+ * They go into the Release flags (with CMake's own -O3 -DNDEBUG) because cmake-js sets
+ * CMAKE_CXX_FLAGS itself.
+ */
+const NO_AMX = "-O3 -DNDEBUG -mno-amx-tile -mno-amx-int8 -mno-amx-bf16";
+
+/**
  * The cmake options our engine builds are made with. `GGML_NATIVE=ON` is llama.cpp's
  * default for a local build anyway; naming it gives the build a folder of its own
  * (`localBuilds/linux-x64-<hash>`): node-llama-cpp holds a lock on a build folder while
@@ -81,7 +95,12 @@ export function nodeLlamaCppDir(): string {
  * the folder of its own, engines keep loading the prebuilt binary during the build, and
  * load the tuned one (`tunedBuildOptions()`) once it is done.
  */
-export const TUNED_BUILD_CMAKE_OPTIONS: Readonly<Record<string, string>> = Object.freeze({ GGML_NATIVE: "ON" });
+export const TUNED_BUILD_CMAKE_OPTIONS: Readonly<Record<string, string>> = Object.freeze({
+  GGML_NATIVE: "ON",
+  ...(process.arch === "x64" && process.platform !== "win32"
+    ? { CMAKE_C_FLAGS_RELEASE: NO_AMX, CMAKE_CXX_FLAGS_RELEASE: NO_AMX }
+    : {}),
+});
 
 /** The suffix node-llama-cpp gives a build folder for these cmake options (its own hash: SHA-1, bytes in base 36). */
 function cmakeOptionsFolderHash(options: Readonly<Record<string, string>>): string {
