@@ -169,7 +169,20 @@ async function memoryLines(): Promise<string> {
   const base = `http://127.0.0.1:${port}`;
   const child = spawn(
     process.execPath,
-    [cli, "serve", "--port", String(port), "--data-dir", dataDir, "--models-dir", modelsDir, "--threads", "1", "--cpu"],
+    [
+      cli,
+      "serve",
+      "--no-engine-build",
+      "--port",
+      String(port),
+      "--data-dir",
+      dataDir,
+      "--models-dir",
+      modelsDir,
+      "--threads",
+      "1",
+      "--cpu",
+    ],
     { stdio: ["ignore", "ignore", "ignore"] },
   );
   const rows: string[] = [];

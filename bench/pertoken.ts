@@ -86,6 +86,8 @@ export async function benchPerToken(options: {
       ...(process.env.MAAS_SERVER_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? []),
       cli,
       "serve",
+      // A background engine build would compete with what is measured (the bench measures steady state).
+      "--no-engine-build",
       ...["--port", String(port), "--data-dir", dataDir, "--models-dir", modelsDir, "--threads", "1"],
       ...["--parallel", String(parallel), "--context-size", "1024", "--cpu", "--log-level", "warn"],
     ],

@@ -80,9 +80,13 @@ export async function benchProxy(root: string, rounds = 3, seconds = 5, delays =
       .trim();
     const port = await freePort();
     children.push(
-      spawn(process.execPath, [cli, "serve", "--port", String(port), "--data-dir", work, "--cpu", "--log-level", "warn"], {
-        stdio: "ignore",
-      }),
+      spawn(
+        process.execPath,
+        [cli, "serve", "--no-engine-build", "--port", String(port), "--data-dir", work, "--cpu", "--log-level", "warn"],
+        {
+          stdio: "ignore",
+        },
+      ),
     );
     const auth = { authorization: `Bearer ${key}` };
     await waitFor(`http://127.0.0.1:${upstreamPort}/v1/models`);

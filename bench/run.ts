@@ -207,6 +207,8 @@ async function startServer(side: "api" | "llama-server", threads: number, tag: s
       [
         cli,
         "serve",
+        // A background engine build would compete with what is measured (the bench measures steady state).
+        "--no-engine-build",
         ...["--port", String(port), "--data-dir", dataDir, "--models-dir", modelsDir, "--threads", String(threads)],
         ...["--parallel", String(parallel), "--context-size", String(contextSize), "--cpu", "--log-level", "warn"],
       ],
