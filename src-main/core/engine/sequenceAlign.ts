@@ -46,7 +46,7 @@ export class SequenceAligner {
     return (this.context() as unknown as ContextInternals | null)?._queuedDecodes;
   }
 
-  /** Whether an erase is still waiting for the context's lock. */
+  /** Whether an erase is still waiting for the context's lock, or an `exclusive` call is under way. */
   private get blocking(): boolean {
     if (this.exclusiveCalls > 0) return true;
     for (const a of this.aligning) if (!a.sequence.disposed && a.sequence.nextTokenIndex > a.target) return true;
@@ -114,7 +114,8 @@ export class SequenceAligner {
     try {
       return await fn();
     } finally {
-      this.exclusiveCalls--;
+      // `release` may have zeroed the count meanwhile (the context went away).
+      this.exclusiveCalls = Math.max(0, this.exclusiveCalls - 1);
       this.restore();
     }
   }
