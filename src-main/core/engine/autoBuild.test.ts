@@ -1,7 +1,11 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { engineAutoBuildWanted } from "../cli.js";
 import { EngineAutoBuild } from "./autoBuild.js";
+import { prebuiltBeatsTunedBuild } from "./engineInfo.js";
 
 const logger = pino({ level: "silent" });
 
@@ -27,7 +31,14 @@ const settle = () => new Promise((resolve) => setTimeout(resolve, 10));
 describe("background engine build", () => {
   it("is off unless turned on, and does nothing then", async () => {
     const { build, calls } = scriptedBuild(0);
-    const auto = new EngineAutoBuild({ enabled: false, logger, build, alreadyBuilt: () => false, missingTools: () => [] });
+    const auto = new EngineAutoBuild({
+      enabled: false,
+      logger,
+      build,
+      alreadyBuilt: () => false,
+      missingTools: () => [],
+      prebuiltPreferred: () => null,
+    });
     auto.start();
     await settle();
     expect(auto.status().state).toBe("off");
@@ -36,7 +47,14 @@ describe("background engine build", () => {
 
   it("builds the CPU engine at low priority, reports progress, then says it is built", async () => {
     const { build, calls } = scriptedBuild(0);
-    const auto = new EngineAutoBuild({ enabled: true, logger, build, alreadyBuilt: () => false, missingTools: () => [] });
+    const auto = new EngineAutoBuild({
+      enabled: true,
+      logger,
+      build,
+      alreadyBuilt: () => false,
+      missingTools: () => [],
+      prebuiltPreferred: () => null,
+    });
     auto.start();
     await settle();
     const status = auto.status();
@@ -50,7 +68,14 @@ describe("background engine build", () => {
 
   it("skips when a local build exists or the tools are missing, and says why", async () => {
     const { build, calls } = scriptedBuild(0);
-    const done = new EngineAutoBuild({ enabled: true, logger, build, alreadyBuilt: () => true, missingTools: () => [] });
+    const done = new EngineAutoBuild({
+      enabled: true,
+      logger,
+      build,
+      alreadyBuilt: () => true,
+      missingTools: () => [],
+      prebuiltPreferred: () => null,
+    });
     done.start();
     const noTools = new EngineAutoBuild({
       enabled: true,
@@ -58,6 +83,7 @@ describe("background engine build", () => {
       build,
       alreadyBuilt: () => false,
       missingTools: () => ["cmake"],
+      prebuiltPreferred: () => null,
     });
     noTools.start();
     await settle();
@@ -73,6 +99,7 @@ describe("background engine build", () => {
       build: scriptedBuild(2).build,
       alreadyBuilt: () => false,
       missingTools: () => [],
+      prebuiltPreferred: () => null,
     });
     failing.start();
     await settle();
@@ -84,6 +111,7 @@ describe("background engine build", () => {
       build: scriptedBuild("untilAborted").build,
       alreadyBuilt: () => false,
       missingTools: () => [],
+      prebuiltPreferred: () => null,
     });
     long.start();
     await settle();
@@ -100,5 +128,35 @@ describe("background engine build", () => {
     expect(engineAutoBuildWanted(true, { MAAS_ENGINE_BUILD: "off" })).toBe(false);
     expect(engineAutoBuildWanted(true, { CI: "true", MAAS_ENGINE_BUILD: "on" })).toBe(true);
     expect(engineAutoBuildWanted(false, { MAAS_ENGINE_BUILD: "on" })).toBe(false);
+  });
+
+  it("does not build where the prebuilt engine is faster (a CPU with AMX), and says why", async () => {
+    const { build, calls } = scriptedBuild(0);
+    const auto = new EngineAutoBuild({
+      enabled: true,
+      logger,
+      build,
+      alreadyBuilt: () => false,
+      missingTools: () => [],
+      prebuiltPreferred: () => "this CPU has AMX",
+    });
+    auto.start();
+    await settle();
+    expect(auto.status()).toMatchObject({ state: "notNeeded", reason: "this CPU has AMX" });
+    expect(calls).toEqual([]);
+  });
+
+  it.runIf(process.platform === "linux" && process.arch === "x64")("reads AMX from the CPU's flags", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cpuinfo-"));
+    try {
+      const cpuinfo = join(dir, "cpuinfo");
+      writeFileSync(cpuinfo, "processor\t: 0\nflags\t\t: fpu avx2 avx512f amx_bf16 amx_tile amx_int8\n");
+      expect(prebuiltBeatsTunedBuild(cpuinfo)).toMatch(/AMX/);
+      writeFileSync(cpuinfo, "processor\t: 0\nflags\t\t: fpu avx2 fma\n");
+      expect(prebuiltBeatsTunedBuild(cpuinfo)).toBeNull();
+      expect(prebuiltBeatsTunedBuild(join(dir, "missing"))).toBeNull();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,9 +1,10 @@
 import type { Logger } from "pino";
-import { buildEngine, hasTunedBuild, missingBuildTools } from "./engineInfo.js";
+import { buildEngine, hasTunedBuild, missingBuildTools, prebuiltBeatsTunedBuild } from "./engineInfo.js";
 
 /**
  * `off`: the setting is off; `unavailable`: cmake or a compiler is missing (`reason`);
- * `notNeeded`: a local build is already in use; `building`; `built`: engines loaded
+ * `notNeeded`: a local build is already in use, or the prebuilt engine is the faster one
+ * on this CPU (`reason`); `building`; `built`: engines loaded
  * from now on use it; `failed` (`reason`, the last lines of output).
  */
 export type EngineBuildState = "off" | "unavailable" | "notNeeded" | "building" | "built" | "failed";
@@ -27,7 +28,8 @@ const KEPT_LINES = 20;
  * compiler exist: the prebuilt engine measured about half of llama-server's
  * throughput at 8 streams here, a native build three quarters (bench/RESULTS.md).
  * The prebuilt engine serves meanwhile; engine processes started after the build
- * load the new binary. It costs minutes of CPU (at the lowest priority), so it is
+ * load the new binary. Not on a CPU with AMX, where the prebuilt engine is faster for
+ * quantized models (`prebuiltBeatsTunedBuild`). It costs minutes of CPU (at the lowest priority), so it is
  * off unless the caller turns it on (`serve` does, outside CI and tests).
  */
 export class EngineAutoBuild {
@@ -52,6 +54,8 @@ export class EngineAutoBuild {
       alreadyBuilt?: () => boolean;
       /** Defaults to looking for cmake, a C++ compiler and git on PATH. */
       missingTools?: () => string[];
+      /** Why the prebuilt engine beats a local build here, or null (defaults to `prebuiltBeatsTunedBuild`). */
+      prebuiltPreferred?: () => string | null;
     },
   ) {}
 
@@ -64,6 +68,12 @@ export class EngineAutoBuild {
     if (!this.options.enabled || this.running) return;
     if ((this.options.alreadyBuilt ?? hasTunedBuild)()) {
       this.current = { ...this.current, state: "notNeeded" };
+      return;
+    }
+    const preferred = (this.options.prebuiltPreferred ?? prebuiltBeatsTunedBuild)();
+    if (preferred) {
+      this.current = { ...this.current, state: "notNeeded", reason: preferred };
+      this.options.logger.info({ reason: preferred }, "no local engine build: the prebuilt engine is faster here");
       return;
     }
     const missing = (this.options.missingTools ?? missingBuildTools)();

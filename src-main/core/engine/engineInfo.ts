@@ -102,6 +102,27 @@ export const TUNED_BUILD_CMAKE_OPTIONS: Readonly<Record<string, string>> = Objec
     : {}),
 });
 
+/**
+ * Why the prebuilt engine is faster here than a tuned build, or null. On a CPU with AMX
+ * the prebuilt binary loads its `sapphirerapids` variant, which uses AMX for quantized
+ * models, and a tuned build must leave AMX out (NO_AMX): measured here with Q4_K_M, the
+ * prebuilt engine decoded 8 streams at 242 tok/s and the tuned build at 135, with half the
+ * time to first token (bench/RESULTS.md, 2026-12-03). `maas-base engine build` still
+ * builds when asked.
+ */
+export function prebuiltBeatsTunedBuild(cpuinfo = "/proc/cpuinfo"): string | null {
+  if (process.arch !== "x64" || process.platform !== "linux") return null;
+  try {
+    const flags = /^flags\s*:(.*)$/m.exec(readFileSync(cpuinfo, "utf8"))?.[1] ?? "";
+    if (/\bamx_int8\b/.test(flags)) {
+      return "this CPU has AMX: the prebuilt engine uses it for quantized models, and a local build must leave it out (GCC 12 miscompiles it)";
+    }
+  } catch {
+    // No cpuinfo: nothing known against a build.
+  }
+  return null;
+}
+
 /** The suffix node-llama-cpp gives a build folder for these cmake options (its own hash: SHA-1, bytes in base 36). */
 function cmakeOptionsFolderHash(options: Readonly<Record<string, string>>): string {
   const text = Object.keys(options)

@@ -96,7 +96,7 @@ function EngineBuildLine({ build }: { build: EngineBuildPublic | undefined }) {
   }
   const text: Record<Exclude<EngineBuildPublic["state"], "building">, string> = {
     built: "Tuned engine built: models loaded from now on use it.",
-    notNeeded: "Tuned for this CPU.",
+    notNeeded: build.reason ? `No tuned build needed: ${build.reason}.` : "Tuned for this CPU.",
     off: "Background build of a tuned engine: off.",
     unavailable: `No tuned build: ${build.reason ?? "cmake or a compiler is missing"}.`,
     failed: `The tuned build failed: ${build.reason ?? "see the server log"}. The prebuilt engine serves.`,
