@@ -80,8 +80,9 @@ export function nodeLlamaCppDir(): string {
  * (SIGILL/SIGSEGV in `ggml_backend_amx_mul_mat`) and every Q4/Q8 model crashed its engine
  * process once the tuned build was in use (bench/RESULTS.md, 2026-12-03). The tuned build
  * therefore leaves AMX out; its AVX-512/VNNI paths remain. The prebuilt binary keeps AMX
- * (its compiler builds it correctly). Changing these flags changes the build's folder, so
- * an older tuned build is no longer used and the background build makes the new one.
+ * (its compiler builds it correctly), which is why `serve` builds no tuned engine on a
+ * CPU with AMX (`prebuiltBeatsTunedBuild`). Changing these flags changes the build's
+ * folder, so an older tuned build (with AMX) is no longer used.
  * They go into the Release flags (with CMake's own -O3 -DNDEBUG) because cmake-js sets
  * CMAKE_CXX_FLAGS itself.
  */
