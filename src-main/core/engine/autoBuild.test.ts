@@ -26,19 +26,16 @@ function scriptedBuild(code: number | "untilAborted") {
   return { build, calls };
 }
 
+/** A background build with nothing found against it, unless `options` say otherwise. */
+const autoBuild = (options: Partial<ConstructorParameters<typeof EngineAutoBuild>[0]> & { enabled: boolean }) =>
+  new EngineAutoBuild({ logger, alreadyBuilt: () => false, missingTools: () => [], prebuiltPreferred: () => null, ...options });
+
 const settle = () => new Promise((resolve) => setTimeout(resolve, 10));
 
 describe("background engine build", () => {
   it("is off unless turned on, and does nothing then", async () => {
     const { build, calls } = scriptedBuild(0);
-    const auto = new EngineAutoBuild({
-      enabled: false,
-      logger,
-      build,
-      alreadyBuilt: () => false,
-      missingTools: () => [],
-      prebuiltPreferred: () => null,
-    });
+    const auto = autoBuild({ enabled: false, build });
     auto.start();
     await settle();
     expect(auto.status().state).toBe("off");
@@ -47,14 +44,7 @@ describe("background engine build", () => {
 
   it("builds the CPU engine at low priority, reports progress, then says it is built", async () => {
     const { build, calls } = scriptedBuild(0);
-    const auto = new EngineAutoBuild({
-      enabled: true,
-      logger,
-      build,
-      alreadyBuilt: () => false,
-      missingTools: () => [],
-      prebuiltPreferred: () => null,
-    });
+    const auto = autoBuild({ enabled: true, build });
     auto.start();
     await settle();
     const status = auto.status();
@@ -68,23 +58,9 @@ describe("background engine build", () => {
 
   it("skips when a local build exists or the tools are missing, and says why", async () => {
     const { build, calls } = scriptedBuild(0);
-    const done = new EngineAutoBuild({
-      enabled: true,
-      logger,
-      build,
-      alreadyBuilt: () => true,
-      missingTools: () => [],
-      prebuiltPreferred: () => null,
-    });
+    const done = autoBuild({ enabled: true, build, alreadyBuilt: () => true });
     done.start();
-    const noTools = new EngineAutoBuild({
-      enabled: true,
-      logger,
-      build,
-      alreadyBuilt: () => false,
-      missingTools: () => ["cmake"],
-      prebuiltPreferred: () => null,
-    });
+    const noTools = autoBuild({ enabled: true, build, missingTools: () => ["cmake"] });
     noTools.start();
     await settle();
     expect(done.status().state).toBe("notNeeded");
@@ -93,26 +69,12 @@ describe("background engine build", () => {
   });
 
   it("reports a failed build, and a build stopped with the server", async () => {
-    const failing = new EngineAutoBuild({
-      enabled: true,
-      logger,
-      build: scriptedBuild(2).build,
-      alreadyBuilt: () => false,
-      missingTools: () => [],
-      prebuiltPreferred: () => null,
-    });
+    const failing = autoBuild({ enabled: true, build: scriptedBuild(2).build });
     failing.start();
     await settle();
     expect(failing.status()).toMatchObject({ state: "failed", reason: "the build exited with 2" });
 
-    const long = new EngineAutoBuild({
-      enabled: true,
-      logger,
-      build: scriptedBuild("untilAborted").build,
-      alreadyBuilt: () => false,
-      missingTools: () => [],
-      prebuiltPreferred: () => null,
-    });
+    const long = autoBuild({ enabled: true, build: scriptedBuild("untilAborted").build });
     long.start();
     await settle();
     expect(long.status().state).toBe("building");
@@ -132,14 +94,7 @@ describe("background engine build", () => {
 
   it("does not build where the prebuilt engine is faster (a CPU with AMX), and says why", async () => {
     const { build, calls } = scriptedBuild(0);
-    const auto = new EngineAutoBuild({
-      enabled: true,
-      logger,
-      build,
-      alreadyBuilt: () => false,
-      missingTools: () => [],
-      prebuiltPreferred: () => "this CPU has AMX",
-    });
+    const auto = autoBuild({ enabled: true, build, prebuiltPreferred: () => "this CPU has AMX" });
     auto.start();
     await settle();
     expect(auto.status()).toMatchObject({ state: "notNeeded", reason: "this CPU has AMX" });
