@@ -27,7 +27,11 @@ async function serve(args: string[]): Promise<{ url: string; child: ChildProcess
     out += String(d);
   });
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no server: ${out}`)), 90_000);
+    const timer = setTimeout(() => {
+      clearInterval(check);
+      child.kill("SIGKILL");
+      reject(new Error(`no server: ${out}`));
+    }, 90_000);
     const check = setInterval(() => {
       const match = /listening on (http:\/\/\S+)/.exec(out);
       if (match?.[1]) {
