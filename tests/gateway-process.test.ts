@@ -8,6 +8,7 @@ import { promisify } from "node:util";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeFixtureModels } from "../src-main/core/fixtures/tinyModels.js";
+import { type Serving, spawnServe } from "./helpers/serve.js";
 
 /**
  * The gateway as a process (issue 19): `maas-base serve` started as a user types it,
@@ -45,43 +46,11 @@ function cli(...args: string[]) {
   return run(process.execPath, [BIN, ...args], { cwd: root });
 }
 
-interface Serving {
-  child: ChildProcess;
-  url: string;
-  output: () => string;
-}
-
 /** Starts `maas-base serve` on `dataDir` and resolves once it listens (or rejects with what it printed). */
-function serve(dataDir: string, ...extra: string[]): Promise<Serving> {
-  const child = spawn(
-    process.execPath,
-    [BIN, "serve", "--port", "0", "--data-dir", dataDir, "--cpu", "--threads", "1", "--log-level", "warn", ...extra],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
-  children.push(child);
-  let out = "";
-  child.stdout?.on("data", (d) => {
-    out += String(d);
-  });
-  child.stderr?.on("data", (d) => {
-    out += String(d);
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${out}`)), 170_000);
-    const check = setInterval(() => {
-      const match = /listening on (http:\/\/\S+)/.exec(out);
-      if (match?.[1]) {
-        clearInterval(check);
-        clearTimeout(timer);
-        resolve({ child, url: match[1], output: () => out });
-      }
-    }, 50);
-    child.once("exit", (code) => {
-      clearInterval(check);
-      clearTimeout(timer);
-      reject(Object.assign(new Error(`serve exited with ${code}`), { code, output: out }));
-    });
-  });
+async function serve(dataDir: string, ...extra: string[]): Promise<Serving> {
+  const serving = await spawnServe(["--data-dir", dataDir, "--cpu", "--threads", "1", "--log-level", "warn", ...extra], 170_000);
+  children.push(serving.child);
+  return serving;
 }
 
 function exited(child: ChildProcess): Promise<void> {

@@ -3,46 +3,18 @@
 // and decode a quantized model with it. It takes ~4–6 minutes of both cores on a 2-core
 // machine and changes which binary every later engine process loads
 // (node-llama-cpp/llama/localBuilds), so it is not part of `npm test`; CI runs it on its own.
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { writeTinyLlama } from "../../src-main/core/fixtures/tinyModels.js";
+import { BIN, spawnServe } from "../helpers/serve.js";
 
 const run = promisify(execFile);
-const BIN = join(import.meta.dirname, "..", "..", "bin", "maas-base.mjs");
 const dir = mkdtempSync(join(tmpdir(), "maas-engine-build-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** `maas-base serve` on a free port; resolves with its URL once it listens. */
-async function serve(args: string[]): Promise<{ url: string; child: ChildProcess; output: () => string }> {
-  const child = spawn(process.execPath, [BIN, "serve", "--port", "0", ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  child.stdout?.on("data", (d) => {
-    out += String(d);
-  });
-  child.stderr?.on("data", (d) => {
-    out += String(d);
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      clearInterval(check);
-      child.kill("SIGKILL");
-      reject(new Error(`no server: ${out}`));
-    }, 90_000);
-    const check = setInterval(() => {
-      const match = /listening on (http:\/\/\S+)/.exec(out);
-      if (match?.[1]) {
-        clearTimeout(timer);
-        clearInterval(check);
-        resolve(match[1]);
-      }
-    }, 100);
-  });
-  return { url, child, output: () => out };
-}
 
 describe("maas-base engine build", () => {
   it("builds the CPU engine offline, and gpus reports the local build from then on", { timeout: 40 * 60_000 }, async () => {
@@ -61,7 +33,7 @@ describe("maas-base engine build", () => {
     const models = join(dir, "models");
     mkdirSync(models, { recursive: true });
     writeTinyLlama(join(models, "tiny-q8.gguf"), { type: "q8_0", vocabulary: "ascii" });
-    const server = await serve([
+    const server = await spawnServe([
       "--data-dir",
       join(dir, "data"),
       "--models-dir",
