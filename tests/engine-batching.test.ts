@@ -90,6 +90,55 @@ async function drain(stream: GenerationStream, onText?: (n: number) => void) {
   return { texts, finish, tokens };
 }
 
+type Drained = Awaited<ReturnType<typeof drain>>;
+
+/**
+ * Starts `running` streams of `long` tokens; once the first has 4 tokens, sends a
+ * newcomer with `prompt`. Returns how far the first stream was when the newcomer's first
+ * token came (-1: never; `long`: only after a stream had ended), with every result.
+ */
+async function newcomerAt(
+  complete: (r: ReturnType<typeof request>) => Promise<GenerationStream>,
+  {
+    running,
+    long,
+    prompt,
+    streamPrompt,
+    newcomerTokens,
+  }: {
+    running: number;
+    long: number;
+    prompt: string;
+    streamPrompt: (i: number) => string;
+    newcomerTokens: number;
+  },
+): Promise<{ at: number; results: Drained[]; late: Drained }> {
+  let ended = 0;
+  let textsOfFirst = 0;
+  let at = -1;
+  let newcomer: Promise<Drained> | null = null;
+  const streams = await Promise.all(Array.from({ length: running }, (_, i) => complete(request(streamPrompt(i), long))));
+  const results = await Promise.all(
+    streams.map((stream, i) =>
+      drain(stream, (n) => {
+        if (i !== 0) return;
+        textsOfFirst = n;
+        if (n === 4 && !newcomer) {
+          newcomer = complete(request(prompt, newcomerTokens)).then((s) =>
+            drain(s, (m) => {
+              if (m === 1) at = ended > 0 ? long : textsOfFirst;
+            }),
+          );
+        }
+      }).finally(() => {
+        ended++;
+      }),
+    ),
+  );
+  const late = await (newcomer as unknown as Promise<Drained>);
+  return { at, results, late };
+}
+
 /** Every sequence used once (so each holds a stale cache, as on a server that has run a while), then 8 at once. */
 async function stepsForBurst(side: Side): Promise<number> {
   await Promise.all(Array.from({ length: STREAMS }, async (_, i) => drain(await side.complete(request(`Warm up ${i}.`, 2)))));
@@ -141,33 +190,17 @@ describe("decode steps in and out of an engine process", () => {
         Array.from({ length: STREAMS }, async (_, i) => drain(await local.complete(request(`Warm up ${i}.`, 2)))),
       );
       const long = 120;
-      const running = 4;
-      let ended = 0;
-      let textsOfFirst = 0;
-      /** How far the first long stream was when the newcomer's first token came (-1: never; `long`: after all ended). */
-      let atNewcomer = -1;
-      let newcomer: Promise<{ texts: number; finish: string; tokens: number }> | null = null;
-      const streams = await Promise.all(
-        Array.from({ length: running }, (_, i) => local.complete(request(`Long stream ${i}, the first ones.`, long))),
-      );
-      const results = await Promise.all(
-        streams.map((stream, i) =>
-          drain(stream, (n) => {
-            if (i !== 0) return;
-            textsOfFirst = n;
-            if (n === 4 && !newcomer) {
-              newcomer = local.complete(request("A newcomer with a prompt of its own.", 4)).then((s) =>
-                drain(s, (m) => {
-                  if (m === 1) atNewcomer = ended > 0 ? long : textsOfFirst;
-                }),
-              );
-            }
-          }).finally(() => {
-            ended++;
-          }),
-        ),
-      );
-      const late = await (newcomer as unknown as Promise<{ texts: number; finish: string; tokens: number }>);
+      const {
+        at: atNewcomer,
+        results,
+        late,
+      } = await newcomerAt(local.complete, {
+        running: 4,
+        long,
+        prompt: "A newcomer with a prompt of its own.",
+        streamPrompt: (i) => `Long stream ${i}, the first ones.`,
+        newcomerTokens: 4,
+      });
       for (const r of results) expect(r.finish).toBe("length");
       expect(late.tokens).toBeGreaterThan(0);
       // Without the fix the newcomer's first token came only once the long streams had ended.
@@ -190,31 +223,15 @@ describe("decode steps in and out of an engine process", () => {
       (engine.pool.stats().find((s) => s.id === info.id) as { prefixCache?: { saves: number; restores: number } })
         .prefixCache ?? { saves: 0, restores: 0 };
     /** How far the first of three long streams was when a newcomer, sent once it had 4 tokens, got its first one. */
-    const newcomerAt = async (engine: Engine, prompt: string) => {
-      let texts = 0;
-      let ended = 0;
-      let at = -1;
-      let newcomer: Promise<unknown> | null = null;
-      const streams = await Promise.all([0, 1, 2].map((i) => engine.complete(request(`Long stream ${i} of its own.`, long))));
-      const results = await Promise.all(
-        streams.map((stream, i) =>
-          drain(stream, (n) => {
-            if (i !== 0) return;
-            texts = n;
-            if (n === 4 && !newcomer) {
-              newcomer = engine.complete(request(prompt, 3)).then((s) =>
-                drain(s, (m) => {
-                  if (m === 1) at = ended > 0 ? long : texts;
-                }),
-              );
-            }
-          }).finally(() => {
-            ended++;
-          }),
-        ),
-      );
+    const savedOrRestoredAt = async (engine: Engine, prompt: string) => {
+      const { at, results } = await newcomerAt((r) => engine.complete(r), {
+        running: 3,
+        long,
+        prompt,
+        streamPrompt: (i) => `Long stream ${i} of its own.`,
+        newcomerTokens: 3,
+      });
       for (const r of results) expect(r.finish).toBe("length");
-      await newcomer;
       return at;
     };
     const session = `The session's long system prefix. ${"Keep every edit small and tested. ".repeat(8)}`;
@@ -224,7 +241,7 @@ describe("decode steps in and out of an engine process", () => {
       await drain(await engine.complete(request(session, 2)));
       // Every sequence but the session's is used once and short: a side request can only take the session's.
       await Promise.all([0, 1, 2].map(async (i) => drain(await engine.complete(request(`Warm up ${i}.`, 2)))));
-      savedAt = await newcomerAt(engine, "A side request.");
+      savedAt = await savedOrRestoredAt(engine, "A side request.");
       expect(prefixCache(engine).saves).toBeGreaterThanOrEqual(1);
     } finally {
       await engine.dispose();
@@ -232,7 +249,7 @@ describe("decode steps in and out of an engine process", () => {
     // After a restart the session returns while three streams run: its prefix is read back.
     engine = await open();
     try {
-      const restoredAt = await newcomerAt(engine, `${session} And the next turn.`);
+      const restoredAt = await savedOrRestoredAt(engine, `${session} And the next turn.`);
       expect(prefixCache(engine).restores).toBe(1);
       // Before, both waited for the long streams to end (`long`).
       expect(savedAt).toBeGreaterThan(0);
