@@ -260,4 +260,29 @@ describe("decode steps in and out of an engine process", () => {
       await engine.dispose();
     }
   }, 300_000);
+
+  it("concurrent streams take adjacent sequences, so llama.cpp decodes each step in one pass", async () => {
+    const engine = await Engine.create(options());
+    const splitSteps = () => {
+      const stat = engine.pool.stats().find((s) => s.id === info.id);
+      return stat && "splitSteps" in stat ? (stat.splitSteps ?? 0) : 0;
+    };
+    try {
+      // Every sequence used; the even ones end first, so they are the least recently used.
+      await Promise.all(
+        Array.from({ length: STREAMS }, async (_, i) =>
+          drain(await engine.complete(request(`Warm up ${i}.`, i % 2 === 0 ? 2 : 40))),
+        ),
+      );
+      const before = splitSteps();
+      // Before the choice looked at neighbours, these took the coldest: sequences 0, 2, 4, 6.
+      const results = await Promise.all(
+        Array.from({ length: 4 }, async (_, i) => drain(await engine.complete(request(`Story ${i}: the lighthouse.`)))),
+      );
+      for (const r of results) expect(r.tokens).toBe(TOKENS);
+      expect(splitSteps() - before).toBe(0);
+    } finally {
+      await engine.dispose();
+    }
+  }, 300_000);
 });

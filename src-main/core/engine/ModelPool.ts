@@ -141,6 +141,7 @@ export class LoadedModel {
       decodeBatches: batching?.batches ?? 0,
       batchedTokens: batching?.tokens ?? 0,
       shortBatches: batching?.shortBatches ?? 0,
+      splitSteps: batching?.splitSteps ?? 0,
       unknownSequences: batching?.unknownSequences ?? 0,
       /** Times the decode loop was paused so a newcomer's stale cache could be erased (sequenceAlign.ts). */
       alignHolds: this.chat?.aligner.stats.holds ?? 0,
@@ -197,7 +198,8 @@ export class LoadedModel {
       created = context;
       this.chat = {
         context,
-        sequences: new Array(parallel).fill(undefined),
+        // All made now, so slot i is llama.cpp's sequence i (the sequence choice keeps busy ids adjacent).
+        sequences: Array.from({ length: parallel }, () => context.getSequence()),
         lastUsed: new Array(parallel).fill(0),
         affinity: new Array(parallel).fill(null),
         slots,
@@ -243,18 +245,28 @@ export class LoadedModel {
     await this.ensureChatContext();
     const chat = this.chat;
     if (!chat) throw new ModelLoadError(this.info.id, "context was disposed");
-    // Prefix-aware choice among free sequences (sequenceChoice.ts), so agents' cached prefixes survive side requests.
-    const choose = (free: readonly number[]) =>
-      chooseSequence(
-        free.map((s) => ({
-          slot: s,
-          cachedTokens: chat.sequences[s]?.contextTokens ?? [],
-          lastUsed: chat.lastUsed[s] ?? 0,
-          affinityKey: chat.affinity[s] ?? null,
-          costly: this.prefixes?.isCostly(chat.sequences[s]?.contextTokens ?? []) ?? false,
-        })),
-        hint,
-      )?.slot ?? (free.at(-1) as number);
+    // Prefix-aware choice among free sequences (sequenceChoice.ts), so agents' cached prefixes
+    // survive side requests, and concurrent streams sit on adjacent sequence ids.
+    // node-llama-cpp's internal id of a slot's sequence (as in the batch queue); the engine tests fail if it goes.
+    const idOf = (s: number) => (chat.sequences[s] as unknown as { _sequenceId?: number } | undefined)?._sequenceId ?? s;
+    const choose = (free: readonly number[]) => {
+      const taken = new Set<number>();
+      for (let s = 0; s < chat.sequences.length; s++) if (!free.includes(s)) taken.add(idOf(s));
+      return (
+        chooseSequence(
+          free.map((s) => ({
+            slot: s,
+            sequenceId: idOf(s),
+            cachedTokens: chat.sequences[s]?.contextTokens ?? [],
+            lastUsed: chat.lastUsed[s] ?? 0,
+            affinityKey: chat.affinity[s] ?? null,
+            costly: this.prefixes?.isCostly(chat.sequences[s]?.contextTokens ?? []) ?? false,
+          })),
+          hint,
+          taken,
+        )?.slot ?? (free.at(-1) as number)
+      );
+    };
     const slot = await chat.slots.acquire(signal, () => new QueueFullError(this.info.id), choose);
     let sequence = chat.sequences[slot];
     try {
@@ -284,7 +296,6 @@ export class LoadedModel {
       cachedTokens = commonPrefixLength(sequence.contextTokens, hint.promptTokens);
     }
     this.lastUsed = Date.now();
-    // node-llama-cpp's internal id of the sequence (as in the batch queue); the engine tests fail if it goes.
     const sequenceId = (sequence as unknown as { _sequenceId?: number })._sequenceId ?? -1;
     if (sequenceId < 0) chat.batching.stats.unknownSequences++;
     chat.leased.add(sequenceId);

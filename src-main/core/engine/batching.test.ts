@@ -1,6 +1,6 @@
 import type { BatchItem } from "node-llama-cpp";
 import { describe, expect, it } from "vitest";
-import { createBatchStrategy, planBatch } from "./batching.js";
+import { createBatchStrategy, planBatch, sequenceRuns } from "./batching.js";
 
 const item = (tokens: number, evaluationPriority = 5): BatchItem =>
   ({ tokens: Array.from({ length: tokens }, (_, i) => i), logits: [], evaluationPriority }) as unknown as BatchItem;
@@ -81,6 +81,27 @@ describe("createBatchStrategy with sequence ids", () => {
     leased.delete(1);
     queue = { items: [item(1)], ids: [0] };
     expect(strategy({ items: queue.items, size: 512 })).toHaveLength(1);
-    expect(strategy.stats).toMatchObject({ waits: 1, shortBatches: 0, batches: 3, unknownSequences: 0 });
+    expect(strategy.stats).toMatchObject({ waits: 1, shortBatches: 0, batches: 3, unknownSequences: 0, splitSteps: 0 });
+  });
+
+  it("counts the steps llama.cpp must split: their sequences are not one run of adjacent ids", () => {
+    expect([[3, 4, 5], [5, 3, 4], [0, 1, 5], [0, 2, 4, 6], [7], []].map(sequenceRuns)).toEqual([1, 1, 2, 4, 1, 0]);
+    let ids: number[] = [];
+    const strategy = createBatchStrategy({
+      expectedItems: () => ids.length,
+      sequenceOf: (i) => ids[i],
+      maxWaits: 0,
+      promptChunk: 128,
+    });
+    for (const step of [
+      [2, 3],
+      [3, 2, 4],
+      [0, 2],
+      [1, 3, 5, 7],
+    ]) {
+      ids = step;
+      strategy({ items: step.map(() => item(1)), size: 512 });
+    }
+    expect(strategy.stats).toMatchObject({ batches: 4, splitSteps: 2 });
   });
 });

@@ -14,9 +14,10 @@ export interface BatchStrategyOptions {
   /** While other sequences are generating, a prompt is fed in chunks of at most this many tokens. */
   promptChunk: number;
   /**
-   * The sequence id of the i-th queued item. llama.cpp decodes a batch whose tokens are
-   * in ascending sequence order in one pass and splits one that is not (measured ~2×
-   * slower per step), so the plan lists items by it.
+   * The sequence id of the i-th queued item. llama.cpp (its KV cache kept per sequence)
+   * decodes one pass per run of consecutive sequence ids, in the order the batch lists
+   * them (`llama_batch_allocr::split_equal`): the plan lists items by id, and the
+   * sequence choice keeps generating sequences next to each other (sequenceChoice.ts).
    */
   sequenceOf?: (index: number) => number | undefined;
   /**
@@ -45,6 +46,19 @@ export interface BatchStats {
   shortBatches: number;
   /** Items whose sequence could not be told (node-llama-cpp's internals changed): ordered as queued. */
   unknownSequences: number;
+  /**
+   * Steps whose sequences were not one run of consecutive ids: llama.cpp splits such a
+   * step into one pass over the weights per run (measured 1.6× slower at 4 streams).
+   */
+  splitSteps: number;
+}
+
+/** How many runs of consecutive ids the distinct ids make (1 for 3,4,5; 2 for 0,1,5). */
+export function sequenceRuns(ids: Iterable<number>): number {
+  const sorted = [...new Set(ids)].sort((a, b) => a - b);
+  let runs = 0;
+  for (let i = 0; i < sorted.length; i++) if (i === 0 || (sorted[i] as number) !== (sorted[i - 1] as number) + 1) runs++;
+  return runs;
 }
 
 /**
@@ -64,7 +78,7 @@ export function createBatchStrategy(options: BatchStrategyOptions): CustomBatchi
   readonly stats: BatchStats;
 } {
   let waits = 0;
-  const stats: BatchStats = { batches: 0, tokens: 0, waits: 0, shortBatches: 0, unknownSequences: 0 };
+  const stats: BatchStats = { batches: 0, tokens: 0, waits: 0, shortBatches: 0, unknownSequences: 0, splitSteps: 0 };
   /** Sequences that carried tokens in the previous step: each is about to queue again unless it finished. */
   let previous: number[] = [];
   const strategy = ({ items, size }: { items: readonly BatchItem[]; size: number }): PrioritizedBatchItem[] => {
@@ -98,9 +112,12 @@ export function createBatchStrategy(options: BatchStrategyOptions): CustomBatchi
           return id;
         }),
     );
-    if (byPrevious) {
+    if (sequenceOf) {
       const index = new Map(items.map((item, i) => [item, i]));
-      previous = plan.map((p) => ids[index.get(p.item) ?? -1]).filter((id): id is number => id !== undefined);
+      const planned = plan.map((p) => ids[index.get(p.item) ?? -1]);
+      const known = planned.filter((id): id is number => id !== undefined);
+      if (byPrevious) previous = known;
+      if (known.length === planned.length && sequenceRuns(known) > 1) stats.splitSteps++;
     }
     stats.batches++;
     for (const p of plan) stats.tokens += p.processAmount;

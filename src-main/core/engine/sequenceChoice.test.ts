@@ -101,6 +101,29 @@ describe("chooseSequence", () => {
     expect(chooseSequence([], { promptTokens: [1] })).toBeNull();
   });
 
+  it("puts a stream next to the busy sequences, so a step decodes them in one pass", () => {
+    const request = { promptTokens: [900, 901] };
+    // Sequences 0, 2, 4 are free and 2 is the coldest; 1 and 3 are generating: 2 joins them into one run.
+    const free = [candidate(0, [5], 1), candidate(2, [6], 9), candidate(4, [7], 5)];
+    expect(chooseSequence(free, request, new Set([1, 3]))?.slot).toBe(2);
+    // Next to one busy sequence beats a fresh one apart from them.
+    expect(chooseSequence([candidate(0, []), candidate(5, [7], 3)], request, new Set([4]))?.slot).toBe(5);
+    // With nothing busy: fresh first, then the coldest, as before.
+    expect(chooseSequence([candidate(0, [5], 1), candidate(2, [6], 9), candidate(4, [7], 5)], request)?.slot).toBe(0);
+    // node-llama-cpp's sequence id counts, not the slot.
+    const byId = [
+      { ...candidate(0, [5], 1), sequenceId: 6 },
+      { ...candidate(1, [6], 9), sequenceId: 2 },
+    ];
+    expect(chooseSequence(byId, request, new Set([3]))?.slot).toBe(1);
+    // A long unsaved prefix is still overwritten last, wherever it sits.
+    expect(
+      chooseSequence([{ ...candidate(2, [6], 0), costly: true }, candidate(7, [8], 9)], request, new Set([1, 3]))?.slot,
+    ).toBe(7);
+    // A reusable prefix wins over adjacency.
+    expect(chooseSequence([candidate(0, [900, 901, 1], 1), candidate(2, [], 0)], request, new Set([1, 3]))?.slot).toBe(0);
+  });
+
   it("counts the common prefix of token lists", () => {
     expect(commonPrefixLength([1, 2, 3], [1, 2, 4])).toBe(2);
     expect(commonPrefixLength([], [1])).toBe(0);

@@ -26,6 +26,8 @@ export interface SequenceCandidate {
    * short caches, caches already on disk). Treated as false when left out.
    */
   costly?: boolean;
+  /** node-llama-cpp's id of the sequence (what llama.cpp batches by); the slot when left out. */
+  sequenceId?: number;
 }
 
 /** What is known of the new request before it takes a sequence. */
@@ -55,20 +57,39 @@ export function commonPrefixLength(a: readonly number[], b: readonly number[]): 
 }
 
 /**
+ * How many of a sequence's neighbours (id − 1, id + 1) are generating. llama.cpp decodes
+ * one pass over the weights per run of consecutive sequence ids in a step (batching.ts),
+ * so a sequence next to a busy one adds no pass, one between two busy ones saves one, and
+ * one apart from them adds one: 4 streams on sequences 0, 2, 4, 6 decoded at 0.6× the
+ * speed of 0, 1, 2, 3 (bench/RESULTS.md, 2026-12-03).
+ */
+function neighbours(candidate: SequenceCandidate, busy: ReadonlySet<number>): number {
+  const id = candidate.sequenceId ?? candidate.slot;
+  return Number(busy.has(id - 1)) + Number(busy.has(id + 1));
+}
+
+/**
  * Picks among free sequences:
  * 1. the one whose reuse saves more evaluated tokens than it destroys: saved is the
  *    common prefix with the prompt, destroyed is the rest of its cache (another
  *    client's prefix), counted as nothing when it served the same affinity key; the
- *    best balance wins, ties to the longer prefix;
- * 2. otherwise a fresh sequence, else the least recently used one among those whose
- *    cache is cheap to lose (short, or saved on disk), else the least recently used
- *    (idle caches stay warm; the coldest is evicted first).
+ *    best balance wins, ties to the longer prefix, then to the one next to busy sequences;
+ * 2. otherwise a sequence that served the same key (its cache is stale anyway);
+ * 3. otherwise one whose cache is cheap to lose (fresh, short, or saved on disk) before
+ *    one holding a long unsaved prefix; among those, the one next to the most busy
+ *    sequences (`busy`: the ids of sequences generating now), so concurrent streams decode
+ *    in one pass per step; then a fresh one, then the least recently used (idle caches
+ *    stay warm; the coldest is evicted first).
  * Returns null only when there is no candidate.
  */
-export function chooseSequence(candidates: readonly SequenceCandidate[], request: SequenceRequest): SequenceChoice | null {
+export function chooseSequence(
+  candidates: readonly SequenceCandidate[],
+  request: SequenceRequest,
+  busy: ReadonlySet<number> = new Set(),
+): SequenceChoice | null {
   if (candidates.length === 0) return null;
   const key = request.affinityKey ?? null;
-  let best: { candidate: SequenceCandidate; prefix: number; score: number } | null = null;
+  let best: { candidate: SequenceCandidate; prefix: number; score: number; near: number } | null = null;
   for (const candidate of candidates) {
     const prefix = commonPrefixLength(candidate.cachedTokens, request.promptTokens);
     if (prefix === 0) continue;
@@ -76,19 +97,24 @@ export function chooseSequence(candidates: readonly SequenceCandidate[], request
     const destroyed = sameClient ? 0 : candidate.cachedTokens.length - prefix;
     const score = prefix - destroyed;
     if (score <= 0) continue;
-    if (!best || score > best.score || (score === best.score && prefix > best.prefix)) best = { candidate, prefix, score };
+    const near = neighbours(candidate, busy);
+    if (
+      !best ||
+      score > best.score ||
+      (score === best.score && (prefix > best.prefix || (prefix === best.prefix && near > best.near)))
+    )
+      best = { candidate, prefix, score, near };
   }
   if (best) return { slot: best.candidate.slot, commonPrefix: best.prefix };
 
-  // Nothing worth reusing: a sequence that served this key (its cache is stale anyway),
-  // then a fresh one, then the least recently used.
   const own = key === null ? undefined : candidates.find((c) => c.affinityKey === key);
   const coldest =
     own ??
     [...candidates].sort(
       (a, b) =>
-        Number(a.cachedTokens.length > 0) - Number(b.cachedTokens.length > 0) ||
         Number(a.costly ?? false) - Number(b.costly ?? false) ||
+        neighbours(b, busy) - neighbours(a, busy) ||
+        Number(a.cachedTokens.length > 0) - Number(b.cachedTokens.length > 0) ||
         a.lastUsed - b.lastUsed ||
         a.slot - b.slot,
     )[0];

@@ -66,6 +66,8 @@ export interface ModelLoadReport {
   decodeBatches?: number;
   batchedTokens?: number;
   shortBatches?: number;
+  /** Decode steps llama.cpp ran in more than one pass: their sequences were not adjacent ids. */
+  splitSteps?: number;
   unknownSequences?: number;
   ttlMinutes?: number;
   lastUsed?: number;
