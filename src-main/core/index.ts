@@ -99,7 +99,11 @@ export function createCore(partial: Partial<CoreOptions> = {}): Core {
     );
   routes.onChange(() => void syncProcesses());
   let engine: Supervisor | null = null;
-  const engineBuild = new EngineAutoBuild({ enabled: options.engineAutoBuild, logger });
+  const engineBuild = new EngineAutoBuild({
+    enabled: options.engineAutoBuild,
+    logger,
+    onBuilt: () => engine?.engineBinaryChanged(),
+  });
   let app: FastifyInstance | null = null;
   let url: string | null = null;
   let stopping: Promise<void> | null = null;

@@ -44,12 +44,15 @@ describe("background engine build", () => {
 
   it("builds the CPU engine at low priority, reports progress, then says it is built", async () => {
     const { build, calls } = scriptedBuild(0);
-    const auto = autoBuild({ enabled: true, build });
+    let told = 0;
+    const auto = autoBuild({ enabled: true, build, onBuilt: () => told++ });
     auto.start();
     await settle();
     const status = auto.status();
     expect(calls).toEqual([{ gpu: false, lowPriority: true }]);
     expect(status.state).toBe("built");
+    // Running models are told once, so they move to the new build.
+    expect(told).toBe(1);
     expect(status.percent).toBe(57);
     expect(status.lastLines.at(-1)).toContain("src/llama.cpp.o");
     expect(status.startedAt).not.toBeNull();
@@ -69,10 +72,12 @@ describe("background engine build", () => {
   });
 
   it("reports a failed build, and a build stopped with the server", async () => {
-    const failing = autoBuild({ enabled: true, build: scriptedBuild(2).build });
+    let told = 0;
+    const failing = autoBuild({ enabled: true, build: scriptedBuild(2).build, onBuilt: () => told++ });
     failing.start();
     await settle();
     expect(failing.status()).toMatchObject({ state: "failed", reason: "the build exited with 2" });
+    expect(told).toBe(0);
 
     const long = autoBuild({ enabled: true, build: scriptedBuild("untilAborted").build });
     long.start();

@@ -28,7 +28,7 @@ const KEPT_LINES = 20;
  * compiler exist: the prebuilt engine measured about half of llama-server's
  * throughput at 8 streams here, a native build three quarters (bench/RESULTS.md).
  * The prebuilt engine serves meanwhile; engine processes started after the build
- * load the new binary. Not on a CPU with AMX, where the prebuilt engine is faster for
+ * load the new binary, and running models move to it once idle (`onBuilt`). Not on a CPU with AMX, where the prebuilt engine is faster for
  * quantized models (`prebuiltBeatsTunedBuild`). It costs minutes of CPU (at the lowest
  * priority), so it is off unless the caller turns it on (`serve` does, outside CI and tests).
  */
@@ -56,6 +56,8 @@ export class EngineAutoBuild {
       missingTools?: () => string[];
       /** Why the prebuilt engine beats a local build here, or null (defaults to `prebuiltBeatsTunedBuild`). */
       prebuiltPreferred?: () => string | null;
+      /** Called once the build is done: running engines can move to it (`Supervisor.engineBinaryChanged`). */
+      onBuilt?: () => void;
     },
   ) {}
 
@@ -123,7 +125,8 @@ export class EngineAutoBuild {
       this.current = { ...this.current, state: "failed", reason: "stopped with the server", finishedAt };
     } else if (code === 0) {
       this.current = { ...this.current, state: "built", finishedAt };
-      log.info("tuned engine built: engines loaded from now on use it");
+      log.info("tuned engine built: running models move to it once idle, and engines started from now on use it");
+      this.options.onBuilt?.();
     } else {
       this.current = { ...this.current, state: "failed", reason: `the build exited with ${code}`, finishedAt };
       log.warn({ code, lastLines: this.current.lastLines.slice(-5) }, "engine build failed; the prebuilt engine stays in use");

@@ -95,7 +95,7 @@ function EngineBuildLine({ build }: { build: EngineBuildPublic | undefined }) {
     );
   }
   const text: Record<Exclude<EngineBuildPublic["state"], "building">, string> = {
-    built: "Tuned engine built: models loaded from now on use it.",
+    built: "Tuned engine built: running models move to it once idle.",
     notNeeded: build.reason ? `No tuned build needed: ${build.reason}.` : "Tuned for this CPU.",
     off: "Background build of a tuned engine: off.",
     unavailable: `No tuned build: ${build.reason ?? "cmake or a compiler is missing"}.`,

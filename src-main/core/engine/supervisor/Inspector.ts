@@ -56,6 +56,8 @@ export class Inspector {
   private readonly launcher: EngineLauncher;
   private readonly logger: Logger;
   private stopped = false;
+  /** The engine binary changed since the process started: the next job starts a new one. */
+  private stale = false;
 
   constructor(private readonly options: InspectorOptions = {}) {
     this.launcher = options.launcher ?? nodeLauncher();
@@ -115,6 +117,10 @@ export class Inspector {
     this.idleTimer = null;
     try {
       for (let job = this.queue.shift(); job; job = this.queue.shift()) {
+        if (this.stale) {
+          this.stale = false;
+          await this.stopProcess();
+        }
         let proc = this.process;
         if (!proc) {
           proc = this.spawn();
@@ -169,6 +175,15 @@ export class Inspector {
     const proc = this.process;
     this.process = null;
     await proc?.stop(2000);
+  }
+
+  /**
+   * A new engine binary is ready (a finished engine build): the inspector's process, which
+   * loaded the old one, is replaced before its next job, so `describe` reports the new one.
+   */
+  renew(): void {
+    if (this.running) this.stale = true;
+    else void this.stopProcess();
   }
 
   async stop(): Promise<void> {

@@ -110,6 +110,8 @@ interface Entry {
   parked: number;
   lastReload: ContextReload | null;
   contextReloads: number;
+  /** Its engine process loaded an engine binary that a finished build has replaced: it moves when idle. */
+  oldBinary: boolean;
 }
 
 /** The last time a model was reloaded with a larger context (GET /api/admin/engine shows it). */
@@ -251,7 +253,56 @@ export class Supervisor {
   private end(entry: Entry): void {
     entry.active = Math.max(0, entry.active - 1);
     entry.lastUsed = Date.now();
-    if (entry.active === 0) this.scheduleIdleUnload(entry);
+    if (entry.active === 0) {
+      this.moveIfIdle(entry);
+      this.scheduleIdleUnload(entry);
+    }
+  }
+
+  // ---- a new engine binary ---------------------------------------------------------------
+
+  /**
+   * A new engine binary is ready (the background engine build finished). An engine process
+   * loads the binary once, when it starts, so the spare and the inspector are replaced now,
+   * and each running model moves to a new engine process as soon as no request of its is in
+   * flight: streams under way finish on the old binary, and requests that arrive during the
+   * move wait for it (as for a reload with a larger context).
+   */
+  engineBinaryChanged(): void {
+    if (this.disposed) return;
+    this.description = null;
+    void this.takeSpare()?.stop(2000);
+    this.options.inspector.renew();
+    for (const entry of this.entries.values()) {
+      if (!entry.process) continue;
+      entry.oldBinary = true;
+      this.moveIfIdle(entry);
+    }
+  }
+
+  private moveIfIdle(entry: Entry): void {
+    const old = entry.process;
+    if (!entry.oldBinary || !old || entry.active > 0 || entry.reloading || entry.state !== "ready" || this.disposed) return;
+    entry.oldBinary = false;
+    const logger = this.options.logger;
+    const started = Date.now();
+    entry.process = null;
+    entry.ready = null;
+    if (entry.idleTimer) clearTimeout(entry.idleTimer);
+    entry.idleTimer = null;
+    entry.reloading = (async () => {
+      await old.stop();
+      if (this.disposed || this.entries.get(entry.info.id) !== entry) return;
+      entry.ready = this.start(entry);
+      const proc = await entry.ready;
+      logger.info({ model: entry.info.id, pid: proc.pid, ms: Date.now() - started }, "model moved to the new engine build");
+    })()
+      .catch((error) => {
+        logger.warn({ model: entry.info.id, err: (error as Error).message }, "moving a model to the new engine build failed");
+      })
+      .finally(() => {
+        entry.reloading = null;
+      });
   }
 
   // ---- lifecycle ---------------------------------------------------------------------------
@@ -281,6 +332,7 @@ export class Supervisor {
         parked: 0,
         lastReload: null,
         contextReloads: 0,
+        oldBinary: false,
       };
       this.entries.set(info.id, entry);
     } else entry.info = info;
