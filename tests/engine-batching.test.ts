@@ -263,10 +263,12 @@ describe("decode steps in and out of an engine process", () => {
 
   it("concurrent streams take adjacent sequences, so llama.cpp decodes each step in one pass", async () => {
     const engine = await Engine.create(options());
-    const splitSteps = () => {
-      const stat = engine.pool.stats().find((s) => s.id === info.id);
-      return stat && "splitSteps" in stat ? (stat.splitSteps ?? 0) : 0;
+    const stat = () => {
+      const found = engine.pool.stats().find((s) => s.id === info.id);
+      if (!found || !("splitSteps" in found)) throw new Error("no batch stats for the model");
+      return found;
     };
+    const splitSteps = () => stat().splitSteps;
     try {
       // Every sequence used; the even ones end first, so they are the least recently used.
       await Promise.all(
@@ -275,12 +277,17 @@ describe("decode steps in and out of an engine process", () => {
         ),
       );
       const before = splitSteps();
+      // The warm-up's odd streams ran on 1, 3, 5, 7 once the even ones had ended: the count sees splits.
+      expect(before).toBeGreaterThan(0);
       // Before the choice looked at neighbours, these took the coldest: sequences 0, 2, 4, 6.
       const results = await Promise.all(
         Array.from({ length: 4 }, async (_, i) => drain(await engine.complete(request(`Story ${i}: the lighthouse.`)))),
       );
       for (const r of results) expect(r.tokens).toBe(TOKENS);
-      expect(splitSteps() - before).toBe(0);
+      // Before: every one of the ~25 steps was split. A step whose batch ran out of waiting
+      // for a straggler in the middle may still count.
+      expect(splitSteps() - before).toBeLessThanOrEqual(2);
+      expect(stat().unknownSequences).toBe(0);
     } finally {
       await engine.dispose();
     }

@@ -12,17 +12,22 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { nodeLauncher } from "../src-main/core/engine/process/launcher.js";
 import { Inspector } from "../src-main/core/engine/supervisor/Inspector.js";
 import { Supervisor } from "../src-main/core/engine/supervisor/Supervisor.js";
-import { writeTinyLlama } from "../src-main/core/fixtures/tinyModels.js";
+import { writeAgentChatFixture, writeTinyLlama } from "../src-main/core/fixtures/tinyModels.js";
 import type { GenerationStream, ModelInfo } from "../src-main/core/inference/types.js";
 
 let dir: string;
 let info: ModelInfo;
+/** Trained for 4096 tokens, loaded with 256. */
+let long: ModelInfo;
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "maas-binary-change-"));
   const path = join(dir, "tiny.gguf");
   writeTinyLlama(path, { seed: 3, vocabulary: "ascii" });
   info = { id: "tiny", path, sizeBytes: 0, architecture: "llama", contextLength: null, capabilities: ["chat"], createdAt: 0 };
+  const longPath = join(dir, "long.gguf");
+  writeAgentChatFixture(longPath, 4096);
+  long = { ...info, id: "long", path: longPath, contextLength: 4096 };
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -48,25 +53,29 @@ const alive = (pid: number) => {
   }
 };
 
+function supervise() {
+  const launcher = nodeLauncher();
+  const inspector = new Inspector({ launcher });
+  const supervisor = new Supervisor({
+    gpu: false,
+    threads: 1,
+    parallel: 2,
+    maxQueue: 8,
+    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }),
+    logLevel: "silent",
+    launcher,
+    inspector,
+    spareProcess: false,
+    contextSize: 65_536,
+    resolveModel: (id) => [info, long].find((m) => m.id === id),
+  });
+  return { supervisor, inspector };
+}
+
 describe("a new engine binary", () => {
   it("moves a running model to a new engine process once its stream has ended, an idle one at once", async () => {
-    const launcher = nodeLauncher();
-    const inspector = new Inspector({ launcher });
-    const supervisor = new Supervisor({
-      gpu: false,
-      threads: 1,
-      parallel: 2,
-      maxQueue: 8,
-      contextSize: 512,
-      logger: pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }),
-      logLevel: "silent",
-      launcher,
-      inspector,
-      spareProcess: false,
-      resolveModel: (id) => (id === info.id ? info : undefined),
-    });
-    const pid = async () =>
-      ((await supervisor.stats()) as Array<{ id: string; pid: number | null }>).find((s) => s.id === info.id)?.pid;
+    const { supervisor, inspector } = supervise();
+    const pid = () => supervisor.statsNow().find((s) => s.id === info.id)?.pid;
     const request = (maxTokens: number) => ({
       model: info.id,
       prompt: "Once upon a time",
@@ -74,38 +83,67 @@ describe("a new engine binary", () => {
     });
     try {
       await drain(await supervisor.complete(request(2)));
-      const first = (await pid()) as number;
+      const first = pid() as number;
       expect(first).toBeGreaterThan(0);
 
-      // The build finishes while a stream runs: the stream ends on the process it started on.
+      // The build finishes while two streams run: both end on the process they started on,
+      // and the model moves only after the longer one.
       let told = false;
-      let pidWhileStreaming: number | null | undefined;
-      const stream = await drain(await supervisor.complete(request(120)), () => {
-        if (told) return;
-        told = true;
-        supervisor.engineBinaryChanged();
-        void pid().then((p) => {
-          pidWhileStreaming = p;
-        });
-      });
-      expect(stream).toEqual({ tokens: 120, finish: "length" });
-      expect(pidWhileStreaming).toBe(first);
+      const pids: Array<number | null | undefined> = [];
+      const [long, short] = await Promise.all([
+        supervisor.complete(request(120)).then((s) =>
+          drain(s, () => {
+            if (told) return;
+            told = true;
+            supervisor.engineBinaryChanged();
+            pids.push(pid());
+          }),
+        ),
+        supervisor.complete(request(20)).then((s) => drain(s).finally(() => pids.push(pid()))),
+      ]);
+      expect(long).toEqual({ tokens: 120, finish: "length" });
+      expect(short).toEqual({ tokens: 20, finish: "length" });
+      expect(pids).toEqual([first, first]);
 
       // Sent as the stream ends, while the model moves: it waits and is answered by the new process.
       const next = await drain(await supervisor.complete(request(4)));
       expect(next.tokens).toBe(4);
-      const second = (await pid()) as number;
+      const second = pid() as number;
       expect(second).toBeGreaterThan(0);
       expect(second).not.toBe(first);
       expect(alive(first)).toBe(false);
 
       // An idle model moves at once.
       supervisor.engineBinaryChanged();
-      expect(await pid()).toBeNull();
+      expect(pid()).toBeNull();
+      expect(supervisor.isLoaded(info.id)).toBe(true);
       await drain(await supervisor.complete(request(2)));
-      const third = (await pid()) as number;
+      const third = pid() as number;
       expect(third).not.toBe(second);
       expect(alive(second)).toBe(false);
+    } finally {
+      await supervisor.dispose();
+      await inspector.stop();
+    }
+  }, 120_000);
+
+  it("a prompt too long for the context, whose end starts the move, still gets the larger context", async () => {
+    const { supervisor, inspector } = supervise();
+    try {
+      await supervisor.load(long, { contextSize: 256 });
+      // In flight when the build is done; its failure (too long for 256) ends it, which starts the move.
+      const pending = supervisor.complete({
+        model: long.id,
+        prompt: "a b ".repeat(120),
+        sampling: { maxTokens: 4, temperature: 0 },
+      });
+      supervisor.engineBinaryChanged();
+      const answer = await drain(await pending);
+      expect(answer.tokens).toBe(4);
+      const stats = (await supervisor.stats()) as Array<{ id: string; contextSize: number; contextReloads: number }>;
+      const stat = stats.find((s) => s.id === long.id);
+      expect(stat?.contextSize).toBeGreaterThan(256);
+      expect(stat?.contextReloads).toBe(1);
     } finally {
       await supervisor.dispose();
       await inspector.stop();

@@ -247,7 +247,6 @@ export class LoadedModel {
     if (!chat) throw new ModelLoadError(this.info.id, "context was disposed");
     // Prefix-aware choice among free sequences (sequenceChoice.ts), so agents' cached prefixes
     // survive side requests, and concurrent streams sit on adjacent sequence ids.
-    // node-llama-cpp's internal id of a slot's sequence (as in the batch queue); the engine tests fail if it goes.
     const idOf = (s: number) => (chat.sequences[s] as unknown as { _sequenceId?: number } | undefined)?._sequenceId ?? s;
     const choose = (free: readonly number[]) => {
       const taken = new Set<number>();
@@ -296,6 +295,7 @@ export class LoadedModel {
       cachedTokens = commonPrefixLength(sequence.contextTokens, hint.promptTokens);
     }
     this.lastUsed = Date.now();
+    // node-llama-cpp's internal id of the sequence (as in the batch queue); the engine tests fail if it goes.
     const sequenceId = (sequence as unknown as { _sequenceId?: number })._sequenceId ?? -1;
     if (sequenceId < 0) chat.batching.stats.unknownSequences++;
     chat.leased.add(sequenceId);

@@ -1,6 +1,6 @@
 import type { BatchItem } from "node-llama-cpp";
 import { describe, expect, it } from "vitest";
-import { createBatchStrategy, planBatch, sequenceRuns } from "./batching.js";
+import { createBatchStrategy, planBatch, sequencePasses } from "./batching.js";
 
 const item = (tokens: number, evaluationPriority = 5): BatchItem =>
   ({ tokens: Array.from({ length: tokens }, (_, i) => i), logits: [], evaluationPriority }) as unknown as BatchItem;
@@ -85,7 +85,10 @@ describe("createBatchStrategy with sequence ids", () => {
   });
 
   it("counts the steps llama.cpp must split: their sequences are not one run of adjacent ids", () => {
-    expect([[3, 4, 5], [5, 3, 4], [0, 1, 5], [0, 2, 4, 6], [7], []].map(sequenceRuns)).toEqual([1, 1, 2, 4, 1, 0]);
+    // In batch order: 1, 2, 0 takes two passes (0 does not continue 2).
+    expect([[3, 4, 5], [0, 1, 5], [1, 2, 0], [0, 2, 1], [0, 2, 4, 6], [7], []].map(sequencePasses)).toEqual([
+      1, 2, 2, 2, 4, 1, 0,
+    ]);
     let ids: number[] = [];
     const strategy = createBatchStrategy({
       expectedItems: () => ids.length,
@@ -102,6 +105,12 @@ describe("createBatchStrategy with sequence ids", () => {
       ids = step;
       strategy({ items: step.map(() => item(1)), size: 512 });
     }
+    // Generated tokens are listed by id whatever the queue order: only the gaps split a step.
     expect(strategy.stats).toMatchObject({ batches: 4, splitSteps: 2 });
+    // Prompts of equal priority are listed by id too (queued as 2, 0, 1).
+    ids = [2, 0, 1];
+    const prompts = [item(5), item(5), item(5)];
+    const plan = strategy({ items: prompts, size: 512 });
+    expect(plan.map((p) => ids[prompts.indexOf(p.item)])).toEqual([0, 1, 2]);
   });
 });

@@ -60,8 +60,8 @@ export function commonPrefixLength(a: readonly number[], b: readonly number[]): 
  * How many of a sequence's neighbours (id − 1, id + 1) are generating. llama.cpp decodes
  * one pass over the weights per run of consecutive sequence ids in a step (batching.ts),
  * so a sequence next to a busy one adds no pass, one between two busy ones saves one, and
- * one apart from them adds one: 4 streams on sequences 0, 2, 4, 6 decoded at 0.6× the
- * speed of 0, 1, 2, 3 (bench/RESULTS.md, 2026-12-03).
+ * one apart from them adds one: 4 streams on sequences 0, 2, 4, 6 decoded at 0.65× (2
+ * threads) to 0.85× (1 thread) the speed of 0, 1, 2, 3 (bench/RESULTS.md, 2026-12-03).
  */
 function neighbours(candidate: SequenceCandidate, busy: ReadonlySet<number>): number {
   const id = candidate.sequenceId ?? candidate.slot;

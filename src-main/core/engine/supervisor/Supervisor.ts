@@ -110,8 +110,8 @@ interface Entry {
   parked: number;
   lastReload: ContextReload | null;
   contextReloads: number;
-  /** Its engine process loaded an engine binary that a finished build has replaced: it moves when idle. */
-  oldBinary: boolean;
+  /** A move to a new engine binary under way (`moveIfIdle`); also set as `reloading`, so requests wait for it. */
+  moving: Promise<void> | null;
 }
 
 /** The last time a model was reloaded with a larger context (GET /api/admin/engine shows it). */
@@ -135,6 +135,9 @@ export class Supervisor {
   private describing: Promise<EngineDescription> | null = null;
   private disposed = false;
   private spare: EngineProcess | null = null;
+  /** Counts finished engine builds; each process remembers the count it was spawned at (its binary). */
+  private binaryGeneration = 0;
+  private readonly generationOf = new WeakMap<EngineProcess, number>();
 
   constructor(private readonly options: SupervisorOptions) {}
 
@@ -255,42 +258,43 @@ export class Supervisor {
     entry.lastUsed = Date.now();
     if (entry.active === 0) {
       this.moveIfIdle(entry);
-      this.scheduleIdleUnload(entry);
+      if (!entry.moving) this.scheduleIdleUnload(entry);
     }
   }
 
   // ---- a new engine binary ---------------------------------------------------------------
 
   /**
-   * A new engine binary is ready (the background engine build finished). An engine process
-   * loads the binary once, when it starts, so the spare and the inspector are replaced now,
-   * and each running model moves to a new engine process as soon as no request of its is in
-   * flight: streams under way finish on the old binary, and requests that arrive during the
-   * move wait for it (as for a reload with a larger context).
+   * A new engine binary is ready (the background CPU engine build finished). An engine
+   * process loads the binary once, when it starts: the spare is dropped (the next start makes
+   * a new one), the inspector's process is replaced before its next job, and each running
+   * model moves to a new engine process as soon as no request of its is in flight. Streams
+   * under way finish on the old binary; requests that arrive during the move wait for it (as
+   * for a reload with a larger context); a model that never has a moment without requests
+   * stays where it is. Models served by a GPU backend stay: the build is for the CPU.
    */
   engineBinaryChanged(): void {
     if (this.disposed) return;
+    const backend = this.description?.value.backend;
     this.description = null;
     void this.takeSpare()?.stop(2000);
     this.options.inspector.renew();
-    for (const entry of this.entries.values()) {
-      if (!entry.process) continue;
-      entry.oldBinary = true;
-      this.moveIfIdle(entry);
-    }
+    if (backend !== undefined && backend !== "cpu") return;
+    this.binaryGeneration++;
+    for (const entry of this.entries.values()) this.moveIfIdle(entry);
   }
 
   private moveIfIdle(entry: Entry): void {
     const old = entry.process;
-    if (!entry.oldBinary || !old || entry.active > 0 || entry.reloading || entry.state !== "ready" || this.disposed) return;
-    entry.oldBinary = false;
+    if (!old || this.generationOf.get(old) === this.binaryGeneration) return;
+    if (entry.active > 0 || entry.reloading || entry.state !== "ready" || this.disposed) return;
     const logger = this.options.logger;
     const started = Date.now();
     entry.process = null;
     entry.ready = null;
     if (entry.idleTimer) clearTimeout(entry.idleTimer);
     entry.idleTimer = null;
-    entry.reloading = (async () => {
+    entry.moving = (async () => {
       await old.stop();
       if (this.disposed || this.entries.get(entry.info.id) !== entry) return;
       entry.ready = this.start(entry);
@@ -301,8 +305,10 @@ export class Supervisor {
         logger.warn({ model: entry.info.id, err: (error as Error).message }, "moving a model to the new engine build failed");
       })
       .finally(() => {
+        entry.moving = null;
         entry.reloading = null;
       });
+    entry.reloading = entry.moving;
   }
 
   // ---- lifecycle ---------------------------------------------------------------------------
@@ -332,7 +338,7 @@ export class Supervisor {
         parked: 0,
         lastReload: null,
         contextReloads: 0,
-        oldBinary: false,
+        moving: null,
       };
       this.entries.set(info.id, entry);
     } else entry.info = info;
@@ -373,6 +379,8 @@ export class Supervisor {
       entry.reason = (error as Error).message;
       throw error;
     }
+    // Unloaded (or the server stopping) while it made room: no process for an entry nobody holds.
+    if (this.disposed || this.entries.get(info.id) !== entry) throw new ModelLoadError(info.id, "the model was unloaded");
     const proc = this.takeSpare() ?? this.spawn(info.id);
     proc.name = info.id;
     proc.onExit = (report) => this.exited(entry, proc, report);
@@ -407,7 +415,7 @@ export class Supervisor {
   }
 
   private spawn(name: string): EngineProcess {
-    return new EngineProcess({
+    const proc = new EngineProcess({
       name,
       role: "engine",
       launcher: this.options.launcher,
@@ -429,6 +437,8 @@ export class Supervisor {
       // MAAS_ENGINE_NODE_ARGS: extra Node flags for engine processes (profiling: `--cpu-prof --cpu-prof-dir=…`).
       execArgv: [...ENGINE_EXEC_ARGV, ...(process.env.MAAS_ENGINE_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [])],
     });
+    this.generationOf.set(proc, this.binaryGeneration);
+    return proc;
   }
 
   private takeSpare(): EngineProcess | null {
@@ -563,7 +573,7 @@ export class Supervisor {
   /** Whether the model has an engine process (loading or ready). */
   isLoaded(id: string): boolean {
     const entry = this.entries.get(id);
-    return entry?.process != null;
+    return entry?.process != null || entry?.moving != null;
   }
 
   /** Stops the model's engine; forgets its state. Resolves true when one was running. */
@@ -595,6 +605,11 @@ export class Supervisor {
     const seen = error instanceof ApiError ? error.options.context : undefined;
     const entry = this.entries.get(info.id);
     if (!seen || !entry) throw error;
+    if (entry.moving) {
+      // The request's end started a move to a new engine build: it keeps the context it had, so look again after it.
+      await entry.moving;
+      return this.growContextFor(info, error, maxTokens);
+    }
     if (!entry.reloading) {
       // Reloaded since this request read the context: try the new one.
       if (entry.loadedContext > seen.loaded) return;
