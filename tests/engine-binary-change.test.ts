@@ -14,6 +14,7 @@ import { Inspector } from "../src-main/core/engine/supervisor/Inspector.js";
 import { Supervisor } from "../src-main/core/engine/supervisor/Supervisor.js";
 import { writeAgentChatFixture, writeTinyLlama } from "../src-main/core/fixtures/tinyModels.js";
 import type { GenerationStream, ModelInfo } from "../src-main/core/inference/types.js";
+import { isAlive } from "./helpers/process.js";
 
 let dir: string;
 let info: ModelInfo;
@@ -43,15 +44,6 @@ async function drain(stream: GenerationStream, onText?: () => void) {
   }
   return { tokens, finish };
 }
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 function supervise() {
   const launcher = nodeLauncher();
@@ -111,7 +103,7 @@ describe("a new engine binary", () => {
       const second = pid() as number;
       expect(second).toBeGreaterThan(0);
       expect(second).not.toBe(first);
-      expect(alive(first)).toBe(false);
+      expect(isAlive(first)).toBe(false);
 
       // An idle model moves at once.
       supervisor.engineBinaryChanged();
@@ -120,7 +112,7 @@ describe("a new engine binary", () => {
       await drain(await supervisor.complete(request(2)));
       const third = pid() as number;
       expect(third).not.toBe(second);
-      expect(alive(second)).toBe(false);
+      expect(isAlive(second)).toBe(false);
     } finally {
       await supervisor.dispose();
       await inspector.stop();

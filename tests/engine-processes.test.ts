@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HOSTILE_WRITERS, writeLoopingTemplateModel } from "../src-main/core/fixtures/hostileModels.js";
 import { writeTinyLlama } from "../src-main/core/fixtures/tinyModels.js";
 import { createCore } from "../src-main/core/index.js";
+import { isAlive } from "./helpers/process.js";
 import { startTestServer, type TestServer, waitFor } from "./helpers/server.js";
 
 const HOSTILE = ["dup-token", "zero-heads", "absurd-counts"] as const;
@@ -267,12 +268,3 @@ describe("supervision", () => {
     server = undefined as unknown as TestServer;
   });
 });
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
