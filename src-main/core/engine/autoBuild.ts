@@ -28,8 +28,9 @@ const KEPT_LINES = 20;
  * compiler exist: the prebuilt engine measured about half of llama-server's
  * throughput at 8 streams here, a native build three quarters (bench/RESULTS.md).
  * The prebuilt engine serves meanwhile; engine processes started after the build
- * load the new binary, and running models move to it once idle (`onBuilt`). Not on a CPU with AMX, where the prebuilt engine is faster for
- * quantized models (`prebuiltBeatsTunedBuild`). It costs minutes of CPU (at the lowest
+ * load the new binary, and running models move to it once idle (`onBuilt`). Not on a
+ * CPU with AMX, where the prebuilt engine is faster for quantized models
+ * (`prebuiltBeatsTunedBuild`). It costs minutes of CPU (at the lowest
  * priority), so it is off unless the caller turns it on (`serve` does, outside CI and tests).
  */
 export class EngineAutoBuild {
