@@ -290,10 +290,7 @@ export class Supervisor {
     if (entry.active > 0 || entry.reloading || entry.state !== "ready" || this.disposed) return;
     const logger = this.options.logger;
     const started = Date.now();
-    entry.process = null;
-    entry.ready = null;
-    if (entry.idleTimer) clearTimeout(entry.idleTimer);
-    entry.idleTimer = null;
+    this.detach(entry);
     entry.moving = (async () => {
       await old.stop();
       if (this.disposed || this.entries.get(entry.info.id) !== entry) return;
@@ -459,6 +456,16 @@ export class Supervisor {
     this.spare = spare;
   }
 
+  /** Takes the model's engine process off its entry (which then has none, and no idle timer); returns it for the caller to stop. */
+  private detach(entry: Entry): EngineProcess | null {
+    const proc = entry.process;
+    entry.process = null;
+    entry.ready = null;
+    if (entry.idleTimer) clearTimeout(entry.idleTimer);
+    entry.idleTimer = null;
+    return proc;
+  }
+
   private exited(entry: Entry, proc: EngineProcess, report: ExitReport): void {
     if (entry.process !== proc) return;
     entry.process = null;
@@ -581,10 +588,7 @@ export class Supervisor {
     const entry = this.entries.get(id);
     if (!entry) return false;
     this.entries.delete(id);
-    if (entry.idleTimer) clearTimeout(entry.idleTimer);
-    const proc = entry.process;
-    entry.process = null;
-    entry.ready = null;
+    const proc = this.detach(entry);
     entry.state = "unloaded";
     if (!proc) return false;
     // No model left running: the spare is not worth its memory until engines are used again.
@@ -669,12 +673,7 @@ export class Supervisor {
       "reloading a model with a larger context",
     );
     const previous = entry.contextOverride;
-    const old = entry.process;
-    entry.process = null;
-    entry.ready = null;
-    if (entry.idleTimer) clearTimeout(entry.idleTimer);
-    entry.idleTimer = null;
-    await old?.stop();
+    await this.detach(entry)?.stop();
     entry.contextOverride = bounds;
     const started = Date.now();
     entry.ready = this.start(entry);
