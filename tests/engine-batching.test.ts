@@ -16,6 +16,7 @@ import { Inspector } from "../src-main/core/engine/supervisor/Inspector.js";
 import { Supervisor } from "../src-main/core/engine/supervisor/Supervisor.js";
 import { writeTinyLlama } from "../src-main/core/fixtures/tinyModels.js";
 import type { GenerationStream, ModelInfo } from "../src-main/core/inference/types.js";
+import { drain } from "./helpers/streams.js";
 
 const STREAMS = 8;
 const TOKENS = 24;
@@ -74,21 +75,6 @@ function throughProcess(): Side {
 }
 
 const request = (prompt: string, maxTokens = TOKENS) => ({ model: info.id, prompt, sampling: { maxTokens, temperature: 0 } });
-
-/** Runs a stream to its end; counts its text events and says why it ended. */
-async function drain(stream: GenerationStream, onText?: (n: number) => void) {
-  let texts = 0;
-  let finish = "";
-  let tokens = 0;
-  for await (const event of stream) {
-    if (event.type === "text") onText?.(++texts);
-    if (event.type === "done") {
-      finish = event.finishReason;
-      tokens = event.usage.completionTokens;
-    }
-  }
-  return { texts, finish, tokens };
-}
 
 type Drained = Awaited<ReturnType<typeof drain>>;
 
