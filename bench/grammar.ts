@@ -158,7 +158,7 @@ emit(
 emit();
 emit(
   `Machine: ${cpus()[0]?.model.trim() ?? "?"}, ${cpus().length} logical cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; ` +
-    `load average ${loadAtStart.toFixed(1)} at the start. Engine binary: ${engine.build} (${engine.source}, CPU ${engine.cpuVariant ?? "?"})` +
+    `load average ${loadAtStart.toFixed(1)} at the start. Engine binary: ${engine.build} (${engine.source}, CPU ${engine.cpuVariant ?? "?"}, kernels ${engine.cpuKernels})` +
     `${llamaServerPath ? `; llama-server: ${llamaServerPath.replace(`${root}/`, "")} (built by bench/build-llama-server.sh from the same source)` : ""}. ` +
     `Model: ${modelPath.replace(`${root}/`, "")}. One sequence (slot), context ${CONTEXT}.`,
 );

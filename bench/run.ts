@@ -323,7 +323,7 @@ const sides: Array<"direct" | "engine" | "process" | "api" | "llama-server"> = [
 const sections: string[] = [];
 const machine = `${cpus()[0]?.model.trim() ?? "?"}, ${cpus().length} logical cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
 const engineInfo = await run(process.execPath, [join(root, "bin", "maas-base.mjs"), "gpus", "--json", "--cpu"]).then(
-  (out) => JSON.parse(out) as { engine: { build: string; source: string } },
+  (out) => JSON.parse(out) as { engine: { build: string; source: string; cpuVariant: string | null; cpuKernels: string } },
   () => null,
 );
 for (const mode of values["only-proxy"] ? [] : modes) {
@@ -450,7 +450,7 @@ const heading = values["only-proxy"]
   ? `## ${new Date().toISOString().slice(0, 10)} — generic proxy only\n\nMachine: ${machine}.\n`
   : `## ${new Date().toISOString().slice(0, 10)} — side by side, ${values.model ? values.model : `bench-medium (12×768 ${quant ?? "F16"} llama, ASCII vocabulary)`}, ` +
     `${maxTokens} tokens, greedy, median of ${repeats}\n\n` +
-    `Machine: ${machine}. Engine binary: ${engineInfo ? `${engineInfo.engine.build} (${engineInfo.engine.source})` : "?"}. ` +
+    `Machine: ${machine}. Engine binary: ${engineInfo ? `${engineInfo.engine.build} (${engineInfo.engine.source}, CPU ${engineInfo.engine.cpuVariant ?? "?"}, kernels ${engineInfo.engine.cpuKernels})` : "?"}. ` +
     `UV_THREADPOOL_SIZE=${uvPool} for the Node sides. ${parallel} sequences per context, ${contextSize} tokens each.\n`;
 if (!values["no-record"]) {
   const file = join(import.meta.dirname, "RESULTS.md");

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import pino from "pino";
+import { engineBuildLabel } from "../contract/engine.js";
 import { describeEngine } from "../engine/engineInfo.js";
 import { print } from "./common.js";
 
@@ -18,7 +19,7 @@ export function registerGpus(program: Command): void {
         const gib = (n: number) => `${(n / 2 ** 30).toFixed(1)} GiB`;
         print(Boolean(opts.json), { engine: info, devices: info.devices }, () =>
           [
-            `backend: ${info.backend} (${info.build === "localBuild" ? "built on this machine" : "prebuilt"}${info.cpuVariant ? `, cpu ${info.cpuVariant}` : ""}, llama.cpp ${info.source})`,
+            `backend: ${info.backend} (${engineBuildLabel(info)}${info.cpuVariant ? `, cpu ${info.cpuVariant}` : ""}, llama.cpp ${info.source})`,
             ...info.devices.map((d) => `device: ${d.name}, ${gib(d.vramFree)} free of ${gib(d.vramTotal)}`),
             `cpu: ${info.cpuMathCores} math cores; ram: ${gib(info.ram.free)} free of ${gib(info.ram.total)}`,
           ].join("\n"),

@@ -6,6 +6,12 @@ export type { EngineDescription } from "../inference/engineReport.js";
 /** `GET /api/admin/system`: the engine's backend and the machine's memory and devices. */
 export type SystemPublic = EngineDescription;
 
+/** Which build serves, in words: the CLI's `gpus` and the Dashboard say it the same way. */
+export function engineBuildLabel(engine: Pick<EngineDescription, "build" | "cpuKernels">): string {
+  if (engine.cpuKernels === "rebuilt") return "prebuilt, CPU kernels built on this machine";
+  return engine.build === "localBuild" ? "built on this machine" : "prebuilt";
+}
+
 /** `GET /api/admin/engine/build`. */
 export interface EngineBuildPublic {
   state: "off" | "unavailable" | "notNeeded" | "building" | "built" | "failed";

@@ -11,9 +11,9 @@ const logger = pino({ level: "silent" });
 
 /** A build that prints cmake-shaped progress and exits with `code`, or waits to be aborted. */
 function scriptedBuild(code: number | "untilAborted") {
-  const calls: Array<{ gpu: unknown; lowPriority: unknown }> = [];
+  const calls: Array<{ lowPriority: unknown }> = [];
   const build = async (options: Parameters<NonNullable<ConstructorParameters<typeof EngineAutoBuild>[0]["build"]>>[0]) => {
-    calls.push({ gpu: options.gpu, lowPriority: options.lowPriority });
+    calls.push({ lowPriority: options.lowPriority });
     options.onLine("[node-llama-cpp] Cloning llama.cpp");
     options.onLine("[ 12%] Building CXX object ggml/src/ggml-cpu/ggml-cpu.cpp.o");
     options.onLine("[ 57%] Building CXX object src/llama.cpp.o");
@@ -49,7 +49,7 @@ describe("background engine build", () => {
     auto.start();
     await settle();
     const status = auto.status();
-    expect(calls).toEqual([{ gpu: false, lowPriority: true }]);
+    expect(calls).toEqual([{ lowPriority: true }]);
     expect(status.state).toBe("built");
     // Running models are told once, so they move to the new build.
     expect(told).toBe(1);

@@ -1,5 +1,19 @@
 import type { Logger } from "pino";
-import { buildEngine, hasTunedBuild, missingBuildTools, prebuiltBeatsTunedBuild } from "./engineInfo.js";
+import { buildCpuKernels, cpuKernelsSupported, findCpuKernelsBuild } from "./cpuKernels.js";
+import { type BuildStepOptions, buildEngine, hasTunedBuild, missingBuildTools, prebuiltBeatsTunedBuild } from "./engineInfo.js";
+
+/**
+ * What the background build compiles: on Linux x64 the CPU kernels only (the prebuilt
+ * engine's CPU library, by this machine's compiler: ~1 min, as fast as the full build
+ * here), elsewhere the full tuned build for the CPU.
+ */
+function defaultBuild(options: BuildStepOptions): Promise<number> {
+  return cpuKernelsSupported() ? buildCpuKernels(options) : buildEngine({ ...options, gpu: false });
+}
+
+function defaultAlreadyBuilt(): boolean {
+  return hasTunedBuild() || findCpuKernelsBuild() !== null;
+}
 
 /**
  * `off`: the setting is off; `unavailable`: cmake or a compiler is missing (`reason`);
@@ -24,9 +38,10 @@ export interface EngineBuildStatus {
 const KEPT_LINES = 20;
 
 /**
- * Builds the tuned engine in the background on first start, where cmake and a
- * compiler exist: the prebuilt engine measured about half of llama-server's
- * throughput at 8 streams here, a native build three quarters (bench/RESULTS.md).
+ * Builds a faster engine in the background on first start, where cmake and a
+ * compiler exist (`defaultBuild`): the prebuilt engine measured about half of
+ * llama-server's throughput at 8 streams here, a native build three quarters, and the
+ * prebuilt F16 kernel runs at half speed on AMD Zen 3 (bench/RESULTS.md).
  * The prebuilt engine serves meanwhile; engine processes started after the build
  * load the new binary, and running models move to it once idle (`onBuilt`). Not on a
  * CPU with AMX, where the prebuilt engine is faster for quantized models
@@ -49,9 +64,9 @@ export class EngineAutoBuild {
     private readonly options: {
       enabled: boolean;
       logger: Logger;
-      /** Defaults to node-llama-cpp's offline build from its bundled source. */
-      build?: typeof buildEngine;
-      /** Defaults to checking node-llama-cpp's local build folder. */
+      /** Defaults to `defaultBuild`, from node-llama-cpp's bundled source, offline. */
+      build?: (options: BuildStepOptions) => Promise<number>;
+      /** Defaults to looking for our builds in node-llama-cpp's local build folder. */
       alreadyBuilt?: () => boolean;
       /** Defaults to looking for cmake, a C++ compiler and git on PATH. */
       missingTools?: () => string[];
@@ -69,7 +84,7 @@ export class EngineAutoBuild {
   /** Starts the build if it is wanted and possible; returns at once. */
   start(): void {
     if (!this.options.enabled || this.running) return;
-    if ((this.options.alreadyBuilt ?? hasTunedBuild)()) {
+    if ((this.options.alreadyBuilt ?? defaultAlreadyBuilt)()) {
       this.current = { ...this.current, state: "notNeeded" };
       return;
     }
@@ -98,11 +113,10 @@ export class EngineAutoBuild {
       percent: null,
       lastLines: [],
     };
-    log.info("building a tuned engine for this CPU in the background; the prebuilt engine serves meanwhile");
+    log.info("building a faster engine for this CPU in the background; the prebuilt engine serves meanwhile");
     let code: number;
     try {
-      code = await (this.options.build ?? buildEngine)({
-        gpu: false,
+      code = await (this.options.build ?? defaultBuild)({
         lowPriority: true,
         signal: this.abort.signal,
         onLine: (line) => {
@@ -126,7 +140,7 @@ export class EngineAutoBuild {
       this.current = { ...this.current, state: "failed", reason: "stopped with the server", finishedAt };
     } else if (code === 0) {
       this.current = { ...this.current, state: "built", finishedAt };
-      log.info("tuned engine built: running models move to it once idle, and engines started from now on use it");
+      log.info("engine built: running models move to it once idle, and engines started from now on use it");
       this.options.onBuilt?.();
     } else {
       this.current = { ...this.current, state: "failed", reason: `the build exited with ${code}`, finishedAt };

@@ -13,6 +13,9 @@ export type { EngineDescription } from "../inference/engineReport.js";
 
 const require = createRequire(import.meta.url);
 
+/** The build option that marks the CPU kernels build (cpuKernels.ts). */
+export const CPU_KERNELS_OPTION = "MAAS_CPU_KERNELS";
+
 export async function describeEngine(llama: Llama): Promise<EngineDescription> {
   const gpu = llama.gpu;
   const names = gpu === false ? [] : await llama.getGpuDeviceNames().catch(() => []);
@@ -21,6 +24,7 @@ export async function describeEngine(llama: Llama): Promise<EngineDescription> {
   return {
     backend: gpu === false ? "cpu" : gpu,
     build: llama.buildType,
+    cpuKernels: llama.buildType === "prebuilt" ? "prebuilt" : CPU_KERNELS_OPTION in llama.cmakeOptions ? "rebuilt" : "native",
     source: llama.llamaCppRelease.release,
     // A local build may link its CPU backend into the addon itself; it is built for this CPU either way.
     cpuVariant: loadedCpuVariant() ?? (llama.buildType === "localBuild" ? "native" : null),
@@ -125,7 +129,7 @@ export function prebuiltBeatsTunedBuild(cpuinfo = "/proc/cpuinfo"): string | nul
 }
 
 /** The suffix node-llama-cpp gives a build folder for these cmake options (its own hash: SHA-1, bytes in base 36). */
-function cmakeOptionsFolderHash(options: Readonly<Record<string, string>>): string {
+export function cmakeOptionsFolderHash(options: Readonly<Record<string, string>>): string {
   const text = Object.keys(options)
     .sort()
     .map((key) => `${encodeURIComponent(key)}=${encodeURIComponent(options[key] ?? "")}`)
@@ -181,23 +185,43 @@ export function missingBuildTools(): string[] {
  * node-llama-cpp loads that build instead of the prebuilt one. Progress lines go
  * to `onLine`; resolves with the exit code.
  */
-export function buildEngine(options: {
-  gpu: "auto" | false;
+export function buildEngine(options: BuildStepOptions & { gpu: "auto" | false }): Promise<number> {
+  return runBuildStep(
+    process.execPath,
+    [nodeLlamaCppCli(), "source", "download", "--gpu", options.gpu === false ? "false" : "auto"],
+    {
+      ...options,
+      env: {
+        CI: "true",
+        ...Object.fromEntries(Object.entries(TUNED_BUILD_CMAKE_OPTIONS).map(([k, v]) => [`NODE_LLAMA_CPP_CMAKE_OPTION_${k}`, v])),
+      },
+    },
+  );
+}
+
+export interface BuildStepOptions {
   onLine: (line: string) => void;
   /** Aborting kills the build (a server shutting down); resolves with a non-zero code. */
   signal?: AbortSignal;
   /** Run the compilers at the lowest CPU priority, so a build in the background does not slow serving. */
   lowPriority?: boolean;
-}): Promise<number> {
-  const args = [nodeLlamaCppCli(), "source", "download", "--gpu", options.gpu === false ? "false" : "auto"];
+}
+
+/**
+ * Runs one command of a build (node-llama-cpp's CLI, git, cmake), its output lines to
+ * `onLine`; resolves with the exit code.
+ */
+export function runBuildStep(
+  command: string,
+  args: string[],
+  options: BuildStepOptions & { env?: Record<string, string>; cwd?: string },
+): Promise<number> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, args, {
+    const child = spawn(command, args, {
       stdio: ["ignore", "pipe", "pipe"],
-      env: {
-        ...process.env,
-        CI: "true",
-        ...Object.fromEntries(Object.entries(TUNED_BUILD_CMAKE_OPTIONS).map(([k, v]) => [`NODE_LLAMA_CPP_CMAKE_OPTION_${k}`, v])),
-      },
+      ...(options.cwd ? { cwd: options.cwd } : {}),
+      // Under Electron, process.execPath is the app: run it as Node.
+      env: { ...process.env, ELECTRON_RUN_AS_NODE: "1", ...options.env },
       ...(options.signal ? { signal: options.signal, killSignal: "SIGTERM" as const } : {}),
     });
     // Children (cmake, the compilers) inherit the niceness.

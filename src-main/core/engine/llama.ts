@@ -1,5 +1,6 @@
 import { getLlama, type Llama, LlamaLogLevel } from "node-llama-cpp";
 import type { Logger } from "pino";
+import { cpuKernelsCmakeOptions, findCpuKernelsBuild } from "./cpuKernels.js";
 import { tunedBuildOptions } from "./engineInfo.js";
 
 export interface LlamaOptions {
@@ -23,6 +24,18 @@ export function llamaSaidSince(since: number): string[] {
   return said.filter((line) => line.at >= since).map((line) => line.text);
 }
 
+/**
+ * Which of our builds engines load: the full tuned build (`maas-base engine build`) once
+ * it is finished, else the CPU kernels build (the background build of `serve`, or
+ * `maas-base engine build --cpu-kernels`), else node-llama-cpp's prebuilt engine.
+ */
+export function engineBuildOptions(): { cmakeOptions?: Record<string, string> } {
+  const tuned = tunedBuildOptions();
+  if (tuned.cmakeOptions) return tuned;
+  const kernels = findCpuKernelsBuild();
+  return kernels ? { cmakeOptions: cpuKernelsCmakeOptions(kernels.variant) } : {};
+}
+
 /** Loads the llama.cpp binding once, routing its log lines into our logger. */
 export async function loadLlama(options: LlamaOptions): Promise<Llama> {
   const log = options.logger.child({ component: "llama.cpp" });
@@ -30,8 +43,7 @@ export async function loadLlama(options: LlamaOptions): Promise<Llama> {
     gpu: options.gpu,
     ...(options.maxThreads ? { maxThreads: options.maxThreads } : {}),
     build: "never",
-    // Our tuned local build (`maas-base engine build`, or the background build) once it is finished.
-    ...tunedBuildOptions(),
+    ...engineBuildOptions(),
     logLevel: LlamaLogLevel.warn,
     logger(level, message) {
       const text = message.trim();

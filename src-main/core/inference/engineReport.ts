@@ -6,6 +6,12 @@ export interface EngineDescription {
   backend: "cpu" | "cuda" | "vulkan" | "metal";
   /** `localBuild`: compiled on this machine by `maas-base engine build`; `prebuilt`: shipped with node-llama-cpp. */
   build: "localBuild" | "prebuilt";
+  /**
+   * `rebuilt`: the prebuilt engine with its CPU backend library compiled again on this
+   * machine (the CPU kernels build; `build` is then `localBuild`); `native`: the full
+   * tuned build; `prebuilt`: as shipped.
+   */
+  cpuKernels: "prebuilt" | "rebuilt" | "native";
   /** The llama.cpp release the binary was built from. */
   source: string;
   /**

@@ -16,7 +16,7 @@ import {
 } from "@mantine/core";
 import { useQuery } from "@tanstack/react-query";
 import type { ReactNode } from "react";
-import type { EngineBuildPublic, EnginePublic } from "../../../src-main/core/contract/index.js";
+import { type EngineBuildPublic, type EnginePublic, engineBuildLabel } from "../../../src-main/core/contract/index.js";
 import { api, formatBytes, serverUrl } from "../api.js";
 import { EmptyState } from "../EmptyState.js";
 import { Icon, type IconName } from "../icons.js";
@@ -86,7 +86,7 @@ function EngineBuildLine({ build }: { build: EngineBuildPublic | undefined }) {
     const pct = build.percent ?? 0;
     return (
       <Box mt={6} data-testid="engine-build">
-        <Progress value={pct} size="sm" color="orange.7" aria-label={`Building the tuned engine: ${pct}%`} />
+        <Progress value={pct} size="sm" color="orange.7" aria-label={`Building a faster engine: ${pct}%`} />
         <Text size="xs" c="dimmed" mt={4}>
           Building a faster engine for this CPU: {build.percent === null ? "starting" : `${pct}%`}. The prebuilt one serves
           meanwhile.
@@ -95,11 +95,11 @@ function EngineBuildLine({ build }: { build: EngineBuildPublic | undefined }) {
     );
   }
   const text: Record<Exclude<EngineBuildPublic["state"], "building">, string> = {
-    built: "Tuned engine built: running models move to it once idle.",
-    notNeeded: build.reason ? `No tuned build needed: ${build.reason}.` : "Tuned for this CPU.",
-    off: "Background build of a tuned engine: off.",
-    unavailable: `No tuned build: ${build.reason ?? "cmake or a compiler is missing"}.`,
-    failed: `The tuned build failed: ${build.reason ?? "see the server log"}. The prebuilt engine serves.`,
+    built: "Faster engine built: running models move to it once idle.",
+    notNeeded: build.reason ? `No local build needed: ${build.reason}.` : "Built for this CPU.",
+    off: "Background build of a faster engine: off.",
+    unavailable: `No local build: ${build.reason ?? "cmake or a compiler is missing"}.`,
+    failed: `The engine build failed: ${build.reason ?? "see the server log"}. The prebuilt engine serves.`,
   };
   return (
     <Text size="xs" c={build.state === "failed" ? "red.8" : "dimmed"} mt={4} data-testid="engine-build">
@@ -209,9 +209,7 @@ export function Dashboard() {
         </StatTile>
         <StatTile icon="cpu" color="orange" label="Engine" value={sys ? sys.backend.toUpperCase() : "…"}>
           <Text size="xs" c="dimmed">
-            {sys
-              ? `${sys.build === "localBuild" ? "built on this machine" : "prebuilt"}${sys.cpuVariant ? ` (${sys.cpuVariant})` : ""} · ${sys.cpuMathCores} cores`
-              : ""}
+            {sys ? `${engineBuildLabel(sys)}${sys.cpuVariant ? ` (${sys.cpuVariant})` : ""} · ${sys.cpuMathCores} cores` : ""}
           </Text>
           <EngineBuildLine build={engine.data?.engineBuild} />
           {sys?.devices.map((d) => (
