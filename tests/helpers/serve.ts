@@ -15,8 +15,11 @@ export interface Serving {
  * `maas-base serve --port 0 …args` in a child process; resolves once it prints its
  * listening line, rejects (and kills it) if it exits first or does not listen in time.
  */
-export function spawnServe(args: string[], timeoutMs = 90_000): Promise<Serving> {
-  const child = spawn(process.execPath, [BIN, "serve", "--port", "0", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+export function spawnServe(args: string[], timeoutMs = 90_000, env: NodeJS.ProcessEnv = {}): Promise<Serving> {
+  const child = spawn(process.execPath, [BIN, "serve", "--port", "0", ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...env },
+  });
   let out = "";
   child.stdout?.on("data", (d) => {
     out += String(d);

@@ -10,44 +10,84 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
-import { cpuKernelsCmakeOptions, cpuKernelsSupported, probeEngine } from "../../src-main/core/engine/cpuKernels.js";
+import {
+  cpuKernelsCmakeOptions,
+  cpuKernelsSupported,
+  findCpuKernelsBuild,
+  probeEngine,
+} from "../../src-main/core/engine/cpuKernels.js";
 import { hasTunedBuild } from "../../src-main/core/engine/engineInfo.js";
 import { writeTinyLlama } from "../../src-main/core/fixtures/tinyModels.js";
-import { BIN, spawnServe } from "../helpers/serve.js";
+import { BIN, type Serving, spawnServe } from "../helpers/serve.js";
 
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), "maas-engine-build-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Serves `models` (file name → fixture type) with the engine builds found, and completes a prompt on each. */
-async function completeOnEach(name: string, models: Record<string, "f16" | "q8_0">): Promise<unknown> {
+/** `serve` on `models` (file name → fixture type), with or without its background build, and a management key. */
+async function serveModels(
+  name: string,
+  models: Record<string, "f16" | "q8_0">,
+  backgroundBuild = false,
+): Promise<Serving & { adminKey: string }> {
   const modelsDir = join(dir, `models-${name}`);
+  const dataDir = join(dir, `data-${name}`);
   mkdirSync(modelsDir, { recursive: true });
   for (const [id, type] of Object.entries(models)) writeTinyLlama(join(modelsDir, `${id}.gguf`), { type, vocabulary: "ascii" });
-  const server = await spawnServe([
+  const created = await run(process.execPath, [
+    BIN,
+    "keys",
+    "create",
+    "--name",
+    "admin",
+    "--scope",
+    "management",
     "--data-dir",
-    join(dir, `data-${name}`),
-    "--models-dir",
-    modelsDir,
-    "--cpu",
-    "--allow-loopback-without-key",
-    "--no-engine-build",
-    "--log-level",
-    "warn",
+    dataDir,
   ]);
+  const args = ["--data-dir", dataDir, "--models-dir", modelsDir, "--cpu", "--allow-loopback-without-key"];
+  const server = await spawnServe(
+    [...args, ...(backgroundBuild ? [] : ["--no-engine-build"]), "--log-level", "warn"],
+    90_000,
+    // The background build is off under CI and test runners unless asked for.
+    backgroundBuild ? { MAAS_ENGINE_BUILD: "on" } : {},
+  );
+  return { ...server, adminKey: created.stdout.trim() };
+}
+
+async function complete(server: Serving, model: string): Promise<void> {
+  const res = await fetch(`${server.url}/v1/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    // A prompt of several tokens: llama.cpp's batched kernels (tinyBLAS for F16, AMX's tile path for Q8_0).
+    body: JSON.stringify({ model, prompt: "The quick brown fox jumps over the lazy dog.", max_tokens: 8 }),
+  });
+  const body = await res.text();
+  expect(res.status, `${model}: ${body}\n${server.output()}`).toBe(200);
+  expect(JSON.parse(body).usage.completion_tokens).toBeGreaterThan(0);
+}
+
+interface EngineReport {
+  build: string;
+  cpuKernels: string;
+  cpuVariant: string | null;
+  models: Array<{ id: string; pid: number | null }>;
+  engineBuild: { state: string; reason: string | null };
+}
+
+async function engineReport(server: Serving & { adminKey: string }): Promise<EngineReport> {
+  const res = await fetch(`${server.url}/api/admin/engine`, { headers: { authorization: `Bearer ${server.adminKey}` } });
+  const body = await res.text();
+  expect(res.status, body).toBe(200);
+  return JSON.parse(body) as EngineReport;
+}
+
+/** Serves `models` with the engine builds found, completes a prompt on each, and says what the engine reports. */
+async function completeOnEach(name: string, models: Record<string, "f16" | "q8_0">): Promise<EngineReport> {
+  const server = await serveModels(name, models);
   try {
-    for (const id of Object.keys(models)) {
-      const res = await fetch(`${server.url}/v1/completions`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        // A prompt of several tokens: llama.cpp's batched kernels (tinyBLAS for F16, AMX's tile path for Q8_0).
-        body: JSON.stringify({ model: id, prompt: "The quick brown fox jumps over the lazy dog.", max_tokens: 8 }),
-      });
-      const body = await res.text();
-      expect(res.status, `${id}: ${body}\n${server.output()}`).toBe(200);
-      expect(JSON.parse(body).usage.completion_tokens).toBeGreaterThan(0);
-    }
-    return await (await fetch(`${server.url}/api/admin/engine`)).json();
+    for (const id of Object.keys(models)) await complete(server, id);
+    return await engineReport(server);
   } finally {
     server.child.kill("SIGTERM");
   }
@@ -85,6 +125,48 @@ describe("maas-base engine build", () => {
       // Served: engine processes load the rebuilt library, and decode F16 and Q8_0 with it.
       const engine = await completeOnEach("kernels", { "tiny-f16": "f16", "tiny-q8": "q8_0" });
       expect(engine).toMatchObject({ build: "localBuild", cpuKernels: "rebuilt", cpuVariant: prebuilt.variant });
+    },
+  );
+
+  it.runIf(cpuKernelsSupported())(
+    "serve builds the CPU kernels in the background, and a model loaded before moves to them once idle",
+    { timeout: 10 * 60_000 },
+    async () => {
+      // Start from the prebuilt engine again: the test before left its build.
+      const before = findCpuKernelsBuild();
+      if (before) rmSync(before.folder, { recursive: true, force: true });
+      const server = await serveModels("background", { "tiny-f16": "f16" }, true);
+      try {
+        await complete(server, "tiny-f16");
+        let report = await engineReport(server);
+        if (hasTunedBuild()) {
+          // A full tuned build made earlier (not on CI's clean clone): nothing to build.
+          expect(report.engineBuild.state).toBe("notNeeded");
+          return;
+        }
+        const firstPid = report.models.find((m) => m.id === "tiny-f16")?.pid;
+        expect(firstPid).toBeTypeOf("number");
+        expect(report.cpuKernels).toBe("prebuilt");
+        expect(["building", "built"]).toContain(report.engineBuild.state);
+        const deadline = Date.now() + 8 * 60_000;
+        while (report.engineBuild.state === "building" && Date.now() < deadline) {
+          await complete(server, "tiny-f16");
+          await new Promise((resolve) => setTimeout(resolve, 1000));
+          report = await engineReport(server);
+        }
+        expect(report.engineBuild, server.output()).toMatchObject({ state: "built" });
+        // The idle model moved to a new engine process on the rebuilt library.
+        await complete(server, "tiny-f16");
+        for (let i = 0; i < 100 && report.models.find((m) => m.id === "tiny-f16")?.pid === firstPid; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          report = await engineReport(server);
+        }
+        expect(report.models.find((m) => m.id === "tiny-f16")?.pid).not.toBe(firstPid);
+        expect(report).toMatchObject({ build: "localBuild", cpuKernels: "rebuilt" });
+        await complete(server, "tiny-f16");
+      } finally {
+        server.child.kill("SIGTERM");
+      }
     },
   );
 
