@@ -33,7 +33,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function supervise() {
+function supervise(localBuildInUse?: boolean) {
   const launcher = nodeLauncher();
   const inspector = new Inspector({ launcher });
   const supervisor = new Supervisor({
@@ -48,6 +48,8 @@ function supervise() {
     spareProcess: false,
     contextSize: 65_536,
     resolveModel: (id) => [info, long].find((m) => m.id === id),
+    // Whether engines load a local build; by default the supervisor asks the engine's description.
+    ...(localBuildInUse === undefined ? {} : { localBuildInUse: () => localBuildInUse }),
   });
   return { supervisor, inspector };
 }
@@ -127,6 +129,43 @@ describe("a new engine binary", () => {
     } finally {
       await supervisor.dispose();
       await inspector.stop();
+    }
+  }, 120_000);
+
+  it("a model that crashes twice on a local build runs on the prebuilt engine from then on, and is not moved", async () => {
+    for (const local of [true, false]) {
+      const { supervisor, inspector } = supervise(local);
+      const stat = () => supervisor.statsNow().find((s) => s.id === info.id);
+      const answer = async () =>
+        (await drain(await supervisor.complete({ model: info.id, prompt: "Once", sampling: { maxTokens: 2, temperature: 0 } })))
+          .tokens;
+      /** Kills the model's engine process as a crash would, and waits for the supervisor to see it. */
+      const crash = async () => {
+        const pid = stat()?.pid as number;
+        process.kill(pid, "SIGKILL");
+        while (stat()?.state !== "crashed") await new Promise((resolve) => setTimeout(resolve, 20));
+        return pid;
+      };
+      try {
+        expect(await answer()).toBe(2);
+        await crash();
+        expect(await answer()).toBe(2);
+        expect(stat()?.prebuiltEngine).toBe(false);
+        await crash();
+        // The third engine process is started with the prebuilt engine (only where a local build is in use).
+        expect(await answer()).toBe(2);
+        expect(stat()?.prebuiltEngine).toBe(local);
+        expect(stat()?.restarts).toBe(2);
+        const pinned = stat()?.pid as number;
+        // A finished build moves models to it, but not one pinned to the prebuilt engine.
+        supervisor.engineBinaryChanged();
+        expect(await answer()).toBe(2);
+        if (local) expect(stat()?.pid).toBe(pinned);
+        else expect(stat()?.pid).not.toBe(pinned);
+      } finally {
+        await supervisor.dispose();
+        await inspector.stop();
+      }
     }
   }, 120_000);
 });

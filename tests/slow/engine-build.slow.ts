@@ -5,7 +5,7 @@
 // takes over from it. Both change which binary every later engine process loads
 // (node-llama-cpp/llama/localBuilds), so this is not part of `npm test`; CI runs it on its own.
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -71,7 +71,7 @@ interface EngineReport {
   build: string;
   cpuKernels: string;
   cpuVariant: string | null;
-  models: Array<{ id: string; pid: number | null }>;
+  models: Array<{ id: string; pid: number | null; prebuiltEngine: boolean; restarts: number }>;
   engineBuild: { state: string; reason: string | null };
 }
 
@@ -129,7 +129,7 @@ describe("maas-base engine build", () => {
   );
 
   it.runIf(cpuKernelsSupported())(
-    "serve builds the CPU kernels in the background, and a model loaded before moves to them once idle",
+    "serve builds the CPU kernels in the background; a model loaded before moves to them once idle, and to the prebuilt engine after two crashes",
     { timeout: 10 * 60_000 },
     async () => {
       // Start from the prebuilt engine again: the test before left its build.
@@ -164,6 +164,28 @@ describe("maas-base engine build", () => {
         expect(report.models.find((m) => m.id === "tiny-f16")?.pid).not.toBe(firstPid);
         expect(report).toMatchObject({ build: "localBuild", cpuKernels: "rebuilt" });
         await complete(server, "tiny-f16");
+        const cpuLibrary = (pid: number) =>
+          readFileSync(`/proc/${pid}/maps`, "utf8")
+            .split("\n")
+            .map((line) => line.trim().split(/\s+/).pop() ?? "")
+            .find((file) => /libggml-cpu-\w+\.so$/.test(file));
+        const movedPid = report.models.find((m) => m.id === "tiny-f16")?.pid as number;
+        expect(cpuLibrary(movedPid)).toContain("localBuilds");
+
+        // Two crashes on the local build: the model's next engine process loads the prebuilt engine.
+        let pid = movedPid;
+        for (let crash = 0; crash < 2; crash++) {
+          process.kill(pid, "SIGKILL");
+          for (let i = 0; i < 100 && report.models.find((m) => m.id === "tiny-f16")?.pid === pid; i++) {
+            await new Promise((resolve) => setTimeout(resolve, 100));
+            report = await engineReport(server);
+          }
+          await complete(server, "tiny-f16");
+          report = await engineReport(server);
+          pid = report.models.find((m) => m.id === "tiny-f16")?.pid as number;
+        }
+        expect(report.models.find((m) => m.id === "tiny-f16")).toMatchObject({ prebuiltEngine: true, restarts: 2 });
+        expect(cpuLibrary(pid)).toMatch(/@node-llama-cpp\/linux-x64\/bins\/linux-x64\/libggml-cpu-\w+\.so$/);
       } finally {
         server.child.kill("SIGTERM");
       }

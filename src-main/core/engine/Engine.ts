@@ -41,6 +41,8 @@ import { StopText } from "./stopText.js";
 
 export interface EngineOptions extends PoolOptions {
   gpu: "auto" | false;
+  /** node-llama-cpp's prebuilt engine even where a local build exists. */
+  prebuiltEngine?: boolean;
   logger: Logger;
   /** Looks a model id up in the library; `undefined` means unknown. */
   resolveModel: (id: string) => ModelInfo | undefined;
@@ -92,7 +94,12 @@ export class Engine {
   ) {}
 
   static async create(options: EngineOptions): Promise<Engine> {
-    const llama = await loadLlama({ gpu: options.gpu, maxThreads: options.threads, logger: options.logger });
+    const llama = await loadLlama({
+      gpu: options.gpu,
+      maxThreads: options.threads,
+      logger: options.logger,
+      ...(options.prebuiltEngine ? { prebuilt: true } : {}),
+    });
     return new Engine(llama, new ModelPool(llama, options, options.logger), options);
   }
 

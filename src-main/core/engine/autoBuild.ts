@@ -1,14 +1,28 @@
 import type { Logger } from "pino";
-import { buildCpuKernels, cpuKernelsSupported, findCpuKernelsBuild } from "./cpuKernels.js";
-import { type BuildStepOptions, buildEngine, hasTunedBuild, missingBuildTools, prebuiltBeatsTunedBuild } from "./engineInfo.js";
+import { buildCpuKernels, cpuKernelsSupported, findCpuKernelsBuild, probeEngine } from "./cpuKernels.js";
+import {
+  type BuildStepOptions,
+  buildEngine,
+  hasTunedBuild,
+  missingBuildTools,
+  prebuiltBeatsTunedBuild,
+  TUNED_BUILD_CMAKE_OPTIONS,
+} from "./engineInfo.js";
 
 /**
  * What the background build compiles: on Linux x64 the CPU kernels only (the prebuilt
  * engine's CPU library, by this machine's compiler: ~1 min, as fast as the full build
  * here), elsewhere the full tuned build for the CPU.
  */
-function defaultBuild(options: BuildStepOptions): Promise<number> {
-  return cpuKernelsSupported() ? buildCpuKernels(options) : buildEngine({ ...options, gpu: false });
+async function defaultBuild(options: BuildStepOptions): Promise<number> {
+  if (cpuKernelsSupported()) return buildCpuKernels(options);
+  const code = await buildEngine({ ...options, gpu: false });
+  if (code !== 0) return code;
+  // An exit code of 0 is not enough: engines must load what was built.
+  const loaded = await probeEngine({ ...TUNED_BUILD_CMAKE_OPTIONS }).catch((error: unknown) => ({ build: String(error) }));
+  if (loaded.build === "localBuild") return 0;
+  options.onLine(`the build finished, but engines do not load it (${loaded.build}); the prebuilt engine stays in use`);
+  return 1;
 }
 
 function defaultAlreadyBuilt(): boolean {

@@ -106,7 +106,9 @@ export async function probeEngine(cmakeOptions?: Record<string, string>): Promis
     `const { getLlama } = await import(${JSON.stringify(entry)});`,
     `const { readFileSync } = await import("node:fs");`,
     `const llama = await getLlama({ gpu: false, build: "never", ${cmakeOptions ? `cmakeOptions: ${JSON.stringify(cmakeOptions)}, ` : ""}});`,
-    `const variant = /libggml-cpu-([a-z0-9_]+)\\.so/.exec(readFileSync("/proc/self/maps", "utf8"))?.[1] ?? null;`,
+    // The CPU library llama.cpp mapped (Linux; elsewhere null).
+    `let maps = ""; try { maps = readFileSync("/proc/self/maps", "utf8"); } catch {}`,
+    "const variant = /libggml-cpu-([a-z0-9_]+)\\.so/.exec(maps)?.[1] ?? null;",
     "process.stdout.write(JSON.stringify({ build: llama.buildType, variant }));",
     "process.exit(0);",
   ].join("\n");

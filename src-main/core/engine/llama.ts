@@ -8,6 +8,8 @@ export interface LlamaOptions {
   gpu: "auto" | false;
   /** Upper bound on threads any context uses. */
   maxThreads?: number | undefined;
+  /** node-llama-cpp's prebuilt engine even where one of our builds exists. */
+  prebuilt?: boolean;
   logger: Logger;
 }
 
@@ -43,7 +45,7 @@ export async function loadLlama(options: LlamaOptions): Promise<Llama> {
     gpu: options.gpu,
     ...(options.maxThreads ? { maxThreads: options.maxThreads } : {}),
     build: "never",
-    ...engineBuildOptions(),
+    ...(options.prebuilt ? {} : engineBuildOptions()),
     logLevel: LlamaLogLevel.warn,
     logger(level, message) {
       const text = message.trim();

@@ -82,4 +82,6 @@ export interface ModelLoadReport {
   /** The last reload with a larger context (a prompt did not fit the one it had), if any. */
   lastReload: { at: number; from: number; to: number; reason: string } | null;
   contextReloads: number;
+  /** It crashed twice on a local engine build, and runs on node-llama-cpp's prebuilt engine since. */
+  prebuiltEngine: boolean;
 }

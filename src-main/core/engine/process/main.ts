@@ -55,6 +55,7 @@ async function getEngine(): Promise<Engine> {
   engine ??= import("../Engine.js").then(({ Engine }) =>
     Engine.create({
       gpu: settings.gpu,
+      ...(settings.prebuiltEngine ? { prebuiltEngine: true } : {}),
       threads: settings.threads,
       parallel: settings.parallel,
       maxQueue: settings.maxQueue,

@@ -10,6 +10,8 @@ import type { PrefixCacheOptions } from "../prefixStore.js";
 /** What an engine process needs to know about the server's engine settings. */
 export interface EngineProcessOptions {
   gpu: "auto" | false;
+  /** Load node-llama-cpp's prebuilt engine even where a local build exists (a model that crashed on the local build). */
+  prebuiltEngine?: boolean;
   threads?: number | undefined;
   parallel: number;
   maxQueue: number;

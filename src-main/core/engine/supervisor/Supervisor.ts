@@ -22,7 +22,8 @@ import type {
 } from "../../inference/types.js";
 import { requireCapability } from "../capability.js";
 import { type ContextBounds, contextToFit } from "../contextSize.js";
-import type { EngineDescription } from "../engineInfo.js";
+import { findCpuKernelsBuild } from "../cpuKernels.js";
+import { type EngineDescription, hasTunedBuild } from "../engineInfo.js";
 import type { FitEstimate, FitSettings } from "../fit.js";
 import { effectiveSettings, InsufficientMemoryError, type PoolOptions } from "../poolSettings.js";
 import type { EngineLauncher } from "../process/launcher.js";
@@ -50,6 +51,13 @@ export interface SupervisorOptions extends PoolOptions {
   /** This many crashes within `crashWindowMs` mark the model `failed`. Defaults to 3 in 10 minutes. */
   maxCrashes?: number;
   crashWindowMs?: number;
+  /**
+   * Whether engines load one of our local builds (the CPU kernels or the full tuned build)
+   * rather than node-llama-cpp's prebuilt engine. A model that crashes twice on one is
+   * started on the prebuilt engine from then on. Defaults to the engine's description, or
+   * to looking for the builds while there is none.
+   */
+  localBuildInUse?: () => boolean;
 }
 
 /** The engine process serving a request died (crash, kill, watchdog). */
@@ -112,6 +120,8 @@ interface Entry {
   contextReloads: number;
   /** A move to a new engine binary under way (`moveIfIdle`); also set as `reloading`, so requests wait for it. */
   moving: Promise<void> | null;
+  /** Crashed on a local build: its engine processes load node-llama-cpp's prebuilt engine. */
+  prebuiltEngine: boolean;
 }
 
 /** The last time a model was reloaded with a larger context (GET /api/admin/engine shows it). */
@@ -273,6 +283,13 @@ export class Supervisor {
    * for a reload with a larger context); a model that never has a moment without requests
    * stays where it is. Models served by a GPU backend stay: the build is for the CPU.
    */
+  /** Whether engines load one of our local builds (see `SupervisorOptions.localBuildInUse`). */
+  private localBuildInUse(): boolean {
+    const described = this.description?.value;
+    if (described) return described.build === "localBuild";
+    return hasTunedBuild() || findCpuKernelsBuild() !== null;
+  }
+
   engineBinaryChanged(): void {
     if (this.disposed) return;
     const backend = this.description?.value.backend;
@@ -286,7 +303,7 @@ export class Supervisor {
 
   private moveIfIdle(entry: Entry): void {
     const old = entry.process;
-    if (!old || this.generationOf.get(old) === this.binaryGeneration) return;
+    if (!old || entry.prebuiltEngine || this.generationOf.get(old) === this.binaryGeneration) return;
     if (entry.active > 0 || entry.reloading || entry.state !== "ready" || this.disposed) return;
     const logger = this.options.logger;
     const started = Date.now();
@@ -336,6 +353,7 @@ export class Supervisor {
         lastReload: null,
         contextReloads: 0,
         moving: null,
+        prebuiltEngine: false,
       };
       this.entries.set(info.id, entry);
     } else entry.info = info;
@@ -378,7 +396,8 @@ export class Supervisor {
     }
     // Unloaded (or the server stopping) while it made room: no process for an entry nobody holds.
     if (this.disposed || this.entries.get(info.id) !== entry) throw new ModelLoadError(info.id, "the model was unloaded");
-    const proc = this.takeSpare() ?? this.spawn(info.id);
+    // The spare loaded the build in use; a model pinned to the prebuilt engine needs a process of its own.
+    const proc = (entry.prebuiltEngine ? null : this.takeSpare()) ?? this.spawn(info.id, entry.prebuiltEngine);
     proc.name = info.id;
     proc.onExit = (report) => this.exited(entry, proc, report);
     this.prepareSpare();
@@ -411,13 +430,14 @@ export class Supervisor {
     }
   }
 
-  private spawn(name: string): EngineProcess {
+  private spawn(name: string, prebuiltEngine = false): EngineProcess {
     const proc = new EngineProcess({
       name,
       role: "engine",
       launcher: this.options.launcher,
       settings: {
         gpu: this.options.gpu,
+        ...(prebuiltEngine ? { prebuiltEngine: true } : {}),
         threads: this.options.threads,
         parallel: this.options.parallel,
         maxQueue: this.options.maxQueue,
@@ -478,6 +498,16 @@ export class Supervisor {
     entry.totalCrashes++;
     entry.reason = reason;
     const max = this.options.maxCrashes ?? 3;
+    // Twice on a local build (and more to come before the model is turned off): the build may
+    // be what crashes, so the next starts load the prebuilt engine.
+    const onLocalBuild = !entry.prebuiltEngine && entry.crashes.length >= 2 && entry.crashes.length < max;
+    if (onLocalBuild && (this.options.localBuildInUse ?? (() => this.localBuildInUse()))()) {
+      entry.prebuiltEngine = true;
+      this.options.logger.warn(
+        { model: entry.info.id, crashes: entry.crashes.length },
+        "engine process crashed twice on the local engine build; the model runs on the prebuilt engine from now on",
+      );
+    }
     if (entry.crashes.length >= max) {
       entry.state = "failed";
       entry.failedSettings = settingsKey(this.options.resolveModel(entry.info.id) ?? entry.info);
@@ -744,6 +774,7 @@ export class Supervisor {
       ...(entry.estimate ? { estimatedRam: entry.estimate.ram, estimatedVram: entry.estimate.vram } : {}),
       lastReload: entry.lastReload,
       contextReloads: entry.contextReloads,
+      prebuiltEngine: entry.prebuiltEngine,
     } as ModelLoadReport;
   }
 
