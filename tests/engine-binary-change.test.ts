@@ -143,7 +143,10 @@ describe("a new engine binary", () => {
       const crash = async () => {
         const pid = stat()?.pid as number;
         process.kill(pid, "SIGKILL");
-        while (stat()?.state !== "crashed") await new Promise((resolve) => setTimeout(resolve, 20));
+        for (let waited = 0; stat()?.state !== "crashed"; waited += 20) {
+          if (waited > 10_000) throw new Error(`the supervisor did not see pid ${pid} die: ${JSON.stringify(stat())}`);
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
         return pid;
       };
       try {

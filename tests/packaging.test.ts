@@ -2,6 +2,8 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { cpuKernelsCmakeOptions, PORTABLE } from "../src-main/core/engine/cpuKernels.js";
+import { cmakeOptionsFolderHash } from "../src-main/core/engine/engineInfo.js";
 
 /**
  * What the installer carries of node-llama-cpp, decided by electron-builder's own file
@@ -35,15 +37,30 @@ function shipsOnLinux(relative: string): boolean {
 }
 
 describe("the installer's engine", () => {
-  it("is the prebuilt engine with every CPU variant, never this machine's tuned build", () => {
+  it("is the prebuilt engine with every CPU variant and the portable kernels build, never this machine's builds", () => {
     const prebuilt = "node_modules/@node-llama-cpp/linux-x64/bins/linux-x64";
     for (const variant of ["haswell", "icelake", "sapphirerapids", "x64"]) {
       expect(shipsOnLinux(`${prebuilt}/libggml-cpu-${variant}.so`), variant).toBe(true);
     }
     expect(shipsOnLinux(`${prebuilt}/llama-addon.node`)).toBe(true);
     expect(shipsOnLinux("node_modules/node-llama-cpp/dist/index.js")).toBe(true);
-    // A local build is tuned to the build machine's CPU (-march=native): it stays behind.
+    // A local build is tuned to the build machine's CPU (-march=native): it stays behind,
+    // and so does a CPU kernels build made for it.
     expect(shipsOnLinux("node_modules/node-llama-cpp/llama/localBuilds/linux-x64-3f2a/Release/llama-addon.node")).toBe(false);
+    const kernelsFor = (variant: string) => `linux-x64-${cmakeOptionsFolderHash(cpuKernelsCmakeOptions(variant))}`;
+    expect(
+      shipsOnLinux(`node_modules/node-llama-cpp/llama/localBuilds/${kernelsFor("haswell")}/Release/libggml-cpu-haswell.so`),
+    ).toBe(false);
+    // The portable CPU kernels build ships, all of it.
+    const portable = `node_modules/node-llama-cpp/llama/localBuilds/${kernelsFor(PORTABLE)}`;
+    for (const file of [
+      "buildDone.status",
+      "Release/llama-addon.node",
+      "Release/libggml-cpu-haswell.so",
+      "Release/_nlcBuildMetadata.json",
+    ]) {
+      expect(shipsOnLinux(`${portable}/${file}`), file).toBe(true);
+    }
     expect(shipsOnLinux("node_modules/node-llama-cpp/llama/lastBuild.json")).toBe(false);
     // So do the sources it was built from, and other platforms' binaries.
     expect(shipsOnLinux("node_modules/node-llama-cpp/llama/gitRelease.bundle")).toBe(false);

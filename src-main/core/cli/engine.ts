@@ -5,7 +5,10 @@ import { buildEngine, describeEngine, type EngineDescription, missingBuildTools 
 
 /** How the CLI names the engine in use, e.g. `localBuild cpu (cpu haswell, kernels rebuilt), llama.cpp b1234`. */
 export function engineInUse(info: EngineDescription): string {
-  const cpu = [info.cpuVariant ? `cpu ${info.cpuVariant}` : null, info.cpuKernels === "rebuilt" ? "kernels rebuilt" : null]
+  const cpu = [
+    info.cpuVariant ? `cpu ${info.cpuVariant}` : null,
+    info.cpuKernels === "rebuilt" || info.cpuKernels === "portable" ? `kernels ${info.cpuKernels}` : null,
+  ]
     .filter(Boolean)
     .join(", ");
   return `${info.build} ${info.backend}${cpu ? ` (${cpu})` : ""}, llama.cpp ${info.source}`;
@@ -25,10 +28,22 @@ export function registerEngineCommand(program: Command): void {
       "--cpu-kernels",
       "compile only the CPU library the prebuilt engine loads here, with this machine's compiler (about a minute; Linux x64)",
     )
-    .action(async (opts: { cpu?: boolean; cpuKernels?: boolean }) => {
+    .option(
+      "--portable",
+      "with --cpu-kernels: every CPU variant the prebuilt engine ships, for any x86-64 CPU (for an installer: npm run dist)",
+    )
+    .action(async (opts: { cpu?: boolean; cpuKernels?: boolean; portable?: boolean }) => {
       const missing = missingBuildTools();
       if (missing.length > 0) {
         process.stderr.write(`cannot build here: missing ${missing.join(", ")}. The prebuilt engine stays in use.\n`);
+        process.exit(1);
+      }
+      if (opts.cpu && opts.cpuKernels) {
+        process.stderr.write("choose --cpu (the full build) or --cpu-kernels.\n");
+        process.exit(1);
+      }
+      if (opts.portable && !opts.cpuKernels) {
+        process.stderr.write("--portable goes with --cpu-kernels.\n");
         process.exit(1);
       }
       if (opts.cpuKernels && !cpuKernelsSupported()) {
@@ -38,7 +53,7 @@ export function registerEngineCommand(program: Command): void {
       const started = Date.now();
       const onLine = (line: string) => process.stderr.write(`${line}\n`);
       const code = opts.cpuKernels
-        ? await buildCpuKernels({ onLine })
+        ? await buildCpuKernels({ onLine, portable: opts.portable === true })
         : await buildEngine({ gpu: opts.cpu ? false : "auto", onLine });
       if (code !== 0) {
         process.stderr.write(`engine build failed (exit ${code}); the prebuilt engine stays in use.\n`);

@@ -9,6 +9,7 @@ export type SystemPublic = EngineDescription;
 /** Which build serves, in words: the CLI's `gpus` and the Dashboard say it the same way. */
 export function engineBuildLabel(engine: Pick<EngineDescription, "build" | "cpuKernels">): string {
   if (engine.cpuKernels === "rebuilt") return "prebuilt, CPU kernels built on this machine";
+  if (engine.cpuKernels === "portable") return "prebuilt, CPU kernels rebuilt when packaged";
   return engine.build === "localBuild" ? "built on this machine" : "prebuilt";
 }
 

@@ -1,9 +1,8 @@
 import type { Logger } from "pino";
-import { buildCpuKernels, cpuKernelsSupported, findCpuKernelsBuild, probeEngine } from "./cpuKernels.js";
+import { buildCpuKernels, cpuKernelsSupported, localEngineBuilds, PORTABLE, probeEngine } from "./cpuKernels.js";
 import {
   type BuildStepOptions,
   buildEngine,
-  hasTunedBuild,
   missingBuildTools,
   prebuiltBeatsTunedBuild,
   TUNED_BUILD_CMAKE_OPTIONS,
@@ -25,8 +24,10 @@ async function defaultBuild(options: BuildStepOptions): Promise<number> {
   return 1;
 }
 
+/** A build for this machine exists (a portable kernels build, made for an installer, does not count). */
 function defaultAlreadyBuilt(): boolean {
-  return hasTunedBuild() || findCpuKernelsBuild() !== null;
+  const builds = localEngineBuilds();
+  return builds.tuned || (builds.kernels !== null && builds.kernels !== PORTABLE);
 }
 
 /**

@@ -1,9 +1,10 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { CPU_KERNELS_OPTION, cpuKernelsCmakeOptions, findCpuKernelsBuild, linuxPlatformInfo } from "./cpuKernels.js";
-import { cmakeOptionsFolderHash } from "./engineInfo.js";
+import { CPU_KERNELS_OPTION, cpuKernelsCmakeOptions, findCpuKernelsBuild, linuxPlatformInfo, PORTABLE } from "./cpuKernels.js";
+import { cmakeOptionsFolderHash, nodeLlamaCppDir } from "./engineInfo.js";
 
 const dir = mkdtempSync(join(tmpdir(), "maas-cpu-kernels-test-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -30,9 +31,27 @@ describe("CPU kernels build", () => {
     expect(findCpuKernelsBuild(pkg)).toEqual({ folder: join(pkg, "llama", "localBuilds", name), variant: "haswell" });
   });
 
-  it("names the folder as node-llama-cpp does for its build options", () => {
-    // node-llama-cpp's getBuildFolderNameForBuildOptions: SHA-1 of "KEY=value" pairs, bytes in base 36.
-    expect(cmakeOptionsFolderHash(cpuKernelsCmakeOptions("haswell"))).toBe("3n5q3y5j324y6x4c1l541c16445m4v383v6hg26");
+  it("names the folder as node-llama-cpp does for its build options", async () => {
+    // node-llama-cpp's getBuildFolderNameForBuildOptions: its hashString of "KEY=value" pairs.
+    const { hashString } = (await import(pathToFileURL(join(nodeLlamaCppDir(), "dist", "utils", "hashString.js")).href)) as {
+      hashString: (text: string) => Promise<string>;
+    };
+    for (const marker of ["haswell", PORTABLE]) {
+      expect(cmakeOptionsFolderHash(cpuKernelsCmakeOptions(marker))).toBe(await hashString(`${CPU_KERNELS_OPTION}=${marker}`));
+    }
+    // The portable folder electron-builder.yml ships.
+    expect(cmakeOptionsFolderHash(cpuKernelsCmakeOptions(PORTABLE))).toBe("6r505d2g2b148665r255t14656q2m321323r37");
+  });
+
+  it("prefers a build for this machine to a portable one, and never picks one still being checked", () => {
+    const pkg = join(dir, "pkg-portable");
+    const builds = join(pkg, "llama", "localBuilds");
+    buildFolder(pkg, "linux-x64-staging", cpuKernelsCmakeOptions("haswell_staging"), true);
+    expect(findCpuKernelsBuild(pkg)).toBeNull();
+    buildFolder(pkg, "linux-x64-portable", cpuKernelsCmakeOptions(PORTABLE), true);
+    expect(findCpuKernelsBuild(pkg)).toEqual({ folder: join(builds, "linux-x64-portable"), variant: PORTABLE });
+    buildFolder(pkg, "linux-x64-zen4", cpuKernelsCmakeOptions("zen4"), true);
+    expect(findCpuKernelsBuild(pkg)).toEqual({ folder: join(builds, "linux-x64-zen4"), variant: "zen4" });
   });
 
   it("reads the distribution as node-llama-cpp records it in build metadata", () => {

@@ -24,6 +24,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   writeFileSync,
 } from "node:fs";
@@ -37,6 +38,7 @@ import {
   type BuildStepOptions,
   CPU_KERNELS_OPTION,
   cmakeOptionsFolderHash,
+  hasTunedBuild,
   nodeLlamaCppDir,
   prebuiltBeatsTunedBuild,
   runBuildStep,
@@ -52,7 +54,17 @@ export function cpuKernelsSupported(): boolean {
   return process.platform === "linux" && process.arch === "x64";
 }
 
-/** The finished CPU kernels build, or null. */
+/**
+ * The marker value of the portable kernels build (`--portable`): every CPU variant
+ * rebuilt, for an installer (electron-builder.yml ships its folder). `variant` is then
+ * `portable`, and llama.cpp picks among the rebuilt libraries as among the prebuilt ones.
+ */
+export const PORTABLE = "portable";
+
+/** The marker's suffix while a build is checked before use: such a folder is never picked. */
+const STAGING = "_staging";
+
+/** The finished CPU kernels build, or null; one made for this machine before a portable one. */
 export function findCpuKernelsBuild(dir = safeNodeLlamaCppDir()): { folder: string; variant: string } | null {
   if (!dir) return null;
   const builds = join(dir, "llama", "localBuilds");
@@ -62,18 +74,26 @@ export function findCpuKernelsBuild(dir = safeNodeLlamaCppDir()): { folder: stri
   } catch {
     return null;
   }
+  let portable: { folder: string; variant: string } | null = null;
   for (const name of names) {
     const folder = join(builds, name);
     if (!existsSync(join(folder, "buildDone.status"))) continue;
     try {
       const meta = JSON.parse(readFileSync(join(folder, "Release", "_nlcBuildMetadata.json"), "utf8"));
       const variant = meta?.buildOptions?.customCmakeOptions?.[CPU_KERNELS_OPTION];
-      if (typeof variant === "string" && /^[a-z0-9_]+$/.test(variant)) return { folder, variant };
+      if (typeof variant !== "string" || !/^[a-z0-9_]+$/.test(variant) || variant.endsWith(STAGING)) continue;
+      if (variant !== PORTABLE) return { folder, variant };
+      portable = { folder, variant };
     } catch {
       // Not ours, or not finished.
     }
   }
-  return null;
+  return portable;
+}
+
+/** Our local engine builds here: the full tuned build, and the CPU kernels build's marker (a variant, or `portable`). */
+export function localEngineBuilds(): { tuned: boolean; kernels: string | null } {
+  return { tuned: hasTunedBuild(), kernels: findCpuKernelsBuild()?.variant ?? null };
 }
 
 /** The `getLlama()` cmake options that name the kernels build for this variant. */
@@ -100,7 +120,10 @@ function prebuiltBinsDir(): string {
  * Loads the engine in a child process and says what it loaded: node-llama-cpp's build
  * type and the CPU backend library llama.cpp picked. `cmakeOptions` selects a local build.
  */
-export async function probeEngine(cmakeOptions?: Record<string, string>): Promise<{ build: string; variant: string | null }> {
+export async function probeEngine(
+  cmakeOptions?: Record<string, string>,
+  signal?: AbortSignal,
+): Promise<{ build: string; variant: string | null }> {
   const entry = pathToFileURL(require.resolve("node-llama-cpp")).href;
   const script = [
     `const { getLlama } = await import(${JSON.stringify(entry)});`,
@@ -121,6 +144,7 @@ export async function probeEngine(cmakeOptions?: Record<string, string>): Promis
     const { stdout } = await run(process.execPath, [file], {
       env: { ...process.env, ELECTRON_RUN_AS_NODE: "1" },
       timeout: 120_000,
+      ...(signal ? { signal } : {}),
     });
     return JSON.parse(stdout.trim().split("\n").pop() ?? "{}");
   } finally {
@@ -159,46 +183,60 @@ function linkOrCopy(from: string, to: string): void {
 }
 
 /**
- * Builds the CPU kernels for this machine (see `CPU_KERNELS_OPTION`). Steps: ask the
- * prebuilt engine which CPU variant it loads here; clone the bundled llama.cpp source
- * into a temporary folder; configure it as node-llama-cpp's prebuilt is configured
- * (all CPU variants, backends loaded at run time, no OpenMP) and compile that one
- * variant; put it beside the prebuilt files in a local build folder; load it in a child
- * process to check that llama.cpp picks it. Only then is the folder marked done.
- * Resolves with 0 on success, non-zero otherwise (the reason in the lines).
+ * Builds the CPU kernels (see the top of this file). Steps: ask the prebuilt engine
+ * which CPU variant it loads here; clone the bundled llama.cpp source into a temporary
+ * folder; configure it as node-llama-cpp's prebuilt is configured (all CPU variants,
+ * backends loaded at run time, no OpenMP) and compile that one variant; put it beside
+ * the prebuilt files in a local build folder; load it in a child process to check that
+ * llama.cpp picks it. Only then is the folder marked done.
+ *
+ * `portable` (for an installer): every variant the prebuilt engine ships instead, with
+ * the compiler's generic tuning, except those with AMX (GCC 12 miscompiles them: the
+ * prebuilt ones stay). Resolves with 0 on success, non-zero otherwise (the reason in the lines).
  */
-export async function buildCpuKernels(options: BuildStepOptions): Promise<number> {
+export async function buildCpuKernels(options: BuildStepOptions & { portable?: boolean }): Promise<number> {
   const say = options.onLine;
+  const portable = options.portable === true;
   if (!cpuKernelsSupported()) {
     say(`CPU kernels build: only for Linux x64 (this is ${process.platform} ${process.arch})`);
     return 1;
   }
-  const amx = prebuiltBeatsTunedBuild();
+  const amx = portable ? null : prebuiltBeatsTunedBuild();
   if (amx) {
     // The prebuilt library for such a CPU (sapphirerapids) is built with AMX.
     say(`CPU kernels build: not here, ${amx}`);
     return 1;
   }
   const nlc = nodeLlamaCppDir();
+  const bins = prebuiltBinsDir();
   // A marker no build folder has: node-llama-cpp falls back to its prebuilt engine.
-  const prebuilt = await probeEngine(cpuKernelsCmakeOptions("none"));
-  const variant = prebuilt.variant;
-  if (prebuilt.build !== "prebuilt" || !variant) {
+  const prebuilt = await probeEngine(cpuKernelsCmakeOptions("none"), options.signal);
+  if (prebuilt.build !== "prebuilt" || !prebuilt.variant) {
     say(`CPU kernels build: the prebuilt engine loads no CPU variant here (${JSON.stringify(prebuilt)})`);
     return 1;
   }
-  say(`CPU kernels build: the prebuilt engine loads libggml-cpu-${variant}.so here; compiling it again`);
+  const shipped = readdirSync(bins).flatMap((name) => /^libggml-cpu-([a-z0-9_]+)\.so$/.exec(name)?.[1] ?? []);
+  const marker = portable ? PORTABLE : prebuilt.variant;
+  say(
+    portable
+      ? `CPU kernels build: compiling the prebuilt engine's ${shipped.length} CPU libraries again, for any x86-64 CPU`
+      : `CPU kernels build: the prebuilt engine loads libggml-cpu-${prebuilt.variant}.so here; compiling it again`,
+  );
   const work = mkdtempSync(join(tmpdir(), "maas-cpu-kernels-"));
   let compiler: string | null = null;
+  /** Each variant's compiler flags, as ggml's cmake prints them. */
+  const variantFlags = new Map<string, string>();
   const options_ = {
     ...options,
     cwd: work,
     onLine: (line: string) => {
       compiler ??= /The CXX compiler identification is (.+)$/.exec(line)?.[1] ?? null;
+      const added = /Adding CPU backend variant ggml-cpu-([a-z0-9_]+):\s*(.*)$/.exec(line);
+      if (added?.[1]) variantFlags.set(added[1], added[2] ?? "");
       say(line);
     },
   };
-  const folder = join(nlc, "llama", "localBuilds", `linux-x64-${cmakeOptionsFolderHash(cpuKernelsCmakeOptions(variant))}`);
+  const folder = join(nlc, "llama", "localBuilds", `linux-x64-${cmakeOptionsFolderHash(cpuKernelsCmakeOptions(marker))}`);
   try {
     const source = join(work, "llama.cpp");
     // The source node-llama-cpp's prebuilt was made from. Its patches (llama/patches)
@@ -217,15 +255,17 @@ export async function buildCpuKernels(options: BuildStepOptions): Promise<number
         "-DBUILD_SHARED_LIBS=ON",
         // The prebuilt libraries have unversioned sonames (libggml-base.so).
         "-DCMAKE_PLATFORM_NO_VERSIONED_SONAME=ON",
+        // Found beside one another, as the prebuilt's are (not in this temporary folder).
+        "-DCMAKE_BUILD_RPATH=$ORIGIN",
+        "-DCMAKE_BUILD_RPATH_USE_ORIGIN=ON",
         "-DGGML_NATIVE=OFF",
         "-DGGML_CPU_ALL_VARIANTS=ON",
         "-DGGML_BACKEND_DL=ON",
         "-DGGML_OPENMP=OFF",
         "-DGGML_CCACHE=OFF",
         // The variant sets the instruction set; this machine's scheduling model is worth
-        // another ~15 % of prompt speed on top of the newer compiler here.
-        "-DCMAKE_C_FLAGS=-mtune=native",
-        "-DCMAKE_CXX_FLAGS=-mtune=native",
+        // another ~15 % of prompt speed on top of the newer compiler here (not for others' CPUs).
+        ...(portable ? [] : ["-DCMAKE_C_FLAGS=-mtune=native", "-DCMAKE_CXX_FLAGS=-mtune=native"]),
         "-DLLAMA_CURL=OFF",
         "-DLLAMA_HTTPLIB=OFF",
         "-DLLAMA_OPENSSL=OFF",
@@ -243,53 +283,128 @@ export async function buildCpuKernels(options: BuildStepOptions): Promise<number
       say(`CPU kernels build: this machine's compiler is ${compiler}, not newer than the prebuilt engine's GCC 11`);
       return 1;
     }
-    const target = `ggml-cpu-${variant}`;
+    const variants = portable
+      ? shipped.filter((variant) => variantFlags.has(variant) && !/-mamx/.test(variantFlags.get(variant) ?? ""))
+      : [prebuilt.variant];
     code = await runBuildStep(
       "cmake",
-      ["--build", build, "--target", target, "--parallel", String(Math.max(1, cpus().length))],
+      [
+        "--build",
+        build,
+        "--target",
+        ...variants.map((variant) => `ggml-cpu-${variant}`),
+        "--parallel",
+        String(Math.max(1, cpus().length)),
+      ],
       options_,
     );
     if (code !== 0) return code;
-    const library = `lib${target}.so`;
-    const built = join(build, "bin", library);
-    if (!existsSync(built)) {
-      say(`CPU kernels build: ${library} was not produced`);
+    const libraries = variants.map((variant) => `libggml-cpu-${variant}.so`);
+    const missing = libraries.filter((library) => !existsSync(join(build, "bin", library)));
+    if (missing.length > 0) {
+      say(`CPU kernels build: ${missing.join(", ")} not produced`);
       return 1;
     }
 
-    rmSync(folder, { recursive: true, force: true });
-    const release = join(folder, "Release");
+    if (portable) {
+      // Made on this machine, loaded on others: it must not need a newer C or C++ runtime than the prebuilt engine.
+      const newer = await newerRuntimeNeeds(
+        libraries.map((library) => join(build, "bin", library)),
+        readdirSync(bins)
+          .filter((name) => name.endsWith(".so") || name.endsWith(".node"))
+          .map((name) => join(bins, name)),
+      );
+      if (newer) {
+        say(
+          `CPU kernels build: the rebuilt libraries need ${newer}, newer than the prebuilt engine; build on an older distribution`,
+        );
+        return 1;
+      }
+    }
+
+    // Assembled and checked under a staging marker, so no engine loads it before the check;
+    // then renamed into place (a build made before is replaced only by one that loads).
+    const staging = join(
+      nlc,
+      "llama",
+      "localBuilds",
+      `linux-x64-${cmakeOptionsFolderHash(cpuKernelsCmakeOptions(`${marker}${STAGING}`))}`,
+    );
+    rmSync(staging, { recursive: true, force: true });
+    const release = join(staging, "Release");
     mkdirSync(release, { recursive: true });
-    const bins = prebuiltBinsDir();
     for (const name of readdirSync(bins)) {
-      // Only the rebuilt CPU library: another variant of equal score could win over it.
-      if (/^libggml-cpu-.*\.so$/.test(name) || name === "_nlcBuildMetadata.json") continue;
+      // For this machine, only the rebuilt CPU library (another variant of equal score could
+      // win over it); for any machine, the prebuilt libraries not rebuilt (those with AMX).
+      const cpuLibrary = /^libggml-cpu-.*\.so$/.test(name);
+      if ((cpuLibrary && (!portable || libraries.includes(name))) || name === "_nlcBuildMetadata.json") continue;
       linkOrCopy(join(bins, name), join(release, name));
     }
-    copyFileSync(built, join(release, library));
+    for (const library of libraries) copyFileSync(join(build, "bin", library), join(release, library));
     const metadata = JSON.parse(readFileSync(join(bins, "_nlcBuildMetadata.json"), "utf8"));
-    metadata.buildOptions.customCmakeOptions = cpuKernelsCmakeOptions(variant);
-    // node-llama-cpp test-loads a local build in a child process first unless it was made on this distribution.
-    metadata.buildOptions.platformInfo = linuxPlatformInfo();
-    writeFileSync(join(release, "_nlcBuildMetadata.json"), JSON.stringify(metadata));
-    writeFileSync(join(folder, "buildDone.status"), "");
+    const writeMetadata = (value: string) => {
+      metadata.buildOptions.customCmakeOptions = cpuKernelsCmakeOptions(value);
+      // node-llama-cpp test-loads a local build in a child process first unless it was made on this distribution.
+      metadata.buildOptions.platformInfo = linuxPlatformInfo();
+      writeFileSync(join(release, "_nlcBuildMetadata.json"), JSON.stringify(metadata));
+    };
+    writeMetadata(`${marker}${STAGING}`);
+    writeFileSync(join(staging, "buildDone.status"), "");
+    // The work folder goes first: the libraries must not need anything from it.
+    rmSync(work, { recursive: true, force: true });
 
-    const loaded = await probeEngine(cpuKernelsCmakeOptions(variant)).catch((error: unknown) => ({
+    const loaded = await probeEngine(cpuKernelsCmakeOptions(`${marker}${STAGING}`), options.signal).catch((error: unknown) => ({
       build: `failed: ${String(error)}`,
       variant: null,
     }));
-    if (loaded.build !== "localBuild" || loaded.variant !== variant) {
-      rmSync(folder, { recursive: true, force: true });
+    // Here llama.cpp must pick the variant the prebuilt engine picks, now from the rebuilt libraries.
+    if (loaded.build !== "localBuild" || loaded.variant !== prebuilt.variant) {
+      rmSync(staging, { recursive: true, force: true });
       say(`CPU kernels build: the rebuilt library did not load (${JSON.stringify(loaded)}); the prebuilt engine stays in use`);
       return 1;
     }
-    say(`CPU kernels build: done; engines load ${library} built here`);
+    writeMetadata(marker);
+    rmSync(folder, { recursive: true, force: true });
+    renameSync(staging, folder);
+    say(`CPU kernels build: done (${libraries.join(", ")}); engines here load libggml-cpu-${loaded.variant}.so from it`);
     return 0;
   } catch (error) {
-    rmSync(folder, { recursive: true, force: true });
     say(`CPU kernels build: ${String(error)}`);
     return 1;
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * The newest glibc, libstdc++ or libgcc symbol versions `built` needs beyond what any of
+ * `reference` needs (objdump, from binutils, which GCC needs anyway), e.g. "GLIBC_2.38", or null.
+ */
+async function newerRuntimeNeeds(built: string[], reference: string[]): Promise<string | null> {
+  const newest = async (files: string[]) => {
+    const top = new Map<string, number[]>();
+    for (const file of files) {
+      const { stdout } = await run("objdump", ["-T", file], { maxBuffer: 64 * 1024 * 1024 });
+      for (const [, lib, version] of stdout.matchAll(/\b(GLIBC|GLIBCXX|CXXABI|GCC)_([0-9]+(?:\.[0-9]+)*)\b/g)) {
+        const parts = (version ?? "").split(".").map(Number);
+        const known = top.get(lib ?? "");
+        if (!known || compareVersions(parts, known) > 0) top.set(lib ?? "", parts);
+      }
+    }
+    return top;
+  };
+  const [ours, theirs] = await Promise.all([newest(built), newest(reference)]);
+  for (const [lib, version] of ours) {
+    const limit = theirs.get(lib);
+    if (!limit || compareVersions(version, limit) > 0) return `${lib}_${version.join(".")}`;
+  }
+  return null;
+}
+
+function compareVersions(a: number[], b: number[]): number {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const diff = (a[i] ?? 0) - (b[i] ?? 0);
+    if (diff !== 0) return diff;
+  }
+  return 0;
 }

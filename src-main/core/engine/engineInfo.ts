@@ -24,7 +24,14 @@ export async function describeEngine(llama: Llama): Promise<EngineDescription> {
   return {
     backend: gpu === false ? "cpu" : gpu,
     build: llama.buildType,
-    cpuKernels: llama.buildType === "prebuilt" ? "prebuilt" : CPU_KERNELS_OPTION in llama.cmakeOptions ? "rebuilt" : "native",
+    cpuKernels:
+      llama.buildType === "prebuilt"
+        ? "prebuilt"
+        : !(CPU_KERNELS_OPTION in llama.cmakeOptions)
+          ? "native"
+          : llama.cmakeOptions[CPU_KERNELS_OPTION] === "portable"
+            ? "portable"
+            : "rebuilt",
     source: llama.llamaCppRelease.release,
     // A local build may link its CPU backend into the addon itself; it is built for this CPU either way.
     cpuVariant: loadedCpuVariant() ?? (llama.buildType === "localBuild" ? "native" : null),
@@ -217,13 +224,27 @@ export function runBuildStep(
   options: BuildStepOptions & { env?: Record<string, string>; cwd?: string },
 ): Promise<number> {
   return new Promise((resolvePromise, reject) => {
+    if (options.signal?.aborted) {
+      resolvePromise(1);
+      return;
+    }
     const child = spawn(command, args, {
       stdio: ["ignore", "pipe", "pipe"],
       ...(options.cwd ? { cwd: options.cwd } : {}),
       // Under Electron, process.execPath is the app: run it as Node.
       env: { ...process.env, ELECTRON_RUN_AS_NODE: "1", ...options.env },
-      ...(options.signal ? { signal: options.signal, killSignal: "SIGTERM" as const } : {}),
+      // With an abort signal (the background build), a process group of its own, so an abort
+      // stops the compilers cmake started too; without one (the CLI), Ctrl-C reaches them all.
+      detached: Boolean(options.signal) && process.platform !== "win32",
     });
+    const abort = () => {
+      try {
+        if (child.pid) process.kill(process.platform === "win32" ? child.pid : -child.pid, "SIGTERM");
+      } catch {
+        // Already gone.
+      }
+    };
+    options.signal?.addEventListener("abort", abort, { once: true });
     // Children (cmake, the compilers) inherit the niceness.
     if (options.lowPriority && child.pid) {
       try {
@@ -232,15 +253,30 @@ export function runBuildStep(
         // Not allowed here: build at normal priority.
       }
     }
-    const forward = (chunk: Buffer) => {
-      // node-llama-cpp redraws its progress line with ANSI codes; keep the plain text of each line.
-      for (const line of stripVTControlCharacters(chunk.toString()).split(/[\r\n]+/)) {
-        if (line.trim()) options.onLine(line.trim());
-      }
+    /** Whole lines only: output arrives in chunks that may end mid-line. */
+    const lines = () => {
+      let rest = "";
+      return (chunk: Buffer | null) => {
+        const text = rest + (chunk ? chunk.toString() : "");
+        const parts = text.split(/[\r\n]+/);
+        rest = chunk ? (parts.pop() ?? "") : "";
+        // node-llama-cpp redraws its progress line with ANSI codes; keep the plain text of each line.
+        for (const line of parts) {
+          const plain = stripVTControlCharacters(line).trim();
+          if (plain) options.onLine(plain);
+        }
+      };
     };
-    child.stdout.on("data", forward);
-    child.stderr.on("data", forward);
+    const out = lines();
+    const err = lines();
+    child.stdout.on("data", out);
+    child.stderr.on("data", err);
     child.on("error", (error) => (options.signal?.aborted ? resolvePromise(1) : reject(error)));
-    child.on("exit", (code) => resolvePromise(code ?? 1));
+    child.on("close", (code) => {
+      options.signal?.removeEventListener("abort", abort);
+      out(null);
+      err(null);
+      resolvePromise(options.signal?.aborted ? 1 : (code ?? 1));
+    });
   });
 }

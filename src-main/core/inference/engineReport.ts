@@ -8,10 +8,11 @@ export interface EngineDescription {
   build: "localBuild" | "prebuilt";
   /**
    * `rebuilt`: the prebuilt engine with its CPU backend library compiled again on this
-   * machine (the CPU kernels build; `build` is then `localBuild`); `native`: the full
-   * tuned build; `prebuilt`: as shipped.
+   * machine (the CPU kernels build; `build` is then `localBuild`); `portable`: all its CPU
+   * libraries compiled again at packaging (`--portable`); `native`: the full tuned build;
+   * `prebuilt`: as shipped.
    */
-  cpuKernels: "prebuilt" | "rebuilt" | "native";
+  cpuKernels: "prebuilt" | "rebuilt" | "portable" | "native";
   /** The llama.cpp release the binary was built from. */
   source: string;
   /**

@@ -22,8 +22,8 @@ import type {
 } from "../../inference/types.js";
 import { requireCapability } from "../capability.js";
 import { type ContextBounds, contextToFit } from "../contextSize.js";
-import { findCpuKernelsBuild } from "../cpuKernels.js";
-import { type EngineDescription, hasTunedBuild } from "../engineInfo.js";
+import { localEngineBuilds } from "../cpuKernels.js";
+import type { EngineDescription } from "../engineInfo.js";
 import type { FitEstimate, FitSettings } from "../fit.js";
 import { effectiveSettings, InsufficientMemoryError, type PoolOptions } from "../poolSettings.js";
 import type { EngineLauncher } from "../process/launcher.js";
@@ -274,6 +274,14 @@ export class Supervisor {
 
   // ---- a new engine binary ---------------------------------------------------------------
 
+  /** Whether engines load one of our local builds (see `SupervisorOptions.localBuildInUse`). */
+  private localBuildInUse(): boolean {
+    const described = this.description?.value;
+    if (described) return described.build === "localBuild";
+    const builds = localEngineBuilds();
+    return builds.tuned || builds.kernels !== null;
+  }
+
   /**
    * A new engine binary is ready (the background CPU engine build finished). An engine
    * process loads the binary once, when it starts: the spare is dropped (the next start makes
@@ -283,13 +291,6 @@ export class Supervisor {
    * for a reload with a larger context); a model that never has a moment without requests
    * stays where it is. Models served by a GPU backend stay: the build is for the CPU.
    */
-  /** Whether engines load one of our local builds (see `SupervisorOptions.localBuildInUse`). */
-  private localBuildInUse(): boolean {
-    const described = this.description?.value;
-    if (described) return described.build === "localBuild";
-    return hasTunedBuild() || findCpuKernelsBuild() !== null;
-  }
-
   engineBinaryChanged(): void {
     if (this.disposed) return;
     const backend = this.description?.value.backend;
@@ -498,13 +499,17 @@ export class Supervisor {
     entry.totalCrashes++;
     entry.reason = reason;
     const max = this.options.maxCrashes ?? 3;
-    // Twice on a local build (and more to come before the model is turned off): the build may
-    // be what crashes, so the next starts load the prebuilt engine.
-    const onLocalBuild = !entry.prebuiltEngine && entry.crashes.length >= 2 && entry.crashes.length < max;
-    if (onLocalBuild && (this.options.localBuildInUse ?? (() => this.localBuildInUse()))()) {
+    // Twice (or `max` times, if fewer) on a local build: the build may be what crashes, so the
+    // next starts load the prebuilt engine, with the crash count started again there.
+    const pin =
+      !entry.prebuiltEngine &&
+      entry.crashes.length >= Math.min(2, max) &&
+      (this.options.localBuildInUse ?? (() => this.localBuildInUse()))();
+    if (pin) {
       entry.prebuiltEngine = true;
+      entry.crashes = [];
       this.options.logger.warn(
-        { model: entry.info.id, crashes: entry.crashes.length },
+        { model: entry.info.id, pid: proc.pid, reason },
         "engine process crashed twice on the local engine build; the model runs on the prebuilt engine from now on",
       );
     }
