@@ -11,7 +11,7 @@ test("the one-time sign-in link opens the app, once", async ({ page, browser }) 
   await expect(page.getByTestId("server-state")).toContainText("serving");
   await expect(page.getByTestId("base-url")).toContainText("/v1");
   // Which engine serves, and the background build's state (`serve --no-engine-build` here).
-  await expect(page.getByTestId("engine-build")).toHaveText("Background build of a tuned engine: off.");
+  await expect(page.getByTestId("engine-build")).toHaveText("Background build of a faster engine: off.");
   await shot(page, "dashboard");
   // A used link, in another browser: sign-in says why instead of dropping to the form silently.
   const other = await browser.newPage();

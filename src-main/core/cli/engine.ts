@@ -4,7 +4,7 @@ import { buildCpuKernels, cpuKernelsSupported } from "../engine/cpuKernels.js";
 import { buildEngine, describeEngine, type EngineDescription, missingBuildTools } from "../engine/engineInfo.js";
 
 /** How the CLI names the engine in use, e.g. `localBuild cpu (cpu haswell, kernels rebuilt), llama.cpp b1234`. */
-export function engineInUse(info: EngineDescription): string {
+function engineInUse(info: EngineDescription): string {
   const cpu = [
     info.cpuVariant ? `cpu ${info.cpuVariant}` : null,
     info.cpuKernels === "rebuilt" || info.cpuKernels === "portable" ? `kernels ${info.cpuKernels}` : null,

@@ -18,7 +18,9 @@ async function defaultBuild(options: BuildStepOptions): Promise<number> {
   const code = await buildEngine({ ...options, gpu: false });
   if (code !== 0) return code;
   // An exit code of 0 is not enough: engines must load what was built.
-  const loaded = await probeEngine({ ...TUNED_BUILD_CMAKE_OPTIONS }).catch((error: unknown) => ({ build: String(error) }));
+  const loaded = await probeEngine({ ...TUNED_BUILD_CMAKE_OPTIONS }, options.signal).catch((error: unknown) => ({
+    build: String(error),
+  }));
   if (loaded.build === "localBuild") return 0;
   options.onLine(`the build finished, but engines do not load it (${loaded.build}); the prebuilt engine stays in use`);
   return 1;

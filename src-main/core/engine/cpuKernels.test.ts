@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { CPU_KERNELS_OPTION, cpuKernelsCmakeOptions, findCpuKernelsBuild, linuxPlatformInfo, PORTABLE } from "./cpuKernels.js";
+import { CPU_KERNELS_OPTION, cpuKernelsCmakeOptions, findCpuKernelsBuild, PORTABLE } from "./cpuKernels.js";
 import { cmakeOptionsFolderHash, nodeLlamaCppDir } from "./engineInfo.js";
 
 const dir = mkdtempSync(join(tmpdir(), "maas-cpu-kernels-test-"));
@@ -52,12 +52,5 @@ describe("CPU kernels build", () => {
     expect(findCpuKernelsBuild(pkg)).toEqual({ folder: join(builds, "linux-x64-portable"), variant: PORTABLE });
     buildFolder(pkg, "linux-x64-zen4", cpuKernelsCmakeOptions("zen4"), true);
     expect(findCpuKernelsBuild(pkg)).toEqual({ folder: join(builds, "linux-x64-zen4"), variant: "zen4" });
-  });
-
-  it("reads the distribution as node-llama-cpp records it in build metadata", () => {
-    const file = join(dir, "os-release");
-    writeFileSync(file, 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n');
-    expect(linuxPlatformInfo([join(dir, "missing"), file])).toEqual({ name: "Debian GNU/Linux", version: "12" });
-    expect(linuxPlatformInfo([join(dir, "missing")])).toEqual({ name: "", version: "" });
   });
 });

@@ -152,25 +152,16 @@ export async function probeEngine(
   }
 }
 
-/** The distribution as node-llama-cpp names it in build metadata (os-release NAME and VERSION_ID). */
-export function linuxPlatformInfo(files = ["/etc/os-release", "/usr/lib/os-release"]): { name: string; version: string } {
-  for (const file of files) {
-    let text: string;
-    try {
-      text = readFileSync(file, "utf8");
-    } catch {
-      continue;
-    }
-    const values = new Map<string, string>();
-    for (const line of text.split("\n")) {
-      const at = line.indexOf("=");
-      if (at < 1) continue;
-      const value = line.slice(at + 1);
-      values.set(line.slice(0, at).toLowerCase(), value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value);
-    }
-    return { name: values.get("name") ?? "", version: values.get("version_id") ?? values.get("version") ?? "" };
-  }
-  return { name: "", version: "" };
+/**
+ * The platform as node-llama-cpp records it in build metadata, by its own function: a local
+ * build made on another distribution is test-loaded in a child process before each use.
+ */
+async function platformInfo(): Promise<{ name: string; version: string }> {
+  const file = join(nodeLlamaCppDir(), "dist", "bindings", "utils", "getPlatformInfo.js");
+  const { getPlatformInfo } = (await import(pathToFileURL(file).href)) as {
+    getPlatformInfo: () => Promise<{ name: string; version: string }>;
+  };
+  return getPlatformInfo();
 }
 
 /** Hard-links a file (same filesystem), else copies it. */
@@ -187,8 +178,8 @@ function linkOrCopy(from: string, to: string): void {
  * which CPU variant it loads here; clone the bundled llama.cpp source into a temporary
  * folder; configure it as node-llama-cpp's prebuilt is configured (all CPU variants,
  * backends loaded at run time, no OpenMP) and compile that one variant; put it beside
- * the prebuilt files in a local build folder; load it in a child process to check that
- * llama.cpp picks it. Only then is the folder marked done.
+ * the prebuilt files in a local build folder, under a staging marker; load it in a child
+ * process to check that llama.cpp picks it. Only then does it take the build's place.
  *
  * `portable` (for an installer): every variant the prebuilt engine ships instead, with
  * the compiler's generic tuning, except those with AMX (GCC 12 miscompiles them: the
@@ -334,18 +325,20 @@ export async function buildCpuKernels(options: BuildStepOptions & { portable?: b
     const release = join(staging, "Release");
     mkdirSync(release, { recursive: true });
     for (const name of readdirSync(bins)) {
-      // For this machine, only the rebuilt CPU library (another variant of equal score could
-      // win over it); for any machine, the prebuilt libraries not rebuilt (those with AMX).
+      // For this machine, the rebuilt CPU library and the prebuilt baseline only (another
+      // variant of equal score could win over the rebuilt one; the baseline, which any x86-64
+      // runs and every other variant outscores, serves if this CPU ever stops running it).
+      // For any machine, the prebuilt libraries not rebuilt (those with AMX).
       const cpuLibrary = /^libggml-cpu-.*\.so$/.test(name);
-      if ((cpuLibrary && (!portable || libraries.includes(name))) || name === "_nlcBuildMetadata.json") continue;
+      const replaced = libraries.includes(name) || (!portable && name !== "libggml-cpu-x64.so");
+      if ((cpuLibrary && replaced) || name === "_nlcBuildMetadata.json") continue;
       linkOrCopy(join(bins, name), join(release, name));
     }
     for (const library of libraries) copyFileSync(join(build, "bin", library), join(release, library));
     const metadata = JSON.parse(readFileSync(join(bins, "_nlcBuildMetadata.json"), "utf8"));
+    metadata.buildOptions.platformInfo = await platformInfo();
     const writeMetadata = (value: string) => {
       metadata.buildOptions.customCmakeOptions = cpuKernelsCmakeOptions(value);
-      // node-llama-cpp test-loads a local build in a child process first unless it was made on this distribution.
-      metadata.buildOptions.platformInfo = linuxPlatformInfo();
       writeFileSync(join(release, "_nlcBuildMetadata.json"), JSON.stringify(metadata));
     };
     writeMetadata(`${marker}${STAGING}`);
