@@ -22,7 +22,8 @@ import { cpus, loadavg, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { getLlama, LlamaChat, type LlamaGrammar, resolveChatWrapper } from "node-llama-cpp";
-import { describeEngine, tunedBuildOptions } from "../src-main/core/engine/engineInfo.js";
+import { engineBuildOptions } from "../src-main/core/engine/cpuKernels.js";
+import { describeEngine } from "../src-main/core/engine/engineInfo.js";
 import { compileSchema } from "../src-main/core/engine/grammar/index.js";
 import { freePort } from "../src-main/core/proxy/managedProcesses.js";
 import { benchModel, median } from "./common.js";
@@ -74,7 +75,7 @@ const SCHEMAS = {
   },
 } as const;
 
-const llama = await getLlama({ gpu: false, maxThreads: threads, build: "never", ...tunedBuildOptions() });
+const llama = await getLlama({ gpu: false, maxThreads: threads, build: "never", ...engineBuildOptions() });
 const engine = await describeEngine(llama);
 const ms = (start: number) => Math.round((performance.now() - start) * 100) / 100;
 const CONTEXT = 2048;

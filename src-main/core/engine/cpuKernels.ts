@@ -40,11 +40,13 @@ import {
   cmakeOptionsFolderHash,
   hasTunedBuild,
   nodeLlamaCppDir,
+  PORTABLE,
   prebuiltBeatsTunedBuild,
   runBuildStep,
+  TUNED_BUILD_CMAKE_OPTIONS,
 } from "./engineInfo.js";
 
-export { CPU_KERNELS_OPTION };
+export { CPU_KERNELS_OPTION, PORTABLE };
 
 const require = createRequire(import.meta.url);
 const run = promisify(execFile);
@@ -53,13 +55,6 @@ const run = promisify(execFile);
 export function cpuKernelsSupported(): boolean {
   return process.platform === "linux" && process.arch === "x64";
 }
-
-/**
- * The marker value of the portable kernels build (`--portable`): every CPU variant
- * rebuilt, for an installer (electron-builder.yml ships its folder). `variant` is then
- * `portable`, and llama.cpp picks among the rebuilt libraries as among the prebuilt ones.
- */
-export const PORTABLE = "portable";
 
 /** The marker's suffix while a build is checked before use: such a folder is never picked. */
 const STAGING = "_staging";
@@ -93,7 +88,20 @@ export function findCpuKernelsBuild(dir = safeNodeLlamaCppDir()): { folder: stri
 
 /** Our local engine builds here: the full tuned build, and the CPU kernels build's marker (a variant, or `portable`). */
 export function localEngineBuilds(): { tuned: boolean; kernels: string | null } {
-  return { tuned: hasTunedBuild(), kernels: findCpuKernelsBuild()?.variant ?? null };
+  // node-llama-cpp missing: none (getLlama() will say so).
+  const dir = safeNodeLlamaCppDir();
+  return { tuned: dir !== null && hasTunedBuild(dir), kernels: findCpuKernelsBuild(dir)?.variant ?? null };
+}
+
+/**
+ * The `getLlama()` options that load the build engines use: the full tuned build
+ * (`maas-base engine build`) once it is finished, else the CPU kernels build (the
+ * background build of `serve`, or `--cpu-kernels`), else none: node-llama-cpp's prebuilt engine.
+ */
+export function engineBuildOptions(): { cmakeOptions?: Record<string, string> } {
+  const builds = localEngineBuilds();
+  if (builds.tuned) return { cmakeOptions: { ...TUNED_BUILD_CMAKE_OPTIONS } };
+  return builds.kernels ? { cmakeOptions: cpuKernelsCmakeOptions(builds.kernels) } : {};
 }
 
 /** The `getLlama()` cmake options that name the kernels build for this variant. */

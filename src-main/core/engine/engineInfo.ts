@@ -15,6 +15,12 @@ const require = createRequire(import.meta.url);
 
 /** The build option that marks the CPU kernels build (cpuKernels.ts). */
 export const CPU_KERNELS_OPTION = "MAAS_CPU_KERNELS";
+/**
+ * Its value for the portable kernels build (`--portable`): every CPU variant rebuilt, for an
+ * installer (electron-builder.yml ships its folder); llama.cpp picks among the rebuilt
+ * libraries as among the prebuilt ones.
+ */
+export const PORTABLE = "portable";
 
 export async function describeEngine(llama: Llama): Promise<EngineDescription> {
   const gpu = llama.gpu;
@@ -29,7 +35,7 @@ export async function describeEngine(llama: Llama): Promise<EngineDescription> {
         ? "prebuilt"
         : !(CPU_KERNELS_OPTION in llama.cmakeOptions)
           ? "native"
-          : llama.cmakeOptions[CPU_KERNELS_OPTION] === "portable"
+          : llama.cmakeOptions[CPU_KERNELS_OPTION] === PORTABLE
             ? "portable"
             : "rebuilt",
     source: llama.llamaCppRelease.release,
@@ -105,7 +111,7 @@ const NO_AMX = "-O3 -DNDEBUG -mno-amx-tile -mno-amx-int8 -mno-amx-bf16";
  * (`localBuilds/linux-x64-<hash>`): node-llama-cpp holds a lock on a build folder while
  * it compiles, and every `getLlama()` that looks in that folder waits for the lock. With
  * the folder of its own, engines keep loading the prebuilt binary during the build, and
- * load the tuned one (`tunedBuildOptions()`) once it is done.
+ * load the tuned one (`engineBuildOptions()`) once it is done.
  */
 export const TUNED_BUILD_CMAKE_OPTIONS: Readonly<Record<string, string>> = Object.freeze({
   GGML_NATIVE: "ON",
@@ -153,17 +159,6 @@ export function hasTunedBuild(dir = nodeLlamaCppDir()): boolean {
   } catch {
     return false;
   }
-}
-
-/** The `getLlama()` options that load the tuned build when it is finished, and nothing otherwise. */
-export function tunedBuildOptions(): { cmakeOptions?: Record<string, string> } {
-  let ready = false;
-  try {
-    ready = hasTunedBuild();
-  } catch {
-    // node-llama-cpp missing: getLlama() will say so.
-  }
-  return ready ? { cmakeOptions: { ...TUNED_BUILD_CMAKE_OPTIONS } } : {};
 }
 
 /** node-llama-cpp's own CLI script (`node-llama-cpp source download …`). */

@@ -1,7 +1,6 @@
 import { getLlama, type Llama, LlamaLogLevel } from "node-llama-cpp";
 import type { Logger } from "pino";
-import { cpuKernelsCmakeOptions, findCpuKernelsBuild } from "./cpuKernels.js";
-import { tunedBuildOptions } from "./engineInfo.js";
+import { engineBuildOptions } from "./cpuKernels.js";
 
 export interface LlamaOptions {
   /** `false` forces the CPU backend; `"auto"` lets node-llama-cpp pick CUDA, Vulkan or Metal. */
@@ -24,18 +23,6 @@ const SAID_LINES = 12;
  */
 export function llamaSaidSince(since: number): string[] {
   return said.filter((line) => line.at >= since).map((line) => line.text);
-}
-
-/**
- * Which of our builds engines load: the full tuned build (`maas-base engine build`) once
- * it is finished, else the CPU kernels build (the background build of `serve`, or
- * `maas-base engine build --cpu-kernels`), else node-llama-cpp's prebuilt engine.
- */
-export function engineBuildOptions(): { cmakeOptions?: Record<string, string> } {
-  const tuned = tunedBuildOptions();
-  if (tuned.cmakeOptions) return tuned;
-  const kernels = findCpuKernelsBuild();
-  return kernels ? { cmakeOptions: cpuKernelsCmakeOptions(kernels.variant) } : {};
 }
 
 /** Loads the llama.cpp binding once, routing its log lines into our logger. */
