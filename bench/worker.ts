@@ -10,6 +10,7 @@ import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { getLlama, LlamaChat, LlamaCompletion, LlamaLogLevel } from "node-llama-cpp";
 import pino from "pino";
+import { engineBuildOptions } from "../src-main/core/engine/cpuKernels.js";
 import { Engine } from "../src-main/core/engine/Engine.js";
 import { nodeLauncher } from "../src-main/core/engine/process/launcher.js";
 import { Inspector } from "../src-main/core/engine/supervisor/Inspector.js";
@@ -53,7 +54,13 @@ const greedy = { temperature: 0, topK: 40, topP: 0.95, minP: 0.05 } as const;
 type Generate = (prompt: string, onTokens: (n: number) => void) => Promise<void>;
 
 async function directSide(): Promise<{ generate: Generate; close(): Promise<void> }> {
-  const llama = await getLlama({ gpu: false, maxThreads: threads, build: "never", logLevel: LlamaLogLevel.error });
+  const llama = await getLlama({
+    gpu: false,
+    maxThreads: threads,
+    build: "never",
+    ...engineBuildOptions(),
+    logLevel: LlamaLogLevel.error,
+  });
   const model = await llama.loadModel({ modelPath });
   const context = await model.createContext({ sequences: parallel, contextSize, threads });
   const free = Array.from({ length: parallel }, () => context.getSequence());
@@ -143,7 +150,13 @@ async function engineSide(): Promise<{ generate: Generate; close(): Promise<void
 
 /** node-llama-cpp used plainly for the encoder bench: one ranking and one embedding context. */
 async function encoderSide(): Promise<void> {
-  const llama = await getLlama({ gpu: false, maxThreads: threads, build: "never", logLevel: LlamaLogLevel.error });
+  const llama = await getLlama({
+    gpu: false,
+    maxThreads: threads,
+    build: "never",
+    ...engineBuildOptions(),
+    logLevel: LlamaLogLevel.error,
+  });
   const reranker = await llama.loadModel({ modelPath: values["rerank-model"] as string });
   const embedder = await llama.loadModel({ modelPath: values["embed-model"] as string });
   const ranking = await reranker.createRankingContext({ threads });

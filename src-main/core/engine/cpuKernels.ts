@@ -94,7 +94,8 @@ export function localEngineBuilds(): { tuned: boolean; kernels: string | null } 
 }
 
 /**
- * The `getLlama()` options that load the build engines use: the full tuned build
+ * The `getLlama()` options that load the build engines use (and the bench's node-llama-cpp
+ * sides, so they measure the same binary): the full tuned build
  * (`maas-base engine build`) once it is finished, else the CPU kernels build (the
  * background build of `serve`, or `--cpu-kernels`), else none: node-llama-cpp's prebuilt engine.
  */
