@@ -34,6 +34,7 @@ import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 
+import { writeTinyLlama } from "../fixtures/tinyModels.js";
 import {
   type BuildStepOptions,
   CPU_KERNELS_OPTION,
@@ -125,14 +126,24 @@ function prebuiltBinsDir(): string {
   return join(dirname(entry), "..", "bins", "linux-x64");
 }
 
+/** What `probeEngine` saw: node-llama-cpp's build type, the CPU library mapped, and each model's greedy tokens. */
+export interface EngineProbe {
+  build: string;
+  variant: string | null;
+  decoded?: number[][];
+}
+
 /**
  * Loads the engine in a child process and says what it loaded: node-llama-cpp's build
  * type and the CPU backend library llama.cpp picked. `cmakeOptions` selects a local build.
+ * With `models`, it also decodes each (a prompt of several tokens, so llama.cpp's batched
+ * kernels run, then four greedy tokens): a library that faults there fails the probe.
  */
 export async function probeEngine(
   cmakeOptions?: Record<string, string>,
   signal?: AbortSignal,
-): Promise<{ build: string; variant: string | null }> {
+  models: readonly string[] = [],
+): Promise<EngineProbe> {
   const entry = pathToFileURL(require.resolve("node-llama-cpp")).href;
   const script = [
     `const { getLlama } = await import(${JSON.stringify(entry)});`,
@@ -141,7 +152,20 @@ export async function probeEngine(
     // The CPU library llama.cpp mapped (Linux; elsewhere null).
     `let maps = ""; try { maps = readFileSync("/proc/self/maps", "utf8"); } catch {}`,
     "const variant = /libggml-cpu-([a-z0-9_]+)\\.so/.exec(maps)?.[1] ?? null;",
-    "process.stdout.write(JSON.stringify({ build: llama.buildType, variant }));",
+    "const decoded = [];",
+    `for (const modelPath of ${JSON.stringify(models)}) {`,
+    "  const model = await llama.loadModel({ modelPath });",
+    "  const context = await model.createContext({ contextSize: 256 });",
+    "  const tokens = [];",
+    `  for await (const token of context.getSequence().evaluate(model.tokenize(${JSON.stringify(PROBE_PROMPT)}), { temperature: 0 })) {`,
+    "    tokens.push(token);",
+    "    if (tokens.length >= 4) break;",
+    "  }",
+    "  decoded.push(tokens);",
+    "  await context.dispose();",
+    "  await model.dispose();",
+    "}",
+    "process.stdout.write(JSON.stringify({ build: llama.buildType, variant, decoded }));",
     "process.exit(0);",
   ].join("\n");
   // A file, not `-e`: node-llama-cpp test-loads a prebuilt binary in a child forked with
@@ -159,6 +183,21 @@ export async function probeEngine(
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Several tokens, so the probe's prompt runs llama.cpp's batched kernels (tinyBLAS for F16, AMX's tiles for Q8_0). */
+const PROBE_PROMPT = "The quick brown fox jumps over the lazy dog.";
+
+/**
+ * Tiny random-weight llamas, F16 and Q8_0, for the build's check: a rebuilt library must
+ * decode both (a miscompiled AMX kernel faults on Q8_0's first batched multiply).
+ */
+function writeProbeModels(dir: string): string[] {
+  return (["f16", "q8_0"] as const).map((type) => {
+    const path = join(dir, `probe-${type}.gguf`);
+    writeTinyLlama(path, { type, vocabulary: "ascii" });
+    return path;
+  });
 }
 
 /**
@@ -223,6 +262,7 @@ export async function buildCpuKernels(options: BuildStepOptions & { portable?: b
       : `CPU kernels build: the prebuilt engine loads libggml-cpu-${prebuilt.variant}.so here; compiling it again`,
   );
   const work = mkdtempSync(join(tmpdir(), "maas-cpu-kernels-"));
+  const probeDir = mkdtempSync(join(tmpdir(), "maas-cpu-kernels-probe-"));
   let compiler: string | null = null;
   /** Each variant's compiler flags, as ggml's cmake prints them. */
   const variantFlags = new Map<string, string>();
@@ -355,16 +395,26 @@ export async function buildCpuKernels(options: BuildStepOptions & { portable?: b
     // The work folder goes first: the libraries must not need anything from it.
     rmSync(work, { recursive: true, force: true });
 
-    const loaded = await probeEngine(cpuKernelsCmakeOptions(`${marker}${STAGING}`), options.signal).catch((error: unknown) => ({
-      build: `failed: ${String(error)}`,
-      variant: null,
-    }));
-    // Here llama.cpp must pick the variant the prebuilt engine picks, now from the rebuilt libraries.
-    if (loaded.build !== "localBuild" || loaded.variant !== prebuilt.variant) {
+    const models = writeProbeModels(probeDir);
+    const loaded = await probeEngine(cpuKernelsCmakeOptions(`${marker}${STAGING}`), options.signal, models).catch(
+      (error: unknown): EngineProbe => ({ build: `failed: ${String(error)}`, variant: null }),
+    );
+    // Here llama.cpp must pick the variant the prebuilt engine picks, now from the rebuilt
+    // libraries, and decode F16 and Q8_0 with it.
+    const decodes = loaded.decoded?.length === models.length && loaded.decoded.every((tokens) => tokens.length > 0);
+    if (loaded.build !== "localBuild" || loaded.variant !== prebuilt.variant || !decodes) {
       rmSync(staging, { recursive: true, force: true });
-      say(`CPU kernels build: the rebuilt library did not load (${JSON.stringify(loaded)}); the prebuilt engine stays in use`);
+      say(
+        `CPU kernels build: the rebuilt library did not load and decode F16 and Q8_0 (${JSON.stringify(loaded)}); the prebuilt engine stays in use`,
+      );
       return 1;
     }
+    // For the log: the same greedy tokens as the prebuilt engine's (another compiler may round differently).
+    const reference = await probeEngine(cpuKernelsCmakeOptions("none"), options.signal, models).catch(() => null);
+    const same = JSON.stringify(reference?.decoded) === JSON.stringify(loaded.decoded);
+    say(
+      `CPU kernels build: decodes F16 and Q8_0 models${same ? ", token for token as the prebuilt engine does" : ` (greedy tokens ${JSON.stringify(loaded.decoded)}, prebuilt ${JSON.stringify(reference?.decoded ?? null)})`}`,
+    );
     writeMetadata(marker);
     rmSync(folder, { recursive: true, force: true });
     renameSync(staging, folder);
@@ -375,6 +425,7 @@ export async function buildCpuKernels(options: BuildStepOptions & { portable?: b
     return 1;
   } finally {
     rmSync(work, { recursive: true, force: true });
+    rmSync(probeDir, { recursive: true, force: true });
   }
 }
 

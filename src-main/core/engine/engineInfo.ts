@@ -93,7 +93,9 @@ export function nodeLlamaCppDir(): string {
 /**
  * `-march=native` turns on AMX on Intel CPUs that have it (Sapphire Rapids and later), and
  * GCC 12 (Debian 12's compiler) miscompiles llama.cpp's AMX kernels: it drops the stores of
- * the tile shapes before `ldtilecfg`, so the first quantized matrix multiply faults
+ * the tile shapes before `ldtilecfg` (its `_tile_loadconfig` in amxtileintrin.h gives the asm
+ * an 8-byte operand for the 64-byte configuration, so the dead-store pass deletes the rest;
+ * `-fno-dse` keeps them but slowed F16 decode by a quarter), so the first quantized matrix multiply faults
  * (SIGILL/SIGSEGV in `ggml_backend_amx_mul_mat`) and every Q4/Q8 model crashed its engine
  * process once the tuned build was in use (bench/RESULTS.md, 2026-12-03). The tuned build
  * therefore leaves AMX out; its AVX-512/VNNI paths remain. The prebuilt binary keeps AMX
@@ -125,8 +127,10 @@ export const TUNED_BUILD_CMAKE_OPTIONS: Readonly<Record<string, string>> = Objec
  * the prebuilt binary loads its `sapphirerapids` variant, which uses AMX for quantized
  * models, and a tuned build must leave AMX out (NO_AMX): measured here with Q4_K_M, the
  * prebuilt engine decoded 8 streams at 242 tok/s and the tuned build at 135, with half the
- * time to first token (bench/RESULTS.md, 2026-12-03). `maas-base engine build` still
- * builds when asked.
+ * time to first token (bench/RESULTS.md, 2026-12-03). The CPU kernels build does not help
+ * either: `sapphirerapids` rebuilt by GCC 12 with AMX kept (the tile stores fixed) decoded
+ * Q4_K_M at 0.7–0.8 of the prebuilt library and F16 at 1.0 (bench/RESULTS.md, 2026-12-03,
+ * fourth session). `maas-base engine build` still builds when asked.
  */
 export function prebuiltBeatsTunedBuild(cpuinfo = "/proc/cpuinfo"): string | null {
   if (process.arch !== "x64" || process.platform !== "linux") return null;
