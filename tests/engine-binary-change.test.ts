@@ -4,7 +4,7 @@
  * in flight: a stream under way finishes where it started, a request sent right after it waits
  * for the move and is answered, and the old process is gone.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
@@ -21,6 +21,8 @@ let dir: string;
 let info: ModelInfo;
 /** Trained for 4096 tokens, loaded with 256. */
 let long: ModelInfo;
+/** A GGUF cut short: no engine loads it. */
+let broken: ModelInfo;
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "maas-binary-change-"));
@@ -30,10 +32,13 @@ beforeAll(() => {
   const longPath = join(dir, "long.gguf");
   writeAgentChatFixture(longPath, 4096);
   long = { ...info, id: "long", path: longPath, contextLength: 4096 };
+  const brokenPath = join(dir, "broken.gguf");
+  writeFileSync(brokenPath, readFileSync(path).subarray(0, 64 * 1024));
+  broken = { ...info, id: "broken", path: brokenPath };
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function supervise(localBuildInUse?: boolean) {
+function supervise(localBuildInUse?: boolean, logger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" })) {
   const launcher = nodeLauncher();
   const inspector = new Inspector({ launcher });
   const supervisor = new Supervisor({
@@ -41,13 +46,13 @@ function supervise(localBuildInUse?: boolean) {
     threads: 1,
     parallel: 2,
     maxQueue: 8,
-    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }),
+    logger,
     logLevel: "silent",
     launcher,
     inspector,
     spareProcess: false,
     contextSize: 65_536,
-    resolveModel: (id) => [info, long].find((m) => m.id === id),
+    resolveModel: (id) => [info, long, broken].find((m) => m.id === id),
     // Whether engines load a local build; by default the supervisor asks the engine's description.
     ...(localBuildInUse === undefined ? {} : { localBuildInUse: () => localBuildInUse }),
   });
@@ -171,4 +176,80 @@ describe("a new engine binary", () => {
       }
     }
   }, 120_000);
+
+  it("a model that does not load on a local build is tried once on the prebuilt engine, and not pinned when that fails too", async () => {
+    for (const local of [true, false]) {
+      const lines: string[] = [];
+      const logger = pino({ level: "warn" }, { write: (line: string) => void lines.push(line) });
+      const { supervisor, inspector } = supervise(local, logger);
+      const fellBack = () => lines.filter((line) => line.includes("trying node-llama-cpp's prebuilt engine")).length;
+      try {
+        const failed = await supervisor
+          .complete({ model: broken.id, prompt: "Once", sampling: { maxTokens: 2, temperature: 0 } })
+          .then(drain)
+          .then(
+            () => null,
+            (error: Error) => error,
+          );
+        expect(failed?.message).toMatch(/broken/);
+        // Only where a local build is in use, once; the prebuilt engine failed too, so the model is not pinned.
+        expect(fellBack()).toBe(local ? 1 : 0);
+        const stat = supervisor.statsNow().find((s) => s.id === broken.id);
+        expect(stat).toMatchObject({ state: "error", prebuiltEngine: false });
+        expect(stat?.pid).toBeNull();
+        // The supervisor serves the other models as before.
+        expect(
+          (await drain(await supervisor.complete({ model: info.id, prompt: "Once", sampling: { maxTokens: 2, temperature: 0 } })))
+            .tokens,
+        ).toBe(2);
+      } finally {
+        await supervisor.dispose();
+        await inspector.stop();
+      }
+    }
+  }, 120_000);
+
+  it("a model that loads on the prebuilt engine after failing on a local build stays there", async () => {
+    // The file is whole again by the time the prebuilt engine tries it (the warning is
+    // logged, synchronously, just before): what a library that fails on this model looks like.
+    const path = join(dir, "mended.gguf");
+    writeFileSync(path, readFileSync(broken.path));
+    const lines: string[] = [];
+    const logger = pino(
+      { level: "warn" },
+      {
+        write: (line: string) => {
+          lines.push(line);
+          if (line.includes("trying node-llama-cpp's prebuilt engine")) writeFileSync(path, readFileSync(info.path));
+        },
+      },
+    );
+    const mended = { ...info, id: "mended", path };
+    const launcher = nodeLauncher();
+    const inspector = new Inspector({ launcher });
+    const supervisor = new Supervisor({
+      gpu: false,
+      threads: 1,
+      parallel: 2,
+      maxQueue: 8,
+      logger,
+      logLevel: "silent",
+      launcher,
+      inspector,
+      spareProcess: false,
+      contextSize: 65_536,
+      resolveModel: (id) => (id === mended.id ? mended : undefined),
+      localBuildInUse: () => true,
+    });
+    try {
+      const answer = await drain(
+        await supervisor.complete({ model: mended.id, prompt: "Once", sampling: { maxTokens: 2, temperature: 0 } }),
+      );
+      expect(answer.tokens).toBe(2);
+      expect(supervisor.statsNow().find((s) => s.id === mended.id)).toMatchObject({ state: "ready", prebuiltEngine: true });
+    } finally {
+      await supervisor.dispose();
+      await inspector.stop();
+    }
+  }, 60_000);
 });

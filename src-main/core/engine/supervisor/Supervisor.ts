@@ -120,8 +120,10 @@ interface Entry {
   contextReloads: number;
   /** A move to a new engine binary under way (`moveIfIdle`); also set as `reloading`, so requests wait for it. */
   moving: Promise<void> | null;
-  /** Crashed on a local build: its engine processes load node-llama-cpp's prebuilt engine. */
+  /** Crashed on a local build, or did not load there: its engine processes load node-llama-cpp's prebuilt engine. */
   prebuiltEngine: boolean;
+  /** Its load is being tried again on the prebuilt engine, after it failed on a local build (`loadOnPrebuilt`). */
+  loadFellBack: boolean;
 }
 
 /** The last time a model was reloaded with a larger context (GET /api/admin/engine shows it). */
@@ -355,6 +357,7 @@ export class Supervisor {
         contextReloads: 0,
         moving: null,
         prebuiltEngine: false,
+        loadFellBack: false,
       };
       this.entries.set(info.id, entry);
     } else entry.info = info;
@@ -426,8 +429,40 @@ export class Supervisor {
         entry.reason = (error as Error).message;
         entry.process = null;
         void proc.stop(2000);
+        if (!entry.prebuiltEngine && !entry.loadFellBack && this.usesLocalBuild()) {
+          return this.loadOnPrebuilt(entry, error as Error);
+        }
       }
       throw error;
+    }
+  }
+
+  /** Whether engines load one of our local builds (the option, else `localBuildInUse`). */
+  private usesLocalBuild(): boolean {
+    return (this.options.localBuildInUse ?? (() => this.localBuildInUse()))();
+  }
+
+  /**
+   * A model that failed to load on a local engine build is tried once on node-llama-cpp's
+   * prebuilt engine: the build may be what fails (a library this CPU or this model's weights
+   * do not get on with). Where the prebuilt engine loads it, the model stays there (as after
+   * two crashes); where it fails too, the build was not the cause: the model is not pinned,
+   * and the prebuilt engine's error is the one reported.
+   */
+  private async loadOnPrebuilt(entry: Entry, error: Error): Promise<EngineProcess> {
+    entry.prebuiltEngine = true;
+    entry.loadFellBack = true;
+    this.options.logger.warn(
+      { model: entry.info.id, err: error.message },
+      "the model did not load on the local engine build; trying node-llama-cpp's prebuilt engine",
+    );
+    try {
+      return await this.start(entry);
+    } catch (retryError) {
+      entry.prebuiltEngine = false;
+      throw retryError;
+    } finally {
+      entry.loadFellBack = false;
     }
   }
 
@@ -501,10 +536,7 @@ export class Supervisor {
     const max = this.options.maxCrashes ?? 3;
     // Twice (or `max` times, if fewer) on a local build: the build may be what crashes, so the
     // next starts load the prebuilt engine, with the crash count started again there.
-    const pin =
-      !entry.prebuiltEngine &&
-      entry.crashes.length >= Math.min(2, max) &&
-      (this.options.localBuildInUse ?? (() => this.localBuildInUse()))();
+    const pin = !entry.prebuiltEngine && entry.crashes.length >= Math.min(2, max) && this.usesLocalBuild();
     if (pin) {
       entry.prebuiltEngine = true;
       entry.crashes = [];
