@@ -95,8 +95,8 @@ export function nodeLlamaCppDir(): string {
  * GCC 12 (Debian 12's compiler) miscompiles llama.cpp's AMX kernels: it drops the stores of
  * the tile shapes before `ldtilecfg` (its `_tile_loadconfig` in amxtileintrin.h gives the asm
  * an 8-byte operand for the 64-byte configuration, so the dead-store pass deletes the rest;
- * `-fno-dse` keeps them but slowed F16 decode by a quarter), so the first quantized matrix multiply faults
- * (SIGILL/SIGSEGV in `ggml_backend_amx_mul_mat`) and every Q4/Q8 model crashed its engine
+ * `-fno-dse` keeps them, but slowed F16 decode by a quarter), so the first quantized matrix
+ * multiply faults (SIGILL/SIGSEGV in `ggml_backend_amx_mul_mat`) and every Q4/Q8 model crashed its engine
  * process once the tuned build was in use (bench/RESULTS.md, 2026-12-03). The tuned build
  * therefore leaves AMX out; its AVX-512/VNNI paths remain. The prebuilt binary keeps AMX
  * (its compiler builds it correctly), which is why `serve` builds no tuned engine on a
