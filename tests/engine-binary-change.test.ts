@@ -23,6 +23,8 @@ let info: ModelInfo;
 let long: ModelInfo;
 /** A GGUF cut short: no engine loads it. */
 let broken: ModelInfo;
+/** Cut short, then whole again (a test mends it). */
+let mended: ModelInfo;
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "maas-binary-change-"));
@@ -35,6 +37,7 @@ beforeAll(() => {
   const brokenPath = join(dir, "broken.gguf");
   writeFileSync(brokenPath, readFileSync(path).subarray(0, 64 * 1024));
   broken = { ...info, id: "broken", path: brokenPath };
+  mended = { ...info, id: "mended", path: join(dir, "mended.gguf") };
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -52,7 +55,7 @@ function supervise(localBuildInUse?: boolean, logger = pino({ level: process.env
     inspector,
     spareProcess: false,
     contextSize: 65_536,
-    resolveModel: (id) => [info, long, broken].find((m) => m.id === id),
+    resolveModel: (id) => [info, long, broken, mended].find((m) => m.id === id),
     // Whether engines load a local build; by default the supervisor asks the engine's description.
     ...(localBuildInUse === undefined ? {} : { localBuildInUse: () => localBuildInUse }),
   });
@@ -212,35 +215,16 @@ describe("a new engine binary", () => {
   it("a model that loads on the prebuilt engine after failing on a local build stays there", async () => {
     // The file is whole again by the time the prebuilt engine tries it (the warning is
     // logged, synchronously, just before): what a library that fails on this model looks like.
-    const path = join(dir, "mended.gguf");
-    writeFileSync(path, readFileSync(broken.path));
-    const lines: string[] = [];
+    writeFileSync(mended.path, readFileSync(broken.path));
     const logger = pino(
       { level: "warn" },
       {
         write: (line: string) => {
-          lines.push(line);
-          if (line.includes("trying node-llama-cpp's prebuilt engine")) writeFileSync(path, readFileSync(info.path));
+          if (line.includes("trying node-llama-cpp's prebuilt engine")) writeFileSync(mended.path, readFileSync(info.path));
         },
       },
     );
-    const mended = { ...info, id: "mended", path };
-    const launcher = nodeLauncher();
-    const inspector = new Inspector({ launcher });
-    const supervisor = new Supervisor({
-      gpu: false,
-      threads: 1,
-      parallel: 2,
-      maxQueue: 8,
-      logger,
-      logLevel: "silent",
-      launcher,
-      inspector,
-      spareProcess: false,
-      contextSize: 65_536,
-      resolveModel: (id) => (id === mended.id ? mended : undefined),
-      localBuildInUse: () => true,
-    });
+    const { supervisor, inspector } = supervise(true, logger);
     try {
       const answer = await drain(
         await supervisor.complete({ model: mended.id, prompt: "Once", sampling: { maxTokens: 2, temperature: 0 } }),
