@@ -53,14 +53,13 @@ const greedy = { temperature: 0, topK: 40, topP: 0.95, minP: 0.05 } as const;
 
 type Generate = (prompt: string, onTokens: (n: number) => void) => Promise<void>;
 
+/** node-llama-cpp on the CPU, loading the engine build the server's engines load (engineBuildOptions). */
+function benchLlama() {
+  return getLlama({ gpu: false, maxThreads: threads, build: "never", ...engineBuildOptions(), logLevel: LlamaLogLevel.error });
+}
+
 async function directSide(): Promise<{ generate: Generate; close(): Promise<void> }> {
-  const llama = await getLlama({
-    gpu: false,
-    maxThreads: threads,
-    build: "never",
-    ...engineBuildOptions(),
-    logLevel: LlamaLogLevel.error,
-  });
+  const llama = await benchLlama();
   const model = await llama.loadModel({ modelPath });
   const context = await model.createContext({ sequences: parallel, contextSize, threads });
   const free = Array.from({ length: parallel }, () => context.getSequence());
@@ -150,13 +149,7 @@ async function engineSide(): Promise<{ generate: Generate; close(): Promise<void
 
 /** node-llama-cpp used plainly for the encoder bench: one ranking and one embedding context. */
 async function encoderSide(): Promise<void> {
-  const llama = await getLlama({
-    gpu: false,
-    maxThreads: threads,
-    build: "never",
-    ...engineBuildOptions(),
-    logLevel: LlamaLogLevel.error,
-  });
+  const llama = await benchLlama();
   const reranker = await llama.loadModel({ modelPath: values["rerank-model"] as string });
   const embedder = await llama.loadModel({ modelPath: values["embed-model"] as string });
   const ranking = await reranker.createRankingContext({ threads });
