@@ -484,7 +484,9 @@ export class Supervisor {
   private async pinToCpu(proc: EngineProcess): Promise<void> {
     if (!(this.options.cpuPin ?? cpuPinEnabled()) || proc.pid === undefined) return;
     this.cpus ??= allowedCpus();
-    const held = [...this.entries.values()].flatMap((e) => (e.process && e.process !== proc && e.process.cpu !== null ? [e.process.cpu] : []));
+    const held = [...this.entries.values()].flatMap((e) =>
+      e.process && e.process !== proc && e.process.cpu !== null ? [e.process.cpu] : [],
+    );
     const cpu = chooseCpu(this.cpus, held);
     if (cpu === null) return;
     const failed = await pinProcess(proc.pid, cpu);

@@ -48,7 +48,11 @@ export function allowedCpus(): number[] {
  * side, then do not all start on the same CPU). Null with fewer than two CPUs: there is
  * nothing to choose, and the engine's main thread is better left free to move.
  */
-export function chooseCpu(allowed: readonly number[], held: readonly number[], random: () => number = Math.random): number | null {
+export function chooseCpu(
+  allowed: readonly number[],
+  held: readonly number[],
+  random: () => number = Math.random,
+): number | null {
   if (allowed.length < 2) return null;
   const count = new Map<number, number>(allowed.map((cpu) => [cpu, 0]));
   for (const cpu of held) if (count.has(cpu)) count.set(cpu, (count.get(cpu) ?? 0) + 1);
