@@ -24,7 +24,6 @@ import { cpus, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
-import { allowedCpus, cpuPinEnabled } from "../src-main/core/engine/supervisor/cpuPin.js";
 import { freePort } from "../src-main/core/proxy/managedProcesses.js";
 import {
   BENCH_QUANTS,
@@ -452,8 +451,7 @@ const heading = values["only-proxy"]
   : `## ${new Date().toISOString().slice(0, 10)} — side by side, ${values.model ? values.model : `bench-medium (12×768 ${quant ?? "F16"} llama, ASCII vocabulary)`}, ` +
     `${maxTokens} tokens, greedy, median of ${repeats}\n\n` +
     `Machine: ${machine}. Engine binary: ${engineInfo ? `${engineInfo.engine.build} (${engineInfo.engine.source}, CPU ${engineInfo.engine.cpuVariant ?? "?"}, kernels ${engineInfo.engine.cpuKernels})` : "?"}. ` +
-    `UV_THREADPOOL_SIZE=${uvPool} for the Node sides. ${parallel} sequences per context, ${contextSize} tokens each. ` +
-    `One-thread engine processes (process, api): ${cpuPinEnabled() && allowedCpus().length >= 2 ? "each held to a CPU" : "not held to a CPU"}.\n`;
+    `UV_THREADPOOL_SIZE=${uvPool} for the Node sides. ${parallel} sequences per context, ${contextSize} tokens each.\n`;
 if (!values["no-record"]) {
   const file = join(import.meta.dirname, "RESULTS.md");
   if (!existsSync(file)) appendFileSync(file, "# Benchmark results\n\nAppended by `npm run bench`; newest last.\n\n");

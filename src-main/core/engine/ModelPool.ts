@@ -158,7 +158,7 @@ export class LoadedModel {
   }
 
   /** The configured thread count, else the machine's physical cores (what llama.cpp counts as math cores). */
-  get threads(): number {
+  private get threads(): number {
     return this.settings.threads ?? this.model.llama.cpuMathCores;
   }
 

@@ -85,6 +85,4 @@ export interface ModelLoadReport {
   contextReloads: number;
   /** It crashed twice on a local engine build, and runs on node-llama-cpp's prebuilt engine since. */
   prebuiltEngine: boolean;
-  /** The one CPU its engine process is held to (a one-thread engine on Linux), or null. */
-  cpu: number | null;
 }

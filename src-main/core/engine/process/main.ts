@@ -206,7 +206,7 @@ async function runCall(id: number, method: string, args: unknown[]): Promise<unk
         const loaded = await current.pool.get(info, overrides);
         // A load with a chosen context (a reload) makes it now, so the supervisor can report its size.
         if (overrides.context && info.capabilities.includes("chat")) await loaded.createChatContext();
-        return { stats: current.pool.stats(), promptLimits: promptLimits(loaded.model), threads: loaded.threads };
+        return { stats: current.pool.stats(), promptLimits: promptLimits(loaded.model) };
       }
       case "embed":
         return await current.embed(args[0] as never, controller.signal);

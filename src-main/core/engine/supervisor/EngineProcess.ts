@@ -83,8 +83,6 @@ export class EngineProcess {
   readonly startedAt = Date.now();
   /** Who it serves, for the log (a spare process gets its model's name when taken). */
   name: string;
-  /** The one CPU its threads are held to (cpuPin.ts), or null. */
-  cpu: number | null = null;
   /** Called once when the process has exited. */
   onExit: ((report: ExitReport) => void) | undefined;
 

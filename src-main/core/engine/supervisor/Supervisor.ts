@@ -27,7 +27,6 @@ import type { EngineDescription } from "../engineInfo.js";
 import type { FitEstimate, FitSettings } from "../fit.js";
 import { effectiveSettings, InsufficientMemoryError, type PoolOptions } from "../poolSettings.js";
 import type { EngineLauncher } from "../process/launcher.js";
-import { allowedCpus, chooseCpu, cpuPinEnabled, pinProcess } from "./cpuPin.js";
 import { EngineProcess, type ExitReport } from "./EngineProcess.js";
 import type { Inspector } from "./Inspector.js";
 import { assertRequestCouldFit, largestContext, type PromptLimits } from "./promptBound.js";
@@ -59,11 +58,6 @@ export interface SupervisorOptions extends PoolOptions {
    * to looking for the builds while there is none.
    */
   localBuildInUse?: () => boolean;
-  /**
-   * Hold each engine process that decodes with one thread to a CPU of its own (Linux,
-   * with `taskset`; cpuPin.ts). Defaults to on, unless `MAAS_ENGINE_CPU_PIN=off`.
-   */
-  cpuPin?: boolean;
 }
 
 /** The engine process serving a request died (crash, kill, watchdog). */
@@ -152,9 +146,6 @@ export class Supervisor {
   private description: { value: EngineDescription; at: number } | null = null;
   private describing: Promise<EngineDescription> | null = null;
   private disposed = false;
-  /** The CPUs the server may run on, read at the first pin (cpuPin.ts). */
-  private cpus: number[] | null = null;
-  private pinFailed = false;
   private spare: EngineProcess | null = null;
   /** Counts finished engine builds; each process remembers the count it was spawned at (its binary). */
   private binaryGeneration = 0;
@@ -419,14 +410,12 @@ export class Supervisor {
     if (wasCrashed) entry.restarts++;
     this.options.logger.info({ model: info.id, pid: proc.pid, restart: wasCrashed }, "engine process started");
     try {
-      const loaded = await proc.call<{
-        stats?: Array<{ id: string; contextSize?: number }>;
-        promptLimits?: PromptLimits | null;
-        threads?: number;
-      }>("load", [info, entry.contextOverride ? { context: entry.contextOverride } : {}], { model: info });
+      const loaded = await proc.call<{ stats?: Array<{ id: string; contextSize?: number }>; promptLimits?: PromptLimits | null }>(
+        "load",
+        [info, entry.contextOverride ? { context: entry.contextOverride } : {}],
+        { model: info },
+      );
       entry.promptLimits = loaded?.promptLimits ?? null;
-      if (entry.process !== proc) throw new ModelLoadError(info.id, "the model was unloaded while it loaded");
-      if (loaded?.threads === 1) await this.pinToCpu(proc);
       if (entry.process !== proc) throw new ModelLoadError(info.id, "the model was unloaded while it loaded");
       entry.loadedContext = loaded?.stats?.find((s) => s.id === info.id)?.contextSize ?? 0;
       entry.state = "ready";
@@ -475,29 +464,6 @@ export class Supervisor {
     } finally {
       entry.loadFellBack = false;
     }
-  }
-
-  /**
-   * Holds a one-thread engine process to the CPU the fewest other engines hold (cpuPin.ts).
-   * Best effort: where it cannot, the engine runs unpinned, as it would have.
-   */
-  private async pinToCpu(proc: EngineProcess): Promise<void> {
-    if (!(this.options.cpuPin ?? cpuPinEnabled()) || proc.pid === undefined) return;
-    this.cpus ??= allowedCpus();
-    const held = [...this.entries.values()].flatMap((e) =>
-      e.process && e.process !== proc && e.process.cpu !== null ? [e.process.cpu] : [],
-    );
-    const cpu = chooseCpu(this.cpus, held);
-    if (cpu === null) return;
-    const failed = await pinProcess(proc.pid, cpu);
-    if (failed) {
-      // Once: without taskset every later engine would say the same.
-      if (!this.pinFailed) this.options.logger.info({ reason: failed }, "one-thread engine processes are not held to a CPU");
-      this.pinFailed = true;
-      return;
-    }
-    proc.cpu = cpu;
-    this.options.logger.debug({ pid: proc.pid, cpu }, "one-thread engine process held to a CPU");
   }
 
   private spawn(name: string, prebuiltEngine = false): EngineProcess {
@@ -846,7 +812,6 @@ export class Supervisor {
       lastReload: entry.lastReload,
       contextReloads: entry.contextReloads,
       prebuiltEngine: entry.prebuiltEngine,
-      cpu: entry.process?.cpu ?? null,
     } as ModelLoadReport;
   }
 
