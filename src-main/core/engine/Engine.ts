@@ -59,6 +59,12 @@ export function newToolCallId(): string {
 
 type GenerationStop = { finishReason: FinishReason; stopSequence?: string };
 
+/**
+ * How many of the tokens before a completion's new ones it is detokenized after (more than
+ * node-llama-cpp looks at): the text of each piece as a continuation, not as a text's start.
+ */
+const PROMPT_TAIL_TOKENS = 8;
+
 /** Extra tokens a chat may run past max_tokens so text held back as a possible stop sequence reaches us. */
 const HOLD_BACK_SLACK = 8;
 
@@ -520,6 +526,10 @@ export class Engine {
       abortSignal.addEventListener("abort", stopAtLimit, { once: true });
       const stopText = new StopText(request.sampling.stop ?? []);
       const delivered: Token[] = [];
+      // The first tokens are detokenized after the prompt's last ones: alone, a SentencePiece
+      // vocabulary drops the space that begins the first piece ("sea." + " You" came out
+      // "sea.You"; llama-server keeps it).
+      const promptTail = input.slice(-PROMPT_TAIL_TOKENS);
       let stopped: GenerationStop | undefined;
       try {
         const response = await completion.generateCompletionWithMeta(request.prompt, {
@@ -530,7 +540,8 @@ export class Engine {
           onToken: (tokens) => {
             if (stopped) return;
             const taken = tokens.slice(0, maxTokens - delivered.length);
-            const text = loaded.model.detokenize(taken, false, delivered);
+            const before = delivered.length >= PROMPT_TAIL_TOKENS ? delivered : [...promptTail, ...delivered];
+            const text = loaded.model.detokenize(taken, false, before);
             delivered.push(...taken);
             countTokens(taken.length);
             const out = stopText.push(text);
