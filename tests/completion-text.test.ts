@@ -2,8 +2,8 @@
  * A completion's text continues its prompt exactly. With a SentencePiece vocabulary a
  * piece's text starts with its space ("▁You"), and detokenized alone, as the start of a
  * text, the first one lost it: "sea." + " You are" came out "sea.You are" (llama-server
- * keeps the space). Real engine, a generated SentencePiece model that only writes
- * `▁a`…`▁z`.
+ * keeps the space). And the prompt is tokenized as llama.cpp's server does it. Real engine,
+ * a generated SentencePiece model that only writes `▁a`…`▁z`.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -43,11 +43,15 @@ async function completion(prompt: string, maxTokens: number) {
   const stream = await engine.complete({ model: info.id, prompt, sampling: { maxTokens, temperature: 0 } });
   const texts: string[] = [];
   let tokens = 0;
+  let promptTokens = 0;
   for await (const event of stream) {
     if (event.type === "text") texts.push(event.text);
-    if (event.type === "done") tokens = event.usage.completionTokens;
+    if (event.type === "done") {
+      tokens = event.usage.completionTokens;
+      promptTokens = event.usage.promptTokens;
+    }
   }
-  return { texts, text: texts.join(""), tokens };
+  return { texts, text: texts.join(""), tokens, promptTokens };
 }
 
 describe("a completion's text", () => {
@@ -59,5 +63,15 @@ describe("a completion's text", () => {
       expect(text).toMatch(/^( [a-z]){6}$/);
       expect(texts[0]).toMatch(/^ [a-z]/);
     }
+  }, 60_000);
+
+  it("comes from the prompt tokenized as llama.cpp's server does it: the leading space, special tokens parsed", async () => {
+    // llama-server's /tokenize on this model: `<s> ▁ .` and `<s> ▁a </s> ▁b` (a string tokenized
+    // by LlamaCompletion itself gives `<s> .`, and `</s>` as its five characters).
+    expect((await completion(".", 2)).promptTokens).toBe(3);
+    expect((await completion("a</s>b", 2)).promptTokens).toBe(4);
+    const { text, tokens } = await completion("a</s>b", 4);
+    expect(tokens).toBe(4);
+    expect(text).toMatch(/^( [a-z]){4}$/);
   }, 60_000);
 });

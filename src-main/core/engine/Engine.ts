@@ -501,7 +501,7 @@ export class Engine {
     const loaded = await this.pool.get(info);
     if (loaded.model.tokenize(request.prompt).length === 0) throw new InvalidRequestError("The prompt is empty.", "prompt");
     // The prompt as node-llama-cpp will feed it picks the sequence whose cache shares the longest prefix.
-    const input = completionInput(loaded, request.prompt);
+    const { input, text: promptText } = completionInput(loaded, request.prompt);
     const lease = await loaded.acquireSequence(signal, { promptTokens: input });
     let maxTokens: number;
     let promptTokens: number;
@@ -532,7 +532,8 @@ export class Engine {
       const promptTail = input.slice(-PROMPT_TAIL_TOKENS);
       let stopped: GenerationStop | undefined;
       try {
-        const response = await completion.generateCompletionWithMeta(request.prompt, {
+        // As tokens: LlamaCompletion would tokenize the text its own way (see completionInput); it adds the beginning token.
+        const response = await completion.generateCompletionWithMeta(promptText, {
           ...sampling,
           maxTokens: maxTokens + slack,
           signal: limit.signal,
@@ -684,17 +685,21 @@ function callSyntaxPieces(loaded: LoadedModel, value: unknown): SyntaxPiece[] {
 }
 
 /**
- * A completion prompt's tokens as LlamaCompletion feeds them: the beginning token when
- * the vocabulary prepends one, then the text (its leading space trimmed then).
+ * A completion prompt's tokens, as llama.cpp's own server tokenizes one: special tokens
+ * parsed (a FIM prompt's `<|fim_prefix|>` or `<PRE>` is the model's token, not its text),
+ * and, with a SentencePiece vocabulary, the space the vocabulary puts before a text's first
+ * word ("The cat" is `▁The ▁cat`, as the model was trained; LlamaCompletion's own
+ * tokenizing of a string trims it to `T he ▁cat`). `input` has the beginning token first
+ * where LlamaCompletion prepends one; `text` is the prompt's own tokens.
  */
-function completionInput(loaded: LoadedModel, prompt: string): Token[] {
+function completionInput(loaded: LoadedModel, prompt: string): { input: Token[]; text: Token[] } {
   const model = loaded.model;
   const bos =
     model.tokens.shouldPrependBosToken && model.vocabularyType !== "rwkv" && model.vocabularyType !== "ugm"
       ? model.tokens.bos
       : null;
-  const text = model.tokenizer(prompt, false, bos !== null ? "trimLeadingSpace" : undefined);
-  return bos !== null ? [bos, ...text] : text;
+  const text = model.tokenize(prompt, true);
+  return { input: bos !== null ? [bos, ...text] : text, text };
 }
 
 function normalize(vector: readonly number[]): number[] {
