@@ -18,7 +18,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const sourceDir = join(root, "src-main", "core");
 const distDir = join(root, "dist");
 /** Bump when the build itself changes, so old outputs are not reused. */
-const BUILD_VERSION = "2";
+const BUILD_VERSION = "3";
 
 function sources(dir = sourceDir) {
   const files = [];
@@ -66,6 +66,9 @@ export async function ensureCoreBuild() {
     entryPoints: files,
     outdir: staging,
     outbase: sourceDir,
+    // Paths in the output (its `// src-main/…` comments, the source maps) relative to the
+    // package, not to wherever the first start after a change ran from.
+    absWorkingDir: root,
     format: "esm",
     platform: "node",
     target: "node20",
@@ -79,6 +82,7 @@ export async function ensureCoreBuild() {
   await build({
     entryPoints: { "cli.bundle": join(sourceDir, "cli.ts") },
     outdir: staging,
+    absWorkingDir: root,
     bundle: true,
     splitting: true,
     chunkNames: "chunk-[hash]",
