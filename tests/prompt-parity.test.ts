@@ -1,9 +1,16 @@
 /**
+ * Prompts and text as llama.cpp's own server has them (on stories260K and the bench model
+ * our greedy completions and chats now match llama-server's token for token).
+ *
  * A completion's text continues its prompt exactly. With a SentencePiece vocabulary a
  * piece's text starts with its space ("▁You"), and detokenized alone, as the start of a
  * text, the first one lost it: "sea." + " You are" came out "sea.You are" (llama-server
  * keeps the space). And the prompt is tokenized as llama.cpp's server does it. Real engine,
  * a generated SentencePiece model that only writes `▁a`…`▁z`.
+ *
+ * A chat prompt has the beginning token only where the model asks for one: node-llama-cpp's
+ * ChatML wrapper wrote it before every chat of a model whose GGUF says
+ * `add_bos_token = false` (the ChatML fixture's `<|endoftext|>`), and its replies differed.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,6 +23,8 @@ import type { ModelInfo } from "../src-main/core/inference/types.js";
 
 let dir: string;
 let info: ModelInfo;
+/** The GPT-2-vocabulary fixture with a ChatML template, `add_bos_token = false`. */
+let chatml: ModelInfo;
 let engine: Engine;
 
 beforeAll(async () => {
@@ -23,6 +32,9 @@ beforeAll(async () => {
   const path = join(dir, "spm.gguf");
   writeTinyLlama(path, { seed: 11, vocabulary: "sentencepiece", contextLength: 512 });
   info = { id: "spm", path, sizeBytes: 0, architecture: "llama", contextLength: 512, capabilities: ["chat"], createdAt: 0 };
+  const chatmlPath = join(dir, "chatml.gguf");
+  writeTinyLlama(chatmlPath, { seed: 4, vocabulary: "ascii", contextLength: 512 });
+  chatml = { ...info, id: "chatml", path: chatmlPath };
   engine = await Engine.create({
     gpu: false,
     threads: 1,
@@ -30,7 +42,7 @@ beforeAll(async () => {
     maxQueue: 8,
     contextSize: 512,
     logger: pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }),
-    resolveModel: (id) => (id === info.id ? info : undefined),
+    resolveModel: (id) => [info, chatml].find((m) => m.id === id),
   });
 }, 120_000);
 
@@ -39,8 +51,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function completion(prompt: string, maxTokens: number) {
-  const stream = await engine.complete({ model: info.id, prompt, sampling: { maxTokens, temperature: 0 } });
+async function completion(prompt: string, maxTokens: number, model = info.id) {
+  const stream = await engine.complete({ model, prompt, sampling: { maxTokens, temperature: 0 } });
   const texts: string[] = [];
   let tokens = 0;
   let promptTokens = 0;
@@ -52,6 +64,14 @@ async function completion(prompt: string, maxTokens: number) {
     }
   }
   return { texts, text: texts.join(""), tokens, promptTokens };
+}
+
+async function chat(messages: Array<{ role: "system" | "user" | "assistant"; content: string }>, maxTokens: number) {
+  const request = { model: chatml.id, messages, sampling: { maxTokens, temperature: 0 } };
+  const stream = await engine.chat(request);
+  let text = "";
+  for await (const event of stream) if (event.type === "text") text += event.text;
+  return { text, promptTokens: await engine.countChatTokens(request) };
 }
 
 describe("a completion's text", () => {
@@ -73,5 +93,28 @@ describe("a completion's text", () => {
     const { text, tokens } = await completion("a</s>b", 4);
     expect(tokens).toBe(4);
     expect(text).toMatch(/^( [a-z]){4}$/);
+  }, 60_000);
+});
+
+describe("a chat prompt", () => {
+  it("is the template's text, with no beginning token the model does not ask for", async () => {
+    for (const [messages, rendered] of [
+      [[{ role: "user", content: "Hello" }], "<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n"],
+      [
+        [
+          { role: "system", content: "Be terse." },
+          { role: "user", content: "hi" },
+          { role: "assistant", content: "hello" },
+          { role: "user", content: "again" },
+        ],
+        "<|im_start|>system\nBe terse.<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\nhello<|im_end|>\n<|im_start|>user\nagain<|im_end|>\n<|im_start|>assistant\n",
+      ],
+    ] as const) {
+      // The rendered template as a completion prompt: its special tokens parsed, no beginning token added.
+      const asCompletion = await completion(rendered, 8, chatml.id);
+      const { text, promptTokens } = await chat([...messages], 8);
+      expect(promptTokens).toBe(asCompletion.promptTokens);
+      expect(text).toBe(asCompletion.text);
+    }
   }, 60_000);
 });

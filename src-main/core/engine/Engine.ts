@@ -2,6 +2,7 @@ import { randomBytes, randomInt } from "node:crypto";
 import {
   type ChatHistoryItem,
   type ChatModelFunctions,
+  type ChatWrapper,
   JinjaTemplateChatWrapper,
   type Llama,
   LlamaChat,
@@ -9,6 +10,7 @@ import {
   type LlamaGrammar,
   LlamaText,
   resolveChatWrapper,
+  SpecialToken,
   type Token,
 } from "node-llama-cpp";
 import type { Logger } from "pino";
@@ -270,7 +272,7 @@ export class Engine {
     const template = loaded.info.settings?.chatTemplate;
     loaded.chatWrapper ??= template
       ? new JinjaTemplateChatWrapper({ template, tokenizer: loaded.model.tokenizer })
-      : resolveChatWrapper(loaded.model);
+      : withoutUnwantedBos(resolveChatWrapper(loaded.model), loaded.model.tokens.shouldPrependBosToken);
     return loaded.chatWrapper;
   }
 
@@ -682,6 +684,31 @@ function callSyntaxPieces(loaded: LoadedModel, value: unknown): SyntaxPiece[] {
     if (plain.length) addText(model.detokenize(plain, false));
   }
   return pieces;
+}
+
+/**
+ * node-llama-cpp's built-in chat wrappers (ChatML, Llama 3, Gemma, …) start every prompt with
+ * the beginning token, also where the model says not to add one
+ * (`tokenizer.ggml.add_bos_token = false`). A ChatML model whose beginning token is
+ * `<|im_start|>` (SmolLM2) then reads `<|im_start|><|im_start|>system`, and one whose
+ * beginning token is `<|endoftext|>` gets it before every chat; llama-server adds it only
+ * where the model asks for it. For such a model the wrapper's prompts leave it out. A
+ * template of the model's own (the Jinja wrapper) writes the token only where it says
+ * `bos_token`, as llama-server's rendering does: left as it is.
+ */
+function withoutUnwantedBos(wrapper: ChatWrapper, modelAddsBos: boolean): ChatWrapper {
+  if (modelAddsBos || wrapper instanceof JinjaTemplateChatWrapper) return wrapper;
+  return new Proxy(wrapper, {
+    get(target, property, receiver) {
+      if (property !== "generateContextState") return Reflect.get(target, property, receiver);
+      return (...args: Parameters<ChatWrapper["generateContextState"]>) => {
+        const state = target.generateContextState.apply(receiver, args);
+        const [first, ...rest] = state.contextText.values;
+        if (!(first instanceof SpecialToken && first.value === "BOS")) return state;
+        return { ...state, contextText: LlamaText(rest) };
+      };
+    },
+  });
 }
 
 /**
