@@ -28,7 +28,7 @@ let chatml: ModelInfo;
 let engine: Engine;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "maas-completion-text-"));
+  dir = mkdtempSync(join(tmpdir(), "maas-prompt-parity-"));
   const path = join(dir, "spm.gguf");
   writeTinyLlama(path, { seed: 11, vocabulary: "sentencepiece", contextLength: 512 });
   info = { id: "spm", path, sizeBytes: 0, architecture: "llama", contextLength: 512, capabilities: ["chat"], createdAt: 0 };

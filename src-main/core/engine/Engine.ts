@@ -690,8 +690,8 @@ function callSyntaxPieces(loaded: LoadedModel, value: unknown): SyntaxPiece[] {
  * node-llama-cpp's built-in chat wrappers (ChatML, Llama 3, Gemma, …) start every prompt with
  * the beginning token, also where the model says not to add one
  * (`tokenizer.ggml.add_bos_token = false`). A ChatML model whose beginning token is
- * `<|im_start|>` (SmolLM2) then reads `<|im_start|><|im_start|>system`, and one whose
- * beginning token is `<|endoftext|>` gets it before every chat; llama-server adds it only
+ * `<|im_start|>` would then read `<|im_start|><|im_start|>system`, and one whose beginning
+ * token is `<|endoftext|>` (the fixtures) gets it before every chat; llama-server adds it only
  * where the model asks for it. For such a model the wrapper's prompts leave it out. A
  * template of the model's own (the Jinja wrapper) writes the token only where it says
  * `bos_token`, as llama-server's rendering does: left as it is.
