@@ -501,9 +501,9 @@ export class Engine {
   async complete(request: CompletionRequest, signal?: AbortSignal): Promise<GenerationStream> {
     const info = this.resolve(request.model, "chat");
     const loaded = await this.pool.get(info);
-    if (loaded.model.tokenize(request.prompt).length === 0) throw new InvalidRequestError("The prompt is empty.", "prompt");
     // The prompt as node-llama-cpp will feed it picks the sequence whose cache shares the longest prefix.
     const { input, text: promptText } = completionInput(loaded, request.prompt);
+    if (promptText.length === 0) throw new InvalidRequestError("The prompt is empty.", "prompt");
     const lease = await loaded.acquireSequence(signal, { promptTokens: input });
     let maxTokens: number;
     let promptTokens: number;
