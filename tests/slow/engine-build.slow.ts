@@ -7,7 +7,7 @@
 import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import {
@@ -112,6 +112,8 @@ describe("maas-base engine build", () => {
 
       const build = await run(process.execPath, [BIN, "engine", "build", "--cpu-kernels"], { maxBuffer: 64 * 1024 * 1024 });
       expect(build.stderr).toContain(`libggml-cpu-${prebuilt.variant}.so`);
+      // With OpenMP (GCC's runtime): threads that persist between graph computations.
+      expect(build.stderr).toMatch(/^CPU kernels build: OpenMP from \/\S+\/libgomp\.so\.1\S*$/m);
       const { stdout } = await run(process.execPath, [BIN, "gpus", "--cpu", "--json"]);
       const info = JSON.parse(stdout);
       expect(build.stdout).toMatch(
@@ -162,13 +164,16 @@ describe("maas-base engine build", () => {
         expect(report.models.find((m) => m.id === "tiny-f16")?.pid).not.toBe(firstPid);
         expect(report).toMatchObject({ build: "localBuild", cpuKernels: "rebuilt" });
         await complete(server, "tiny-f16");
-        const cpuLibrary = (pid: number) =>
+        const mapped = (pid: number, file: RegExp) =>
           readFileSync(`/proc/${pid}/maps`, "utf8")
             .split("\n")
             .map((line) => line.trim().split(/\s+/).pop() ?? "")
-            .find((file) => /libggml-cpu-\w+\.so$/.test(file));
+            .find((path) => file.test(path));
+        const cpuLibrary = (pid: number) => mapped(pid, /libggml-cpu-\w+\.so$/);
         const movedPid = report.models.find((m) => m.id === "tiny-f16")?.pid as number;
         expect(cpuLibrary(movedPid)).toContain("localBuilds");
+        // Its OpenMP runtime is the copy in the build folder.
+        expect(mapped(movedPid, /\/libgomp\.so\.1$/)).toBe(join(dirname(cpuLibrary(movedPid) ?? ""), "libgomp.so.1"));
 
         // Two crashes on the local build: the model's next engine process loads the prebuilt engine.
         let pid = movedPid;

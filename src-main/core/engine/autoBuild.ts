@@ -58,7 +58,8 @@ const KEPT_LINES = 20;
  * Builds a faster engine in the background on first start, where cmake and a
  * compiler exist (`defaultBuild`): the prebuilt engine measured about half of
  * llama-server's throughput at 8 streams here, a native build three quarters, and the
- * prebuilt F16 kernel runs at half speed on AMD Zen 3 (bench/RESULTS.md).
+ * prebuilt F16 kernel runs at half speed on AMD Zen 3, and without OpenMP its threads are
+ * started again at every step (bench/RESULTS.md).
  * The prebuilt engine serves meanwhile; engine processes started after the build
  * load the new binary, and running models move to it once idle (`onBuilt`). Not on a
  * CPU with AMX, where the prebuilt engine is faster for quantized models

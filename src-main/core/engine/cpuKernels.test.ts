@@ -3,18 +3,32 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { CPU_KERNELS_OPTION, cpuKernelsCmakeOptions, findCpuKernelsBuild, PORTABLE } from "./cpuKernels.js";
+import {
+  CPU_KERNELS_OPTION,
+  cpuKernelsCmakeOptions,
+  findCpuKernelsBuild,
+  KERNELS_REVISION,
+  KERNELS_REVISION_FILE,
+  PORTABLE,
+} from "./cpuKernels.js";
 import { cmakeOptionsFolderHash, nodeLlamaCppDir } from "./engineInfo.js";
 
 const dir = mkdtempSync(join(tmpdir(), "maas-cpu-kernels-test-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** A local build folder as node-llama-cpp lays it out, with these build options. */
-function buildFolder(pkg: string, name: string, customCmakeOptions: Record<string, string>, done: boolean): void {
+/** A local build folder as node-llama-cpp lays it out, with these build options (and our kernels revision file). */
+function buildFolder(
+  pkg: string,
+  name: string,
+  customCmakeOptions: Record<string, string>,
+  done: boolean,
+  revision: number | null = KERNELS_REVISION,
+): void {
   const release = join(pkg, "llama", "localBuilds", name, "Release");
   mkdirSync(release, { recursive: true });
   writeFileSync(join(release, "_nlcBuildMetadata.json"), JSON.stringify({ buildOptions: { customCmakeOptions } }));
   if (done) writeFileSync(join(release, "..", "buildDone.status"), "");
+  if (revision !== null) writeFileSync(join(release, "..", KERNELS_REVISION_FILE), JSON.stringify({ revision }));
 }
 
 describe("CPU kernels build", () => {
@@ -29,6 +43,18 @@ describe("CPU kernels build", () => {
     expect(findCpuKernelsBuild(pkg)).toBeNull();
     writeFileSync(join(pkg, "llama", "localBuilds", name, "buildDone.status"), "");
     expect(findCpuKernelsBuild(pkg)).toEqual({ folder: join(pkg, "llama", "localBuilds", name), variant: "haswell" });
+  });
+
+  it("passes over a kernels build of an older revision (before OpenMP), so it is built again", () => {
+    const pkg = join(dir, "pkg-old");
+    const builds = join(pkg, "llama", "localBuilds");
+    buildFolder(pkg, "linux-x64-first", cpuKernelsCmakeOptions("zen4"), true, null);
+    buildFolder(pkg, "linux-x64-older", cpuKernelsCmakeOptions("zen4"), true, KERNELS_REVISION - 1);
+    expect(findCpuKernelsBuild(pkg)).toBeNull();
+    writeFileSync(join(builds, "linux-x64-older", KERNELS_REVISION_FILE), "not json");
+    expect(findCpuKernelsBuild(pkg)).toBeNull();
+    writeFileSync(join(builds, "linux-x64-older", KERNELS_REVISION_FILE), JSON.stringify({ revision: KERNELS_REVISION }));
+    expect(findCpuKernelsBuild(pkg)).toEqual({ folder: join(builds, "linux-x64-older"), variant: "zen4" });
   });
 
   it("names the folder as node-llama-cpp does for its build options", async () => {

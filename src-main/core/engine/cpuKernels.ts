@@ -10,10 +10,20 @@
 // against ~8 min for the full build), with the prebuilt's own cmake configuration but
 // `-mtune=native`, so a fresh install leaves the slow kernel within a minute.
 //
+// It is compiled with OpenMP, which the prebuilt engine lacks. Without it, and with no ggml
+// threadpool attached (node-llama-cpp attaches none), every graph computation with two or
+// more threads creates its worker threads and joins them again. Measured on an AMD EPYC
+// (Zen 4, 2 cores), Q4_K_M, 2 threads, one stream through the API, three runs each way:
+// 92–111 tok/s without OpenMP, 157–206 with it; llama-server (OpenMP) 188–235 in the same
+// runs (bench/RESULTS.md, 2026-12-04). The OpenMP runtime it links (libgomp) is copied
+// beside it, so the folder also loads where GCC's runtime is not installed.
+//
 // The result is a node-llama-cpp local build folder whose build options carry one
 // marker (`MAAS_CPU_KERNELS=<variant>`): the prebuilt files, hard-linked, with the
 // rebuilt library in place of the prebuilt one. node-llama-cpp loads it like any local
-// build (`engineBuildOptions()` in llama.ts); the marker is never passed to cmake.
+// build (`engineBuildOptions()` in llama.ts); the marker is never passed to cmake. A file
+// of ours in the folder (`KERNELS_REVISION_FILE`) says how it was built: a build made
+// before OpenMP is not used, so `serve` builds it again in the background.
 
 import { execFile } from "node:child_process";
 import {
@@ -24,6 +34,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  realpathSync,
   renameSync,
   rmSync,
   writeFileSync,
@@ -60,6 +71,22 @@ export function cpuKernelsSupported(): boolean {
 /** The marker's suffix while a build is checked before use: such a folder is never picked. */
 const STAGING = "_staging";
 
+/**
+ * How the kernels are built, bumped when that changes what engines get: 2 is OpenMP. A
+ * folder without this revision in `KERNELS_REVISION_FILE` is an older build, not used.
+ */
+export const KERNELS_REVISION = 2;
+export const KERNELS_REVISION_FILE = "maasCpuKernels.json";
+
+function kernelsRevision(folder: string): number | null {
+  try {
+    const revision = JSON.parse(readFileSync(join(folder, KERNELS_REVISION_FILE), "utf8"))?.revision;
+    return typeof revision === "number" ? revision : null;
+  } catch {
+    return null;
+  }
+}
+
 /** The finished CPU kernels build, or null; one made for this machine before a portable one. */
 export function findCpuKernelsBuild(dir = safeNodeLlamaCppDir()): { folder: string; variant: string } | null {
   if (!dir) return null;
@@ -73,7 +100,7 @@ export function findCpuKernelsBuild(dir = safeNodeLlamaCppDir()): { folder: stri
   let portable: { folder: string; variant: string } | null = null;
   for (const name of names) {
     const folder = join(builds, name);
-    if (!existsSync(join(folder, "buildDone.status"))) continue;
+    if (!existsSync(join(folder, "buildDone.status")) || kernelsRevision(folder) !== KERNELS_REVISION) continue;
     try {
       const meta = JSON.parse(readFileSync(join(folder, "Release", "_nlcBuildMetadata.json"), "utf8"));
       const variant = meta?.buildOptions?.customCmakeOptions?.[CPU_KERNELS_OPTION];
@@ -130,6 +157,8 @@ function prebuiltBinsDir(): string {
 export interface EngineProbe {
   build: string;
   variant: string | null;
+  /** The OpenMP runtime mapped (its path), or null. */
+  openmp?: string | null;
   decoded?: number[][];
 }
 
@@ -152,6 +181,7 @@ export async function probeEngine(
     // The CPU library llama.cpp mapped (Linux; elsewhere null).
     `let maps = ""; try { maps = readFileSync("/proc/self/maps", "utf8"); } catch {}`,
     "const variant = /libggml-cpu-([a-z0-9_]+)\\.so/.exec(maps)?.[1] ?? null;",
+    "const openmp = /\\s(\\/\\S*\\/libgomp\\.so\\.1)$/m.exec(maps)?.[1] ?? null;",
     "const decoded = [];",
     `for (const modelPath of ${JSON.stringify(models)}) {`,
     "  const model = await llama.loadModel({ modelPath });",
@@ -165,7 +195,7 @@ export async function probeEngine(
     "  await context.dispose();",
     "  await model.dispose();",
     "}",
-    "process.stdout.write(JSON.stringify({ build: llama.buildType, variant, decoded }));",
+    "process.stdout.write(JSON.stringify({ build: llama.buildType, variant, openmp, decoded }));",
     "process.exit(0);",
   ].join("\n");
   // A file, not `-e`: node-llama-cpp test-loads a prebuilt binary in a child forked with
@@ -225,9 +255,10 @@ function linkOrCopy(from: string, to: string): void {
  * Builds the CPU kernels (see the top of this file). Steps: ask the prebuilt engine
  * which CPU variant it loads here; clone the bundled llama.cpp source into a temporary
  * folder; configure it as node-llama-cpp's prebuilt is configured (all CPU variants,
- * backends loaded at run time, no OpenMP) and compile that one variant; put it beside
- * the prebuilt files in a local build folder, under a staging marker; load it in a child
- * process to check that llama.cpp picks it. Only then does it take the build's place.
+ * backends loaded at run time), but with OpenMP, and compile that one variant; put it and
+ * its OpenMP runtime beside the prebuilt files in a local build folder, under a staging
+ * marker; load it in a child process to check that llama.cpp picks it, with that runtime.
+ * Only then does it take the build's place.
  *
  * `portable` (for an installer): every variant the prebuilt engine ships instead, with
  * the compiler's generic tuning, except those with AMX (GCC 12 miscompiles them: the
@@ -301,7 +332,8 @@ export async function buildCpuKernels(options: BuildStepOptions & { portable?: b
         "-DGGML_NATIVE=OFF",
         "-DGGML_CPU_ALL_VARIANTS=ON",
         "-DGGML_BACKEND_DL=ON",
-        "-DGGML_OPENMP=OFF",
+        // Worker threads that persist between graph computations (see the top of this file).
+        "-DGGML_OPENMP=ON",
         "-DGGML_CCACHE=OFF",
         // The variant sets the instruction set; this machine's scheduling model is worth
         // another ~15 % of prompt speed on top of the newer compiler here (not for others' CPUs).
@@ -345,11 +377,19 @@ export async function buildCpuKernels(options: BuildStepOptions & { portable?: b
       say(`CPU kernels build: ${missing.join(", ")} not produced`);
       return 1;
     }
+    // The OpenMP runtime the libraries were linked with, copied beside them (their RUNPATH is
+    // $ORIGIN). None when the compiler had no OpenMP: ggml then builds without it.
+    const openmp = await linkedOpenMpRuntime(join(build, "bin", libraries[0] ?? ""));
+    say(
+      openmp
+        ? `CPU kernels build: OpenMP from ${openmp}`
+        : "CPU kernels build: the compiler has no OpenMP; each computation will start its threads",
+    );
 
     if (portable) {
       // Made on this machine, loaded on others: it must not need a newer C or C++ runtime than the prebuilt engine.
       const newer = await newerRuntimeNeeds(
-        libraries.map((library) => join(build, "bin", library)),
+        [...libraries.map((library) => join(build, "bin", library)), ...(openmp ? [openmp] : [])],
         readdirSync(bins)
           .filter((name) => name.endsWith(".so") || name.endsWith(".node"))
           .map((name) => join(bins, name)),
@@ -384,6 +424,8 @@ export async function buildCpuKernels(options: BuildStepOptions & { portable?: b
       linkOrCopy(join(bins, name), join(release, name));
     }
     for (const library of libraries) copyFileSync(join(build, "bin", library), join(release, library));
+    if (openmp) copyFileSync(openmp, join(release, OPENMP_RUNTIME));
+    writeFileSync(join(staging, KERNELS_REVISION_FILE), JSON.stringify({ revision: KERNELS_REVISION, openmp: openmp !== null }));
     const metadata = JSON.parse(readFileSync(join(bins, "_nlcBuildMetadata.json"), "utf8"));
     metadata.buildOptions.platformInfo = await platformInfo();
     const writeMetadata = (value: string) => {
@@ -402,10 +444,13 @@ export async function buildCpuKernels(options: BuildStepOptions & { portable?: b
     // Here llama.cpp must pick the variant the prebuilt engine picks, now from the rebuilt
     // libraries, and decode F16 and Q8_0 with it.
     const decodes = loaded.decoded?.length === models.length && loaded.decoded.every((tokens) => tokens.length > 0);
-    if (loaded.build !== "localBuild" || loaded.variant !== prebuilt.variant || !decodes) {
+    // …with the OpenMP runtime copied into the folder, not one found elsewhere.
+    const ownOpenMp =
+      openmp === null || (loaded.openmp && realpathSync(loaded.openmp)) === realpathSync(join(release, OPENMP_RUNTIME));
+    if (loaded.build !== "localBuild" || loaded.variant !== prebuilt.variant || !decodes || !ownOpenMp) {
       rmSync(staging, { recursive: true, force: true });
       say(
-        `CPU kernels build: the rebuilt library did not load and decode F16 and Q8_0 (${JSON.stringify(loaded)}); the prebuilt engine stays in use`,
+        `CPU kernels build: the rebuilt library did not load and decode F16 and Q8_0 with its own OpenMP runtime (${JSON.stringify(loaded)}); the prebuilt engine stays in use`,
       );
       return 1;
     }
@@ -427,6 +472,16 @@ export async function buildCpuKernels(options: BuildStepOptions & { portable?: b
     rmSync(work, { recursive: true, force: true });
     rmSync(probeDir, { recursive: true, force: true });
   }
+}
+
+/** The OpenMP runtime's file name, as the libraries name it. */
+const OPENMP_RUNTIME = "libgomp.so.1";
+
+/** The file `library` loads as its OpenMP runtime here (ldd, from glibc), or null if it needs none. */
+async function linkedOpenMpRuntime(library: string): Promise<string | null> {
+  const { stdout } = await run("ldd", [library]);
+  const path = new RegExp(`^\\s*${OPENMP_RUNTIME.replaceAll(".", "\\.")} => (\\S+)`, "m").exec(stdout)?.[1];
+  return path ? realpathSync(path) : null;
 }
 
 /**
