@@ -425,7 +425,7 @@ export async function buildCpuKernels(options: BuildStepOptions & { portable?: b
     }
     for (const library of libraries) copyFileSync(join(build, "bin", library), join(release, library));
     if (openmp) copyFileSync(openmp, join(release, OPENMP_RUNTIME));
-    writeFileSync(join(staging, KERNELS_REVISION_FILE), JSON.stringify({ revision: KERNELS_REVISION, openmp: openmp !== null }));
+    writeFileSync(join(staging, KERNELS_REVISION_FILE), JSON.stringify({ revision: KERNELS_REVISION }));
     const metadata = JSON.parse(readFileSync(join(bins, "_nlcBuildMetadata.json"), "utf8"));
     metadata.buildOptions.platformInfo = await platformInfo();
     const writeMetadata = (value: string) => {
