@@ -8,11 +8,12 @@
 import { Writable } from "node:stream";
 import pino, { type Logger } from "pino";
 import { InvalidRequestError } from "../../errors.js";
-import type { ChatRequest, GenerationEvent, ModelInfo } from "../../inference/types.js";
+import type { ChatRequest, ModelInfo } from "../../inference/types.js";
 import type { Engine } from "../Engine.js";
 import { SchemaCompileError } from "../grammar/index.js";
 import type { LoadOverrides } from "../ModelPool.js";
 import { parentChannel } from "./channel.js";
+import { EventOutbox } from "./outbox.js";
 import { type EngineProcessOptions, type FromEngine, type SchemaIssueWire, serializeError, type ToEngine } from "./protocol.js";
 import { heldSchemas, SCHEMA_REFUSED } from "./requestSchemas.js";
 import { SchemaCompiler } from "./schemaCompiler.js";
@@ -95,38 +96,8 @@ async function llamaForInspector() {
   return inspectorLlama;
 }
 
-/**
- * Sends the streams' events in batches: everything that became ready in one tick, for
- * every stream, goes in one message. A decode step yields one token per active
- * sequence in the same tick, so 8 streams cost the server one IPC read per step, not 8.
- * And at most one message per FLUSH_MS: a small model decodes a token every ms or so,
- * and each message costs a pipe write here and a read, a parse and a socket write per
- * stream in the server (bench/pertoken.ts); events that come sooner wait for the rest
- * of the interval and go together. The first event after a pause goes at once.
- */
-const FLUSH_MS = 4;
-const outbox = new Map<number, GenerationEvent[]>();
-let flushScheduled = false;
-let lastFlush = 0;
-function flushEvents(): void {
-  flushScheduled = false;
-  if (outbox.size === 0) return;
-  lastFlush = performance.now();
-  const batches = [...outbox].map(([id, events]) => ({ id, events }));
-  outbox.clear();
-  send({ type: "events", batches });
-}
-function pushEvent(id: number, event: GenerationEvent): void {
-  const events = outbox.get(id);
-  if (events) events.push(event);
-  else outbox.set(id, [event]);
-  if (!flushScheduled) {
-    flushScheduled = true;
-    const wait = lastFlush + FLUSH_MS - performance.now();
-    if (wait > 0) setTimeout(flushEvents, wait);
-    else setImmediate(flushEvents);
-  }
-}
+/** The streams' events, sent in batches (outbox.ts). */
+const outbox = new EventOutbox((batches) => send({ type: "events", batches }));
 
 /**
  * Compiles the schemas the request will be held to (off this event loop when large) before
@@ -160,12 +131,16 @@ async function runStream(id: number, method: "chat" | "complete", request: unkno
         ? await current.chat(request as never, controller.signal)
         : await current.complete(request as never, controller.signal);
     send({ type: "stream-start", id, promptTokens: stream.promptTokens, ...(schemaIgnored.length ? { schemaIgnored } : {}) });
-    for await (const event of stream) pushEvent(id, event);
+    let first = true;
+    for await (const event of stream) {
+      outbox.push(id, event, first);
+      first = false;
+    }
     // Its events go before its end.
-    flushEvents();
+    outbox.flush();
     send({ type: "stream-end", id });
   } catch (error) {
-    flushEvents();
+    outbox.flush();
     send({ type: "error", id, error: serializeError(error) });
   } finally {
     aborts.delete(id);
