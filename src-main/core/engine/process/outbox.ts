@@ -7,8 +7,9 @@ export type EventBatches = Array<{ id: number; events: GenerationEvent[] }>;
  * server process, which writes to every stream's socket and so wakes the clients. Where
  * the decode's threads take every core (2 threads on 2 cores, `serve`'s default there),
  * each of those wake-ups takes a core from a compute thread, and the other one waits for
- * it at the next barrier: with a message per token (at most one per 4 ms, as before) the
- * API decoded 12–14 % slower at 1 and 4 streams than with 16 ms (bench/RESULTS.md,
+ * it at the next barrier. Against a message per token (at most one per 4 ms, as before),
+ * 16 ms made one stream 4–14 % faster through the API, 4 streams up to 14 %, and 8
+ * streams (whose steps take longer) no different (Q4_K_M, 2 threads, bench/RESULTS.md,
  * 2026-12-04, evening). A small model decodes a token every ms or so, and each message
  * also costs a pipe write here and a read, a parse and a socket write per stream in the
  * server (bench/pertoken.ts). 16 ms is one frame of a 60 Hz display.
